@@ -49,3 +49,9 @@ def mark_missing(doc: Doc, task: str) -> None:
         doc.set_ents([], default="missing")
     else:
         raise ValueError(f"Unknown task {task!r}: expected one of {TASKS}.")
+
+
+def describe_doc(doc: Doc, length: int = 40) -> str:
+    """A short quoted preview of a document's text, for error messages."""
+    text = doc.text if len(doc.text) <= length else doc.text[:length] + "..."
+    return repr(text)

@@ -1,0 +1,216 @@
+"""A linear-chain CRF tagger over BIO tags, in torch, for `mtl_ner`.
+
+Tags are laid out as ["O", "B-L0", "I-L0", "B-L1", "I-L1", ...], so the CRF
+derives its constraints (no "I-X" after anything but "B-X" or "I-X", no "I-X"
+first) from the number of tags alone, and Viterbi decoding never produces an
+invalid sequence. Training marginalises over the tags of tokens whose
+annotation is missing: the loss is log Z - log Z(paths consistent with the
+known tags), which is the usual NLL when every tag is known.
+"""
+
+from typing import List, Optional, Tuple
+
+import numpy
+import torch
+from spacy.tokens import Doc
+from spacy.util import registry
+from thinc.api import (
+    ArgsKwargs,
+    Linear,
+    Maxout,
+    Model,
+    PyTorchWrapper_v2,
+    chain,
+    torch2xp,
+    with_array,
+    xp2torch,
+)
+from thinc.types import Floats2d, Ints1d
+
+# Added to the score of a forbidden transition or tag. Finite, so that a
+# sequence whose gold tags are themselves invalid gives a large loss, not NaN.
+FORBIDDEN = -10000.0
+MISSING = -1
+
+
+def bio_tag_names(labels: List[str]) -> List[str]:
+    """The tag inventory for entity labels, in the CRF's index order."""
+    return ["O"] + [f"{prefix}-{label}" for label in labels for prefix in ("B", "I")]
+
+
+def bio_constraints(n_tags: int) -> Tuple[torch.Tensor, torch.Tensor]:
+    """Which transitions and first tags are allowed in the BIO layout above.
+
+    RETURNS (Tuple[Tensor, Tensor]): A (n_tags, n_tags) bool matrix, from x to,
+        and a (n_tags,) bool vector of allowed first tags.
+    """
+    allowed = torch.ones((n_tags, n_tags), dtype=torch.bool)
+    start = torch.ones((n_tags,), dtype=torch.bool)
+    for inside in range(2, n_tags, 2):
+        begin = inside - 1
+        allowed[:, inside] = False
+        allowed[begin, inside] = True
+        allowed[inside, inside] = True
+        start[inside] = False
+    return allowed, start
+
+
+class LinearChainCRF(torch.nn.Module):
+    """Transition scores, partial-annotation NLL and constrained Viterbi decoding."""
+
+    def __init__(self, n_tags: int = 0):
+        super().__init__()
+        self.resize(n_tags)
+
+    def resize(self, n_tags: int) -> None:
+        """(Re)create the parameters for n_tags tags (the labels are known late)."""
+        if n_tags and n_tags % 2 != 1:
+            raise ValueError(f"A BIO tag set has an odd number of tags (O + 2 per label), got {n_tags}.")
+        self.n_tags = n_tags
+        self.transitions = torch.nn.Parameter(torch.zeros(n_tags, n_tags))
+        self.start_transitions = torch.nn.Parameter(torch.zeros(n_tags))
+        self.end_transitions = torch.nn.Parameter(torch.zeros(n_tags))
+        allowed, start = bio_constraints(n_tags)
+        self.register_buffer("transition_penalty", (~allowed).float() * FORBIDDEN, persistent=False)
+        self.register_buffer("start_penalty", (~start).float() * FORBIDDEN, persistent=False)
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        saved = state_dict.get(prefix + "transitions")
+        if saved is not None and saved.shape[0] != self.n_tags:
+            self.resize(saved.shape[0])
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+
+    def forward(self, emissions: torch.Tensor, lengths: torch.Tensor, gold: torch.Tensor) -> torch.Tensor:
+        """Negative log-likelihood of the gold tags, marginalising missing ones.
+
+        emissions (Tensor): (batch, time, n_tags) scores, padded.
+        lengths (Tensor): (batch,) sequence lengths, each > 0.
+        gold (Tensor): (batch, time) tag ids, MISSING (-1) where unknown.
+        RETURNS (Tensor): (batch,) losses.
+        """
+        known = gold >= 0
+        gold_onehot = torch.nn.functional.one_hot(gold.clamp(min=0), self.n_tags).bool()
+        consistent = gold_onehot | ~known.unsqueeze(-1)
+        clamped = emissions + (~consistent).float() * FORBIDDEN
+        return self._log_partition(emissions, lengths) - self._log_partition(clamped, lengths)
+
+    def _log_partition(self, emissions: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        transitions = self.transitions + self.transition_penalty
+        alpha = self.start_transitions + self.start_penalty + emissions[:, 0]
+        for t in range(1, emissions.shape[1]):
+            step = torch.logsumexp(alpha.unsqueeze(2) + transitions, dim=1) + emissions[:, t]
+            alpha = torch.where((t < lengths).unsqueeze(1), step, alpha)
+        return torch.logsumexp(alpha + self.end_transitions, dim=1)
+
+    @torch.no_grad()
+    def decode(self, emissions: torch.Tensor, lengths: torch.Tensor) -> List[List[int]]:
+        """The best tag sequence of each (padded) sequence under the BIO constraints."""
+        transitions = self.transitions + self.transition_penalty
+        score = self.start_transitions + self.start_penalty + emissions[:, 0]
+        history = []
+        for t in range(1, emissions.shape[1]):
+            best, best_prev = (score.unsqueeze(2) + transitions).max(dim=1)
+            active = (t < lengths).unsqueeze(1)
+            score = torch.where(active, best + emissions[:, t], score)
+            history.append(best_prev)
+        score = score + self.end_transitions
+        paths = []
+        for b, length in enumerate(lengths.tolist()):
+            tag = int(score[b].argmax())
+            path = [tag]
+            for t in range(length - 1, 0, -1):
+                tag = int(history[t - 1][b, tag])
+                path.append(tag)
+            paths.append(path[::-1])
+        return paths
+
+
+def _convert_crf_inputs(model: Model, X: Tuple[List[Floats2d], List[Ints1d]], is_train: bool):
+    """Pad the emissions and gold tags of a batch into torch tensors, and unpad the gradient."""
+    emissions, golds = X
+    lengths = [e.shape[0] for e in emissions]
+    device = model.shims[0].device
+    padded = model.ops.pad(emissions)
+    gold = numpy.full((len(golds), padded.shape[1]), MISSING, dtype="int64")
+    for i, tags in enumerate(golds):
+        gold[i, : len(tags)] = model.ops.to_numpy(tags)
+    args = (
+        xp2torch(padded, requires_grad=is_train, device=device),
+        torch.tensor(lengths, dtype=torch.long, device=device),
+        torch.from_numpy(gold).to(device),
+    )
+
+    def convert_backprop(d_inputs: ArgsKwargs) -> List[Floats2d]:
+        d_padded = torch2xp(d_inputs.args[0])
+        return [d_padded[i, :length] for i, length in enumerate(lengths)]
+
+    return ArgsKwargs(args=args, kwargs={}), convert_backprop
+
+
+def crf_decode(crf: Model, emissions: List[Floats2d], chunk_size: int = 64) -> List[List[int]]:
+    """Viterbi-decode a list of emission matrices with the torch CRF inside `crf`.
+
+    Documents are decoded in chunks of similar length, so that one long document
+    does not pad a whole batch to its length.
+    """
+    module: LinearChainCRF = crf.shims[0]._model
+    device = crf.shims[0].device
+    order = sorted(range(len(emissions)), key=lambda i: emissions[i].shape[0])
+    paths: List[Optional[List[int]]] = [None] * len(emissions)
+    nonempty = [i for i in order if emissions[i].shape[0] > 0]
+    for i in order:
+        if emissions[i].shape[0] == 0:
+            paths[i] = []
+    for start in range(0, len(nonempty), chunk_size):
+        chunk = nonempty[start : start + chunk_size]
+        padded = xp2torch(crf.ops.pad([emissions[i] for i in chunk]), device=device)
+        lengths = torch.tensor([emissions[i].shape[0] for i in chunk], dtype=torch.long, device=device)
+        for i, path in zip(chunk, module.decode(padded, lengths)):
+            paths[i] = path
+    return paths  # type: ignore[return-value]
+
+
+@registry.architectures("spacy_mtl.CRFTagger.v1")
+def build_crf_tagger(
+    tok2vec: Model[List[Doc], List[Floats2d]],
+    hidden_width: int = 0,
+    nO: Optional[int] = None,
+) -> Model[List[Doc], List[Floats2d]]:
+    """Per-token BIO emission scores from a (shared) tok2vec, plus a CRF.
+
+    The model's output is the emissions; the CRF sits beside them as the ref
+    "crf" (a `PyTorchWrapper_v2`), used by `mtl_ner` for the loss and for
+    decoding, so both are trained by the same optimizer step.
+
+    tok2vec (Model): Usually a `spacy_mtl.SharedTok2VecListener.v1`.
+    hidden_width (int): Width of a Maxout layer before the emissions; 0 for none.
+    nO (Optional[int]): The number of BIO tags; set from the labels when None.
+    RETURNS (Model[List[Doc], List[Floats2d]]): The tagger.
+    """
+    width = tok2vec.maybe_get_dim("nO")
+    output_layer = Linear(nO=nO)
+    if hidden_width:
+        emitter = chain(Maxout(nO=hidden_width, nI=width, nP=2, normalize=True), output_layer)
+    else:
+        emitter = output_layer
+    scores = chain(tok2vec, with_array(emitter))
+    crf = PyTorchWrapper_v2(LinearChainCRF(), convert_inputs=_convert_crf_inputs)
+    return Model(
+        "crf_tagger",
+        _forward,
+        init=_init,
+        layers=[scores, crf],
+        refs={"tok2vec": tok2vec, "output_layer": output_layer, "crf": crf},
+        dims={"nO": nO},
+    )
+
+
+def _forward(model: Model, docs: List[Doc], is_train: bool):
+    return model.layers[0](docs, is_train)
+
+
+def _init(model: Model, X=None, Y=None) -> None:
+    n_tags = model.get_dim("nO")
+    model.get_ref("output_layer").set_dim("nO", n_tags)
+    model.layers[0].initialize(X=X)
+    model.get_ref("crf").shims[0]._model.resize(n_tags)

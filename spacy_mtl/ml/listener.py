@@ -1,0 +1,80 @@
+"""The listener a task head uses to read the shared encoder's token vectors.
+
+spaCy's `Tok2VecListener` hands gradients upstream through whatever callback the
+encoder gave it, and stock `Tok2Vec` backpropagates only when the *last*
+listener of the pipeline calls back: a head that skips a batch (it has no
+annotation there) silently drops every other head's gradient. The
+`SharedTok2VecListener` keeps the listener protocol, so spaCy's
+`find_listeners` and `replace_listeners` still work, and adds two things the
+`mtl_tok2vec` encoder relies on: a task weight, and `skip()`, which tells the
+encoder that this head has nothing to send for the current batch.
+"""
+
+from typing import Callable, List, Optional
+
+from spacy.pipeline.tok2vec import Tok2VecListener
+from spacy.util import registry
+from thinc.api import Model
+from thinc.types import Floats2d
+
+
+class TaskGradient:
+    """The callback a shared encoder passes to one listener for one batch.
+
+    Calling it with the head's gradient (or with None to say "nothing to send")
+    reports to the encoder under the head's task name.
+    """
+
+    def __init__(self, receive: Callable[[str, Optional[List[Floats2d]]], None], task: str):
+        self._receive = receive
+        self.task = task
+
+    def __call__(self, d_tokvecs: Optional[List[Floats2d]]) -> list:
+        self._receive(self.task, d_tokvecs)
+        return []
+
+
+class SharedTok2VecListener(Tok2VecListener):
+    """A Tok2VecListener whose head's gradient is weighted and may be skipped."""
+
+    name = "mtl-tok2vec-listener"
+
+    def __init__(self, upstream_name: str, width: int, task_weight: float = 1.0) -> None:
+        super().__init__(upstream_name=upstream_name, width=width)
+        if task_weight < 0:
+            raise ValueError(
+                f"task_weight of a SharedTok2VecListener must be >= 0, got {task_weight}."
+            )
+        self.attrs["task_weight"] = float(task_weight)
+
+    @property
+    def task_weight(self) -> float:
+        return self.attrs["task_weight"]
+
+    def skip(self) -> None:
+        """Tell the encoder that this head sends no gradient for the current batch."""
+        if isinstance(self._backprop, TaskGradient):
+            self._backprop(None)
+        self._backprop = None
+
+
+def skip_listeners(model: Model) -> None:
+    """Report "no gradient this batch" from every shared listener inside a head's model."""
+    for node in model.walk():
+        if isinstance(node, SharedTok2VecListener):
+            node.skip()
+
+
+@registry.architectures("spacy_mtl.SharedTok2VecListener.v1")
+def build_shared_tok2vec_listener(
+    width: int, upstream: str = "*", task_weight: float = 1.0
+) -> Model:
+    """Listen to an upstream `mtl_tok2vec` component.
+
+    width (int): The width of the upstream encoder's token vectors.
+    upstream (str): The name of the encoder component, or "*" for any.
+    task_weight (float): The factor w_i on this head's gradient into the shared
+        encoder, the weight of its loss in sum_i w_i L_i as far as the encoder sees it.
+    RETURNS (Model[List[Doc], List[Floats2d]]): The listener.
+    """
+    return SharedTok2VecListener(upstream_name=upstream, width=width, task_weight=task_weight)

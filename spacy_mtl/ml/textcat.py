@@ -1,0 +1,119 @@
+"""The text-classification head: pooled shared token vectors to label scores."""
+
+from typing import List, Optional
+
+import numpy
+
+from spacy.tokens import Doc
+from spacy.util import registry
+from thinc.api import (
+    Dropout,
+    Linear,
+    Maxout,
+    Model,
+    ParametricAttention_v2,
+    chain,
+    list2ragged,
+    reduce_max,
+    reduce_mean,
+    reduce_sum,
+)
+from thinc.types import Floats2d, Ragged
+
+POOLINGS = ("mean", "max", "attention")
+
+
+def build_pooling(pooling: str, width: int) -> Model:
+    """Reduce each document's token vectors (Ragged) to one vector.
+
+    pooling (str): "mean", "max" or "attention" (a learned query scores the
+        tokens; the document vector is their softmax-weighted sum).
+    width (int): The width of the token vectors.
+    RETURNS (Model[Ragged, Floats2d]): The pooling layer.
+    """
+    if pooling == "mean":
+        pool = reduce_mean()
+    elif pooling == "max":
+        pool = reduce_max()
+    elif pooling == "attention":
+        pool = chain(ParametricAttention_v2(nO=width), reduce_sum())
+    else:
+        raise ValueError(f"Unknown pooling {pooling!r}: choose one of {', '.join(POOLINGS)}.")
+    return skip_empty(pool, width)
+
+
+def skip_empty(pool: Model[Ragged, Floats2d], width: int) -> Model[Ragged, Floats2d]:
+    """Pool only the non-empty sequences; an empty document gets a zero vector.
+
+    thinc's reductions and attention softmax assume every sequence has a row.
+    """
+    return Model(
+        f"skip_empty({pool.name})",
+        _skip_empty_forward,
+        init=_skip_empty_init,
+        layers=[pool],
+        dims={"nO": width},
+    )
+
+
+def _skip_empty_init(model: Model, X: Optional[Ragged] = None, Y=None) -> None:
+    model.layers[0].initialize(X=X, Y=Y)
+
+
+def _skip_empty_forward(model: Model, X: Ragged, is_train: bool):
+    pool = model.layers[0]
+    lengths = model.ops.to_numpy(X.lengths)
+    if lengths.all():
+        return pool(X, is_train)
+    rows = numpy.flatnonzero(lengths)
+    if not rows.size:
+        return model.ops.alloc2f(len(lengths), model.get_dim("nO")), lambda dY: X
+    pooled, backprop_pool = pool(Ragged(X.data, model.ops.asarray1i(lengths[rows])), is_train)
+    Y = model.ops.alloc2f(len(lengths), pooled.shape[1])
+    Y[rows] = pooled
+
+    def backprop(dY: Floats2d) -> Ragged:
+        d_data = backprop_pool(model.ops.asarray2f(dY[rows])).data
+        return Ragged(d_data, X.lengths)
+
+    return Y, backprop
+
+
+@registry.architectures("spacy_mtl.TextCatHead.v1")
+def build_textcat_head(
+    tok2vec: Model[List[Doc], List[Floats2d]],
+    pooling: str = "attention",
+    hidden_width: int = 0,
+    dropout: float = 0.0,
+    nO: Optional[int] = None,
+) -> Model[List[Doc], Floats2d]:
+    """Score labels from the pooled token vectors of a (shared) tok2vec.
+
+    The model returns unnormalised scores (logits): `mtl_textcat` applies a
+    softmax for exclusive classes or a sigmoid for multi-label, so one model
+    serves both.
+
+    tok2vec (Model): Usually a `spacy_mtl.SharedTok2VecListener.v1`.
+    pooling (str): "mean", "max" or "attention".
+    hidden_width (int): Width of a Maxout layer between pooling and output; 0 for none.
+    dropout (float): Dropout rate on the pooled vector.
+    nO (Optional[int]): The number of labels; set from the data when None.
+    RETURNS (Model[List[Doc], Floats2d]): The head.
+    """
+    width = tok2vec.maybe_get_dim("nO")
+    if width is None:
+        raise ValueError(
+            "The tok2vec of spacy_mtl.TextCatHead.v1 must declare its output width (nO); "
+            "set `width` on the listener."
+        )
+    layers = [tok2vec, list2ragged(), build_pooling(pooling, width)]
+    if dropout:
+        layers.append(Dropout(dropout))
+    if hidden_width:
+        layers.append(Maxout(nO=hidden_width, nI=width, nP=2, normalize=True, dropout=dropout))
+    layers.append(Linear(nO=nO))
+    model = chain(*layers)
+    model.set_ref("tok2vec", tok2vec)
+    model.set_ref("output_layer", model.layers[-1])
+    model.attrs["pooling"] = pooling
+    return model

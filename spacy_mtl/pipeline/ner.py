@@ -1,0 +1,246 @@
+"""`mtl_ner`: a CRF entity recogniser on the shared token vectors.
+
+It learns only from documents with entity annotation. Tokens whose annotation
+is missing are marginalised by the CRF (partial annotation); an explicitly empty
+`doc.ents` (every token "O") means "no entities here" and is learned as such.
+"""
+
+from typing import Callable, Dict, Iterable, List, Optional, Tuple
+
+import numpy
+from spacy.language import Language
+from spacy.pipeline.trainable_pipe import TrainablePipe
+from spacy.tokens import Doc, Span
+from spacy.training import Example, validate_examples, validate_get_examples
+from spacy.vocab import Vocab
+from thinc.api import Config, Model, Optimizer, set_dropout_rate
+from thinc.types import Floats2d
+
+from ..annotation import describe_doc, has_ents
+from ..ml.crf import MISSING, bio_tag_names, crf_decode
+from ..ml.listener import skip_listeners
+
+DEFAULT_NER_MODEL = Config().from_str(
+    """
+[model]
+@architectures = "spacy_mtl.CRFTagger.v1"
+hidden_width = 0
+nO = null
+
+[model.tok2vec]
+@architectures = "spacy_mtl.SharedTok2VecListener.v1"
+width = 96
+upstream = "*"
+task_weight = 1.0
+"""
+)["model"]
+
+
+@Language.factory(
+    "mtl_ner",
+    assigns=["doc.ents", "token.ent_iob", "token.ent_type"],
+    default_config={
+        "model": DEFAULT_NER_MODEL,
+        "scorer": {"@scorers": "spacy_mtl.ner_scorer.v1"},
+    },
+    default_score_weights={"ents_f": 1.0, "ents_p": None, "ents_r": None, "ents_per_type": None},
+)
+def make_mtl_ner(
+    nlp: Language, name: str, model: Model, scorer: Optional[Callable]
+) -> "MultiTaskEntityRecognizer":
+    """Create a CRF entity recogniser for multi-task training.
+
+    model (Model[List[Doc], List[Floats2d]]): Per-token BIO emission scores with a
+        "crf" ref, such as spacy_mtl.CRFTagger.v1.
+    scorer (Optional[Callable]): Scores only documents with entity annotation.
+    """
+    return MultiTaskEntityRecognizer(nlp.vocab, model, name, scorer=scorer)
+
+
+class MultiTaskEntityRecognizer(TrainablePipe):
+    """BIO sequence labelling with a CRF, trained on partially annotated data."""
+
+    def __init__(
+        self, vocab: Vocab, model: Model, name: str = "mtl_ner", *, scorer: Optional[Callable] = None
+    ) -> None:
+        self.vocab = vocab
+        self.model = model
+        self.name = name
+        self.scorer = scorer
+        self.cfg: Dict[str, list] = {"labels": []}
+
+    @property
+    def labels(self) -> Tuple[str, ...]:
+        return tuple(self.cfg["labels"])
+
+    @property
+    def label_data(self) -> List[str]:
+        return list(self.labels)
+
+    @property
+    def tag_names(self) -> List[str]:
+        return bio_tag_names(list(self.labels))
+
+    def add_label(self, label: str) -> int:
+        """Add an entity type before initialization. RETURNS (int): 1 if new, 0 if known."""
+        if not isinstance(label, str) or not label:
+            raise ValueError(f"Labels of {self.name} must be non-empty strings, got {label!r}.")
+        if label in self.labels:
+            return 0
+        if self.model.has_dim("nO"):
+            raise ValueError(
+                f"Cannot add label {label!r} to {self.name} after initialization: "
+                "its CRF is sized for the labels it has."
+            )
+        self.cfg["labels"].append(label)
+        self.vocab.strings.add(label)
+        return 1
+
+    def predict(self, docs: Iterable[Doc]) -> List[List[int]]:
+        """The best BIO tag ids of each document under the CRF's constraints."""
+        docs = list(docs)
+        if not docs:
+            return []
+        emissions = self.model.predict(docs)
+        return crf_decode(self.model.get_ref("crf"), emissions)
+
+    def set_annotations(self, docs: Iterable[Doc], tag_ids: List[List[int]]) -> None:
+        names = self.tag_names
+        for doc, ids in zip(docs, tag_ids):
+            spans = []
+            start, label = None, None
+            for i, tag_id in enumerate(list(ids) + [0]):
+                # Whitespace tokens are never part of an entity, as in spaCy's own NER.
+                tag = "O" if i < len(doc) and doc[i].is_space else names[tag_id]
+                if start is not None and not (tag.startswith("I-") and tag[2:] == label):
+                    spans.append(Span(doc, start, i, label=label))
+                    start = None
+                if tag.startswith("B-") or (tag.startswith("I-") and start is None):
+                    start, label = i, tag[2:]
+            doc.set_ents(spans, default="outside")
+
+    def update(
+        self,
+        examples: Iterable[Example],
+        *,
+        drop: float = 0.0,
+        sgd: Optional[Optimizer] = None,
+        losses: Optional[Dict[str, float]] = None,
+    ) -> Dict[str, float]:
+        """Learn from the examples with entity annotation; tell the encoder if there are none."""
+        if losses is None:
+            losses = {}
+        losses.setdefault(self.name, 0.0)
+        examples = list(examples)
+        validate_examples(examples, "MultiTaskEntityRecognizer.update")
+        if not any(has_ents(eg.reference) and len(eg.predicted) for eg in examples):
+            skip_listeners(self.model)
+            return losses
+        set_dropout_rate(self.model, drop)
+        emissions, backprop = self.model.begin_update([eg.predicted for eg in examples])
+        loss, d_emissions = self.get_loss(examples, emissions)
+        backprop(d_emissions)
+        if sgd is not None:
+            self.finish_update(sgd)
+        losses[self.name] += loss
+        return losses
+
+    def get_loss(
+        self, examples: Iterable[Example], emissions: List[Floats2d]
+    ) -> Tuple[float, List[Floats2d]]:
+        """The CRF's NLL over the annotated documents, and the emissions' gradient.
+
+        Accumulates the gradient of the CRF's transition scores as a side effect,
+        applied with the rest of the model by `finish_update`.
+        RETURNS (Tuple[float, List[Floats2d]]): The mean loss per annotated document
+            and one gradient per document (zero for documents without entities).
+        """
+        examples = list(examples)
+        ops = self.model.ops
+        rows = [i for i, eg in enumerate(examples) if has_ents(eg.reference) and len(eg.predicted)]
+        d_emissions = [ops.alloc2f(*e.shape) for e in emissions]
+        if not rows:
+            return 0.0, d_emissions
+        golds = [self._gold_tag_ids(examples[i], i) for i in rows]
+        crf = self.model.get_ref("crf")
+        nll, backprop = crf.begin_update(([emissions[i] for i in rows], golds))
+        d_rows = backprop(ops.alloc1f(len(rows)) + 1.0 / len(rows))
+        for i, d in zip(rows, d_rows):
+            d_emissions[i] = ops.asarray2f(d)
+        return float(nll.sum()) / len(rows), d_emissions
+
+    def _gold_tag_ids(self, example: Example, index: int) -> numpy.ndarray:
+        """BIO tag ids aligned to the predicted tokens, MISSING where unknown."""
+        _check_alignment(example, index)
+        tag_index = {tag: i for i, tag in enumerate(self.tag_names)}
+        ids = numpy.full((len(example.predicted),), MISSING, dtype="int64")
+        for i, tag in enumerate(example.get_aligned_ner()):
+            if tag in (None, "", "-"):
+                continue
+            if tag == "O":
+                ids[i] = 0
+                continue
+            prefix, label = tag.split("-", 1)
+            bio = ("B-" if prefix in ("B", "U") else "I-") + label
+            if bio not in tag_index:
+                raise ValueError(
+                    f"Document {index} of the batch ({describe_doc(example.reference)}) has an "
+                    f"entity of type {label!r} that {self.name} was not initialized with "
+                    f"(labels: {list(self.labels)})."
+                )
+            ids[i] = tag_index[bio]
+        return ids
+
+    def score(self, examples: Iterable[Example], **kwargs) -> Dict[str, object]:
+        """Score the documents that have entity annotation (see spacy_mtl.scorers)."""
+        validate_examples(examples, "MultiTaskEntityRecognizer.score")
+        return self.scorer(examples, **kwargs) if self.scorer else {}
+
+    def initialize(
+        self,
+        get_examples: Callable[[], Iterable[Example]],
+        *,
+        nlp: Optional[Language] = None,
+        labels: Optional[Iterable[str]] = None,
+    ) -> None:
+        """Collect the entity types from the annotated documents and size the model.
+
+        get_examples (Callable[[], Iterable[Example]]): The training examples.
+        nlp (Language): The pipeline.
+        labels (Optional[Iterable[str]]): Entity types to use instead of those in the data.
+        """
+        validate_get_examples(get_examples, "MultiTaskEntityRecognizer.initialize")
+        found = set()
+        doc_sample = []
+        for i, eg in enumerate(get_examples()):
+            if len(doc_sample) < 10:
+                doc_sample.append(eg.predicted)
+            if has_ents(eg.reference):
+                _check_alignment(eg, i, where="training example")
+                found.update(ent.label_ for ent in eg.reference.ents)
+        self.cfg["labels"] = []
+        for label in sorted(found) if labels is None else labels:
+            self.add_label(label)
+        if not self.labels:
+            raise ValueError(
+                f"{self.name} found no entities among the training examples and no labels "
+                f"were given in [initialize.components.{self.name}.labels]. Check that the "
+                "training corpus annotates entities."
+            )
+        self.model.set_dim("nO", len(self.tag_names))
+        self.model.initialize(X=doc_sample or None)
+
+
+def _check_alignment(example: Example, index: int, where: str = "document") -> None:
+    """Raise if a gold entity cannot be mapped onto the predicted tokens."""
+    if [t.text for t in example.x] == [t.text for t in example.y]:
+        return
+    for ent in example.y.ents:
+        if not example.get_aligned_spans_y2x([ent]):
+            raise ValueError(
+                f"The gold entity {ent.text!r} ({ent.label_}, characters {ent.start_char}-"
+                f"{ent.end_char}) of {where} {index} ({describe_doc(example.y)}) does not align "
+                "with the predicted tokens. Fix the span offsets, or tokenize the text the "
+                "way the gold data is tokenized."
+            )
+

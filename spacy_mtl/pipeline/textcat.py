@@ -1,0 +1,326 @@
+"""`mtl_textcat`: text classification that learns only from documents with categories.
+
+Exclusive classes use a softmax and cross-entropy, multi-label a sigmoid and
+binary cross-entropy. A document whose `doc.cats` is empty contributes no loss
+and no gradient (stock `textcat` trains it towards "every label is 0"), and in
+multi-label mode a label missing from a non-empty `doc.cats` is masked.
+"""
+
+from typing import Callable, Dict, Iterable, List, Optional, Tuple, Union
+
+import numpy
+from spacy.language import Language
+from spacy.pipeline.trainable_pipe import TrainablePipe
+from spacy.tokens import Doc
+from spacy.training import Example, validate_examples, validate_get_examples
+from spacy.vocab import Vocab
+from thinc.api import Config, Model, Optimizer, set_dropout_rate
+from thinc.types import Floats2d
+
+from ..annotation import describe_doc, has_cats
+from ..ml.listener import skip_listeners
+
+DEFAULT_TEXTCAT_MODEL = Config().from_str(
+    """
+[model]
+@architectures = "spacy_mtl.TextCatHead.v1"
+pooling = "attention"
+hidden_width = 0
+dropout = 0.0
+nO = null
+
+[model.tok2vec]
+@architectures = "spacy_mtl.SharedTok2VecListener.v1"
+width = 96
+upstream = "*"
+task_weight = 1.0
+"""
+)["model"]
+
+ClassWeights = Union[None, str, Dict[str, float]]
+
+
+@Language.factory(
+    "mtl_textcat",
+    assigns=["doc.cats"],
+    default_config={
+        "model": DEFAULT_TEXTCAT_MODEL,
+        "exclusive_classes": True,
+        "class_weights": None,
+        "threshold": 0.5,
+        "scorer": {"@scorers": "spacy_mtl.textcat_scorer.v1"},
+    },
+    default_score_weights={
+        "cats_score": 1.0,
+        "cats_acc": None,
+        "cats_micro_p": None,
+        "cats_micro_r": None,
+        "cats_micro_f": None,
+        "cats_macro_p": None,
+        "cats_macro_r": None,
+        "cats_macro_f": None,
+        "cats_f_per_type": None,
+    },
+)
+def make_mtl_textcat(
+    nlp: Language,
+    name: str,
+    model: Model[List[Doc], Floats2d],
+    exclusive_classes: bool,
+    class_weights: ClassWeights,
+    threshold: float,
+    scorer: Optional[Callable],
+) -> "MultiTaskTextCategorizer":
+    """Create a text classifier for multi-task training.
+
+    model (Model[List[Doc], Floats2d]): Returns one row of logits per document.
+    exclusive_classes (bool): One label per document (softmax) or any number (sigmoid).
+    class_weights (None, "balanced" or Dict[str, float]): Loss weight per label;
+        "balanced" weighs labels by inverse training frequency.
+    threshold (float): Probability at which a multi-label prediction counts as positive.
+    scorer (Optional[Callable]): Scores only documents that have gold categories.
+    """
+    return MultiTaskTextCategorizer(
+        nlp.vocab,
+        model,
+        name,
+        exclusive_classes=exclusive_classes,
+        class_weights=class_weights,
+        threshold=threshold,
+        scorer=scorer,
+    )
+
+
+class MultiTaskTextCategorizer(TrainablePipe):
+    """Exclusive or multi-label text classification with masked missing annotation."""
+
+    def __init__(
+        self,
+        vocab: Vocab,
+        model: Model,
+        name: str = "mtl_textcat",
+        *,
+        exclusive_classes: bool = True,
+        class_weights: ClassWeights = None,
+        threshold: float = 0.5,
+        scorer: Optional[Callable] = None,
+    ) -> None:
+        self.vocab = vocab
+        self.model = model
+        self.name = name
+        self.scorer = scorer
+        if not (0.0 <= threshold <= 1.0):
+            raise ValueError(f"[components.{name}] threshold must lie in [0, 1], got {threshold}.")
+        if isinstance(class_weights, str) and class_weights != "balanced":
+            raise ValueError(
+                f"[components.{name}] class_weights must be null, \"balanced\" or a mapping "
+                f"of label to weight, got {class_weights!r}."
+            )
+        self.cfg = {
+            "labels": [],
+            "exclusive_classes": exclusive_classes,
+            "class_weights": class_weights,
+            "threshold": threshold,
+            "label_weights": [],
+        }
+
+    @property
+    def labels(self) -> Tuple[str, ...]:
+        return tuple(self.cfg["labels"])
+
+    @property
+    def label_data(self) -> List[str]:
+        return list(self.labels)
+
+    def add_label(self, label: str) -> int:
+        """Add a label before initialization. RETURNS (int): 1 if new, 0 if known."""
+        if not isinstance(label, str):
+            raise ValueError(f"Labels of {self.name} must be strings, got {label!r}.")
+        if label in self.labels:
+            return 0
+        self._allow_extra_label()
+        self.cfg["labels"].append(label)
+        self.vocab.strings.add(label)
+        return 1
+
+    def predict(self, docs: Iterable[Doc]) -> Floats2d:
+        """Probabilities per document and label (softmax or sigmoid of the logits)."""
+        docs = list(docs)
+        if not docs:
+            return self.model.ops.alloc2f(0, len(self.labels))
+        logits = self.model.predict(docs)
+        return self._activate(logits)
+
+    def _activate(self, logits: Floats2d) -> Floats2d:
+        ops = self.model.ops
+        if self.cfg["exclusive_classes"]:
+            return ops.softmax(logits, axis=-1)
+        return ops.sigmoid(logits)
+
+    def set_annotations(self, docs: Iterable[Doc], scores: Floats2d) -> None:
+        scores = self.model.ops.to_numpy(scores)
+        for i, doc in enumerate(docs):
+            doc.cats = {label: float(scores[i, j]) for j, label in enumerate(self.labels)}
+
+    def update(
+        self,
+        examples: Iterable[Example],
+        *,
+        drop: float = 0.0,
+        sgd: Optional[Optimizer] = None,
+        losses: Optional[Dict[str, float]] = None,
+    ) -> Dict[str, float]:
+        """Learn from the examples that have categories; tell the encoder if there are none."""
+        if losses is None:
+            losses = {}
+        losses.setdefault(self.name, 0.0)
+        examples = list(examples)
+        validate_examples(examples, "MultiTaskTextCategorizer.update")
+        if not any(has_cats(eg.reference) for eg in examples):
+            skip_listeners(self.model)
+            return losses
+        set_dropout_rate(self.model, drop)
+        logits, backprop = self.model.begin_update([eg.predicted for eg in examples])
+        loss, d_logits = self.get_loss(examples, logits)
+        backprop(d_logits)
+        if sgd is not None:
+            self.finish_update(sgd)
+        losses[self.name] += loss
+        return losses
+
+    def get_loss(self, examples: Iterable[Example], logits: Floats2d) -> Tuple[float, Floats2d]:
+        """Cross-entropy (exclusive) or binary cross-entropy (multi-label) over annotated rows.
+
+        RETURNS (Tuple[float, Floats2d]): The mean loss per annotated document and
+            the gradient of the logits; rows of documents without cats are zero.
+        """
+        examples = list(examples)
+        ops = self.model.ops
+        targets, mask = self._targets(examples)
+        n_annotated = max(float(mask.any(axis=1).sum()), 1.0)
+        probs = ops.to_numpy(self._activate(logits))
+        weights = numpy.asarray(self.cfg["label_weights"] or [1.0] * len(self.labels), dtype="f")
+        if self.cfg["exclusive_classes"]:
+            row_mask = mask.any(axis=1, keepdims=True)
+            row_weight = (targets * weights).sum(axis=1, keepdims=True)
+            d = (probs - targets) * row_mask * row_weight
+            gold_prob = (probs * targets).sum(axis=1, keepdims=True)
+            loss = float((-numpy.log(numpy.clip(gold_prob, 1e-8, 1.0)) * row_weight * row_mask).sum())
+        else:
+            d = (probs - targets) * mask * weights
+            eps = 1e-8
+            bce = -(targets * numpy.log(probs + eps) + (1 - targets) * numpy.log(1 - probs + eps))
+            loss = float((bce * mask * weights).sum())
+        return loss / n_annotated, ops.asarray2f(d / n_annotated)
+
+    def _targets(self, examples: List[Example]) -> Tuple[numpy.ndarray, numpy.ndarray]:
+        """Gold targets and a mask of which (document, label) cells are annotated."""
+        n_labels = len(self.labels)
+        index = {label: i for i, label in enumerate(self.labels)}
+        targets = numpy.zeros((len(examples), n_labels), dtype="f")
+        mask = numpy.zeros((len(examples), n_labels), dtype="f")
+        for i, eg in enumerate(examples):
+            cats = eg.reference.cats
+            if not cats:
+                continue
+            unknown = [label for label in cats if label not in index]
+            if unknown:
+                raise ValueError(
+                    f"Document {i} of the batch ({describe_doc(eg.reference)}) has categories "
+                    f"{unknown} that {self.name} was not initialized with (labels: "
+                    f"{list(self.labels)}). Add them to the training data or to "
+                    f"[initialize.components.{self.name}.labels]."
+                )
+            if self.cfg["exclusive_classes"]:
+                positives = [label for label, value in cats.items() if value >= 0.5]
+                if len(positives) != 1:
+                    raise ValueError(
+                        f"Document {i} of the batch ({describe_doc(eg.reference)}) has "
+                        f"{len(positives)} positive categories {positives}, but {self.name} "
+                        "has exclusive_classes = true: exactly one label must be 1.0. Set "
+                        "exclusive_classes = false for multi-label data."
+                    )
+                targets[i, index[positives[0]]] = 1.0
+                mask[i, :] = 1.0
+            else:
+                for label, value in cats.items():
+                    targets[i, index[label]] = float(value)
+                    mask[i, index[label]] = 1.0
+        return targets, mask
+
+    def score(self, examples: Iterable[Example], **kwargs) -> Dict[str, object]:
+        """Score the documents that have gold categories (see spacy_mtl.scorers)."""
+        validate_examples(examples, "MultiTaskTextCategorizer.score")
+        kwargs.update(
+            labels=self.labels,
+            multi_label=not self.cfg["exclusive_classes"],
+            threshold=self.cfg["threshold"],
+        )
+        return self.scorer(examples, **kwargs) if self.scorer else {}
+
+    def initialize(
+        self,
+        get_examples: Callable[[], Iterable[Example]],
+        *,
+        nlp: Optional[Language] = None,
+        labels: Optional[Iterable[str]] = None,
+    ) -> None:
+        """Collect the labels from the documents with categories and size the model.
+
+        get_examples (Callable[[], Iterable[Example]]): The training examples.
+        nlp (Language): The pipeline.
+        labels (Optional[Iterable[str]]): Labels to use instead of those in the data.
+        """
+        validate_get_examples(get_examples, "MultiTaskTextCategorizer.initialize")
+        self._require_labels_reset()
+        counts: Dict[str, float] = {}
+        doc_sample = []
+        n_annotated = 0
+        for eg in get_examples():
+            if len(doc_sample) < 10:
+                doc_sample.append(eg.predicted)
+            if not has_cats(eg.reference):
+                continue
+            n_annotated += 1
+            for label, value in eg.reference.cats.items():
+                counts[label] = counts.get(label, 0.0) + float(value)
+        if labels is None:
+            labels = sorted(counts)
+        for label in labels:
+            self.add_label(label)
+        if not self.labels:
+            raise ValueError(
+                f"{self.name} found no document with categories (doc.cats) among the "
+                "training examples, and no labels were given in "
+                f"[initialize.components.{self.name}.labels]. Check that the training corpus "
+                "annotates categories."
+            )
+        if len(self.labels) < 2 and self.cfg["exclusive_classes"]:
+            raise ValueError(
+                f"{self.name} has exclusive_classes = true but only one label {list(self.labels)}: "
+                "an exclusive classifier needs at least two."
+            )
+        self.cfg["label_weights"] = self._label_weights(counts, n_annotated)
+        self.model.get_ref("output_layer").set_dim("nO", len(self.labels))
+        self.model.initialize(X=doc_sample or None)
+
+    def _label_weights(self, counts: Dict[str, float], n_annotated: int) -> List[float]:
+        setting = self.cfg["class_weights"]
+        if setting is None:
+            return [1.0] * len(self.labels)
+        if setting == "balanced":
+            n = len(self.labels)
+            return [
+                n_annotated / (n * counts[label]) if counts.get(label) else 1.0 for label in self.labels
+            ]
+        unknown = [label for label in setting if label not in self.labels]
+        if unknown:
+            raise ValueError(
+                f"[components.{self.name}.class_weights] names labels {unknown} that are not "
+                f"among the labels {list(self.labels)}."
+            )
+        return [float(setting.get(label, 1.0)) for label in self.labels]
+
+    def _require_labels_reset(self) -> None:
+        self.cfg["labels"] = []
+
