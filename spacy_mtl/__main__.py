@@ -1,0 +1,122 @@
+"""The command line: ``python -m spacy_mtl COMMAND ...``.
+
+Each command is a function that adds its subparser and sets ``func``, the
+function that runs it and returns the exit status; COMMANDS lists them, so a
+new command (a benchmark, say) is one more function in that list.
+"""
+
+import argparse
+import sys
+import warnings
+from typing import Callable, List, Optional
+
+from .annotation import TASKS, annotated_tasks
+from .convert import FORMAT_TASKS, FORMATS, ConversionError, read_corpus, write_docbin
+
+PROG = "python -m spacy_mtl"
+
+
+def add_convert_command(subparsers: argparse._SubParsersAction) -> None:
+    """Add the `convert` command, which writes a corpus to a .spacy file.
+
+    subparsers (argparse._SubParsersAction): The parser's subcommands.
+    """
+    formats = "; ".join(f"{name}: {', '.join(tasks)}" for name, tasks in FORMAT_TASKS.items())
+    parser = subparsers.add_parser(
+        "convert",
+        help="convert a corpus to a .spacy file",
+        description=(
+            "Convert a corpus to spaCy's .spacy format, keeping its tokens. A task the "
+            f"input does not annotate stays missing. Formats and their tasks: {formats}."
+        ),
+    )
+    parser.add_argument(
+        "format", choices=FORMATS, metavar="FORMAT", help=f"one of {', '.join(FORMATS)}"
+    )
+    parser.add_argument("input", metavar="INPUT", help="input file (a folder for joint)")
+    parser.add_argument("output", metavar="OUTPUT", help=".spacy file to write")
+    parser.add_argument("--lang", default="en", help="language code (default: en)")
+    parser.add_argument(
+        "--tasks",
+        default=None,
+        help=f"comma-separated tasks to keep, from {','.join(TASKS)} (default: all the format has)",
+    )
+    parser.add_argument(
+        "--strict",
+        action="store_true",
+        help="joint, iob: stop at an I- tag that begins an entity instead of repairing it to B-",
+    )
+    parser.set_defaults(func=run_convert)
+
+
+def run_convert(args: argparse.Namespace) -> int:
+    """Run `convert`: print one line on success, one paragraph on failure.
+
+    args (argparse.Namespace): The parsed arguments.
+    RETURNS (int): The exit status, 0 or 1.
+    """
+    tasks = args.tasks.split(",") if args.tasks is not None else None
+    # Warnings are printed as plain messages: the code line that raised one
+    # means nothing to a user fixing a data file.
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            docs = read_corpus(
+                args.format, args.input, lang=args.lang, tasks=tasks, strict=args.strict
+            )
+            n_docs = write_docbin(docs, args.output)
+        except ConversionError as err:
+            _print_warnings(caught)
+            print(f"Conversion failed: {err}", file=sys.stderr)
+            return 1
+        except OSError as err:
+            _print_warnings(caught)
+            print(
+                f"Conversion failed: cannot write {args.output}: {err.strerror or err}.",
+                file=sys.stderr,
+            )
+            return 1
+    _print_warnings(caught)
+    carried = set().union(*(annotated_tasks(doc) for doc in docs))
+    present = [task for task in TASKS if task in carried]
+    missing = [task for task in TASKS if task not in carried]
+    summary = f"tasks: {', '.join(present) or 'none'}"
+    if missing:
+        summary += f" ({', '.join(missing)} missing)"
+    noun = "document" if n_docs == 1 else "documents"
+    print(f"Wrote {n_docs} {noun} to {args.output}; {summary}.")
+    return 0
+
+
+COMMANDS: List[Callable[[argparse._SubParsersAction], None]] = [add_convert_command]
+
+
+def make_parser() -> argparse.ArgumentParser:
+    """Build the parser with every command in COMMANDS.
+
+    RETURNS (argparse.ArgumentParser): The parser.
+    """
+    parser = argparse.ArgumentParser(prog=PROG, description="spacy-mtl command line tools.")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for add_command in COMMANDS:
+        add_command(subparsers)
+    return parser
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    """Parse the arguments and run the command.
+
+    argv (Optional[List[str]]): The arguments; None reads sys.argv.
+    RETURNS (int): The exit status.
+    """
+    args = make_parser().parse_args(argv)
+    return args.func(args)
+
+
+def _print_warnings(caught: List[warnings.WarningMessage]) -> None:
+    for warning in caught:
+        print(f"Warning: {warning.message}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

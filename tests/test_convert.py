@@ -1,0 +1,564 @@
+import subprocess
+import sys
+import warnings
+from pathlib import Path
+
+import pytest
+from spacy.tokens import DocBin
+from spacy.util import make_tempdir
+from spacy.vocab import Vocab
+
+from spacy_mtl.__main__ import main
+from spacy_mtl.annotation import has_cats, has_ents
+from spacy_mtl.convert import (
+    ConversionError,
+    ConversionWarning,
+    convert,
+    convert_csv,
+    convert_iob,
+    convert_joint,
+    convert_jsonl,
+    read_corpus,
+    read_csv,
+    read_iob,
+    read_joint,
+    read_jsonl,
+)
+
+# Made-up sentences. Tokens such as "o'clock", "6:30pm" and "u.s." would be
+# split by spaCy's English tokenizer, so they show that given tokens are kept.
+JOINT_TOKENS = [
+    "book a table at 6:30pm in new york",
+    "what is the fare to u.s. cities",
+    "hello there",
+    "wake me at 7 o'clock",
+]
+JOINT_TAGS = [
+    "O O O O B-time O B-city I-city",
+    "O O O O O B-country O",
+    "O O",
+    "O O O B-time I-time",
+]
+JOINT_LABELS = ["book_table", "fare#flight", "greet", "alarm"]
+
+
+def write_lines(path: Path, lines, ending: str = "\n") -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(line + ending for line in lines), encoding="utf8")
+    return path
+
+
+def write_joint(folder: Path, tokens=JOINT_TOKENS, tags=JOINT_TAGS, labels=JOINT_LABELS) -> Path:
+    write_lines(folder / "seq.in", tokens)
+    write_lines(folder / "seq.out", tags)
+    write_lines(folder / "label", labels)
+    return folder
+
+
+def ents_of(doc):
+    return [(ent.start, ent.end, ent.label_) for ent in doc.ents]
+
+
+def load(path: Path):
+    return list(DocBin().from_disk(path).get_docs(Vocab()))
+
+
+def run_cli(*args):
+    return subprocess.run(
+        [sys.executable, "-m", "spacy_mtl", *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+# joint
+
+
+def test_read_joint_keeps_tokens_cats_and_entities():
+    with make_tempdir() as tmp:
+        docs = read_joint(write_joint(tmp))
+    assert [[t.text for t in doc] for doc in docs] == [line.split() for line in JOINT_TOKENS]
+    assert [doc.text for doc in docs] == JOINT_TOKENS
+    # "fare#flight" is one class, and each document lists every label.
+    assert [doc.cats for doc in docs] == [
+        {name: float(name == label) for name in sorted(JOINT_LABELS)} for label in JOINT_LABELS
+    ]
+    assert ents_of(docs[0]) == [(4, 5, "time"), (6, 8, "city")]
+    assert ents_of(docs[1]) == [(5, 6, "country")]
+    assert ents_of(docs[3]) == [(3, 5, "time")]
+    # A sentence without entities is annotated "no entities", not missing.
+    assert docs[2].ents == () and all(t.ent_iob_ == "O" for t in docs[2])
+    assert all(t.ent_iob_ == "O" for t in docs[0][:4])
+
+
+def test_read_joint_cats_only_leaves_entities_missing_without_seq_out():
+    with make_tempdir() as tmp:
+        write_joint(tmp)
+        (tmp / "seq.out").unlink()
+        docs = read_joint(tmp, tasks=("cats",))
+    assert all(has_cats(doc) for doc in docs)
+    assert all(t.ent_iob == 0 for doc in docs for t in doc)
+
+
+def test_read_joint_ents_only_leaves_cats_missing():
+    with make_tempdir() as tmp:
+        write_joint(tmp)
+        (tmp / "label").unlink()
+        docs = read_joint(tmp, tasks=("ents",))
+    assert all(doc.cats == {} for doc in docs)
+    assert ents_of(docs[0]) == [(4, 5, "time"), (6, 8, "city")]
+
+
+def test_read_joint_tolerates_trailing_spaces_crlf_and_final_blank_line():
+    with make_tempdir() as tmp:
+        write_lines(tmp / "seq.in", ["a b ", "c"], ending="\r\n")
+        write_lines(tmp / "seq.out", ["B-x I-x ", "O", ""])
+        write_lines(tmp / "label", ["p", "q"])
+        docs = read_joint(tmp)
+    assert [doc.text for doc in docs] == ["a b", "c"]
+    assert ents_of(docs[0]) == [(0, 2, "x")]
+
+
+def test_convert_joint_round_trip_through_docbin():
+    with make_tempdir() as tmp:
+        write_joint(tmp / "in")
+        assert convert_joint(tmp / "in", tmp / "out" / "nested" / "train.spacy") == 4
+        assert convert_joint(tmp / "in", tmp / "cats.spacy", tasks=("cats",)) == 4
+        docs = load(tmp / "out" / "nested" / "train.spacy")
+        cats_only = load(tmp / "cats.spacy")
+    assert [doc.text for doc in docs] == JOINT_TOKENS
+    assert docs[1].cats["fare#flight"] == 1.0 and docs[1].cats["greet"] == 0.0
+    assert ents_of(docs[0]) == [(4, 5, "time"), (6, 8, "city")]
+    assert all(t.ent_iob_ == "O" for t in docs[2])
+    # Missing stays missing on disk, distinct from the explicit "O" above.
+    assert all(t.ent_iob == 0 for doc in cats_only for t in doc)
+    assert cats_only[0].cats == docs[0].cats
+
+
+# iob
+
+
+def test_read_iob_columns_docstart_and_explicit_outside():
+    text = (
+        "-DOCSTART- -X- O O\n"
+        "\n"
+        "Anna\tNNP\tB-PER\n"
+        "visited   VBD   O\n"
+        "New\tI-LOC\n"  # IOB2 would say B-LOC: repaired with a warning
+        "York\tI-LOC\n"
+        ".\tO\n"
+        "\n"
+        "\n"
+        "Nothing O\n"
+        "here O\n"
+        "\n"
+        "Ed S-PER\n"
+        "met O\n"
+        "Bo B-PER\n"
+        "Li E-PER\n"
+        "Al U-PER\n"
+    )
+    with make_tempdir() as tmp:
+        path = tmp / "train.iob"
+        path.write_text(text, encoding="utf8")
+        with pytest.warns(ConversionWarning, match=r"train\.iob.*line 5"):
+            docs = read_iob(path)
+    assert [[t.text for t in doc] for doc in docs] == [
+        ["Anna", "visited", "New", "York", "."],
+        ["Nothing", "here"],
+        ["Ed", "met", "Bo", "Li", "Al"],
+    ]
+    assert ents_of(docs[0]) == [(0, 1, "PER"), (2, 4, "LOC")]
+    assert ents_of(docs[2]) == [(0, 1, "PER"), (2, 4, "PER"), (4, 5, "PER")]
+    assert all(doc.cats == {} for doc in docs)
+    assert all(t.ent_iob_ == "O" for t in docs[1])
+
+
+def test_convert_iob_round_trip():
+    with make_tempdir() as tmp:
+        path = tmp / "dev.conll"
+        path.write_text("Paris B-LOC\nis O\nbig O\n", encoding="utf8")
+        assert convert_iob(path, tmp / "dev.spacy") == 1
+        (doc,) = load(tmp / "dev.spacy")
+    assert ents_of(doc) == [(0, 1, "LOC")]
+    assert [t.ent_iob_ for t in doc] == ["B", "O", "O"]
+    assert doc.cats == {} and not has_cats(doc)
+
+
+# jsonl
+
+
+def test_read_jsonl_labels_tokens_and_missing_entities():
+    lines = [
+        '{"text": "Refund my order, please!", "label": "refund"}',
+        "",
+        '{"text": "ignored when tokens are given", "tokens": ["new", "york\'s", "u.s."], '
+        '"label": "other"}',
+        '{"text": "Where is it?", "labels": ["track", "refund"]}',
+        '{"text": "Nothing to see", "labels": []}',
+    ]
+    with make_tempdir() as tmp:
+        docs = read_jsonl(write_lines(tmp / "a.jsonl", lines))
+    assert [t.text for t in docs[0]] == ["Refund", "my", "order", ",", "please", "!"]
+    assert [t.text for t in docs[1]] == ["new", "york's", "u.s."]
+    assert docs[0].cats == {"other": 0.0, "refund": 1.0, "track": 0.0}
+    assert docs[1].cats == {"other": 1.0, "refund": 0.0, "track": 0.0}
+    assert docs[2].cats == {"other": 0.0, "refund": 1.0, "track": 1.0}
+    assert docs[3].cats == {"other": 0.0, "refund": 0.0, "track": 0.0}
+    assert all(t.ent_iob == 0 for doc in docs for t in doc)
+    assert not any(has_ents(doc) for doc in docs)
+
+
+def test_convert_jsonl_round_trip():
+    with make_tempdir() as tmp:
+        lines = ['{"text": "good stuff", "label": "pos"}', '{"text": "bad", "label": "neg"}']
+        write_lines(tmp / "a.jsonl", lines)
+        assert convert_jsonl(tmp / "a.jsonl", tmp / "a.spacy") == 2
+        docs = load(tmp / "a.spacy")
+    assert [doc.cats for doc in docs] == [{"neg": 0.0, "pos": 1.0}, {"neg": 1.0, "pos": 0.0}]
+    assert all(t.ent_iob == 0 for doc in docs for t in doc)
+
+
+# csv
+
+
+def test_read_csv_label_column():
+    text = 'id,text,label\n1,"Hello, world",greet\n\n2,"two\nlines",bye\n'
+    with make_tempdir() as tmp:
+        docs = read_csv(write_lines(tmp / "a.csv", [text], ending=""))
+    assert [t.text for t in docs[0]] == ["Hello", ",", "world"]
+    assert docs[1].text == "two\nlines"
+    assert [doc.cats for doc in docs] == [{"bye": 0.0, "greet": 1.0}, {"bye": 1.0, "greet": 0.0}]
+    assert all(t.ent_iob == 0 for doc in docs for t in doc)
+
+
+def test_convert_csv_labels_column_round_trip():
+    lines = ["text,labels", "a b,x|y", "c, y ", "d,"]
+    with make_tempdir() as tmp:
+        assert convert_csv(write_lines(tmp / "a.csv", lines), tmp / "a.spacy") == 3
+        docs = load(tmp / "a.spacy")
+    assert [doc.cats for doc in docs] == [
+        {"x": 1.0, "y": 1.0},
+        {"x": 0.0, "y": 1.0},
+        {"x": 0.0, "y": 0.0},
+    ]
+
+
+def test_read_corpus_rejects_tasks_a_format_lacks():
+    with make_tempdir() as tmp:
+        path = write_lines(tmp / "a.jsonl", ['{"text": "a", "label": "x"}'])
+        with pytest.raises(ConversionError, match="does not annotate ents"):
+            read_corpus("jsonl", path, tasks=("ents",))
+        with pytest.raises(ConversionError, match="unknown task"):
+            read_joint(write_joint(tmp / "j"), tasks=("tags",))
+
+
+# the command line
+
+
+def test_cli_convert_writes_and_reports():
+    with make_tempdir() as tmp:
+        write_joint(tmp / "in")
+        result = run_cli("convert", "joint", tmp / "in", tmp / "out.spacy", "--tasks", "cats")
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.strip().splitlines() == [
+            f"Wrote 4 documents to {tmp / 'out.spacy'}; tasks: cats (ents missing)."
+        ]
+        docs = load(tmp / "out.spacy")
+    assert len(docs) == 4 and all(has_cats(doc) and not has_ents(doc) for doc in docs)
+
+
+def test_cli_convert_error_exits_1_without_traceback():
+    with make_tempdir() as tmp:
+        write_joint(tmp / "in", labels=JOINT_LABELS[:3])
+        result = run_cli("convert", "joint", tmp / "in", tmp / "out.spacy")
+        assert not (tmp / "out.spacy").exists()
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert result.stderr.startswith("Conversion failed:")
+    assert "label" in result.stderr and "line 4" in result.stderr
+    assert result.stdout == ""
+
+
+def test_cli_prints_repairs_as_warnings_and_rejects_bad_tasks(capsys):
+    with make_tempdir() as tmp:
+        write_joint(tmp / "in", tokens=["a", "x y"], tags=["O", "O I-city"], labels=["p", "q"])
+        assert main(["convert", "joint", str(tmp / "in"), str(tmp / "a.spacy")]) == 0
+        out, err = capsys.readouterr()
+        assert out.startswith("Wrote 2 documents") and "tasks: cats, ents." in out
+        assert err.startswith("Warning: ") and "seq.out" in err and "line 2" in err
+        assert main(["convert", "joint", str(tmp / "in"), str(tmp / "b.spacy"), "--strict"]) == 1
+        iob_args = ["iob", str(tmp / "in" / "seq.out"), str(tmp / "c.spacy"), "--tasks", "cats"]
+        assert main(["convert", *iob_args]) == 1
+        out, err = capsys.readouterr()
+        assert out == ""
+        assert "line 2" in err and "does not annotate cats" in err
+        assert not (tmp / "b.spacy").exists() and not (tmp / "c.spacy").exists()
+
+
+# bad input
+
+
+def assert_error(exc_info, path: Path, line: int) -> None:
+    message = str(exc_info.value)
+    assert str(path) in message
+    assert f"line {line}" in message
+    assert exc_info.value.line == line
+
+
+def test_joint_line_counts_differ():
+    with make_tempdir() as tmp:
+        write_joint(tmp, labels=JOINT_LABELS[:3])
+        with pytest.raises(ConversionError) as exc_info:
+            read_joint(tmp)
+    message = str(exc_info.value)
+    assert str(tmp / "seq.in") in message and str(tmp / "label") in message
+    assert "has 4 lines" in message and "has 3" in message
+    assert_error(exc_info, tmp / "seq.in", 4)
+
+
+def test_joint_token_tag_count_mismatch():
+    tags = list(JOINT_TAGS)
+    tags[1] = "O O O"
+    with make_tempdir() as tmp:
+        write_joint(tmp, tags=tags)
+        with pytest.raises(ConversionError, match="3 tags for the 7 tokens") as exc_info:
+            read_joint(tmp)
+    assert_error(exc_info, tmp / "seq.out", 2)
+
+
+@pytest.mark.parametrize("tag", ["X-foo", "B", "B-", "b-city", "PER"])
+def test_unknown_tag(tag):
+    with make_tempdir() as tmp:
+        path = write_lines(tmp / "a.iob", ["a O", "", "b O", f"c {tag}"])
+        with pytest.raises(ConversionError, match="unknown tag") as exc_info:
+            read_iob(path)
+    assert_error(exc_info, path, 4)
+
+
+def test_joint_unknown_tag():
+    tags = list(JOINT_TAGS)
+    tags[2] = "O S-"
+    with make_tempdir() as tmp:
+        write_joint(tmp, tags=tags)
+        with pytest.raises(ConversionError, match="unknown tag 'S-'") as exc_info:
+            read_joint(tmp)
+    assert_error(exc_info, tmp / "seq.out", 3)
+
+
+@pytest.mark.parametrize(
+    "tags,expected",
+    [
+        ("O I-city", [(1, 2, "city")]),
+        ("B-time I-city", [(0, 1, "time"), (1, 2, "city")]),
+        ("I-city I-city", [(0, 2, "city")]),
+    ],
+)
+def test_joint_broken_continuation_is_repaired_with_warning(tags, expected):
+    with make_tempdir() as tmp:
+        write_joint(tmp, tokens=["a", "x y"], tags=["O", tags], labels=["p", "q"])
+        with pytest.warns(ConversionWarning) as record:
+            docs = read_joint(tmp)
+    assert ents_of(docs[1]) == expected
+    (warning,) = record
+    assert str(tmp / "seq.out") in str(warning.message) and "line 2" in str(warning.message)
+
+
+def test_joint_broken_continuation_raises_when_strict():
+    with make_tempdir() as tmp:
+        write_joint(tmp, tokens=["a", "x y"], tags=["O", "O I-city"], labels=["p", "q"])
+        problem = "'I-city' continues an entity but follows 'O'"
+        with pytest.raises(ConversionError, match=problem) as exc_info:
+            read_joint(tmp, strict=True)
+    assert_error(exc_info, tmp / "seq.out", 2)
+
+
+def test_iob_continuation_after_entity_end_raises_when_strict():
+    with make_tempdir() as tmp:
+        path = write_lines(tmp / "a.iob", ["a B-x", "b E-x", "c I-x"])
+        with pytest.raises(ConversionError, match="last token of an entity") as exc_info:
+            read_iob(path, strict=True)
+    assert_error(exc_info, path, 3)
+
+
+@pytest.mark.parametrize("name", ["seq.in", "seq.out", "label"])
+def test_joint_empty_line(name):
+    columns = {"seq.in": ["a b", "c", "d"], "seq.out": ["O O", "O", "O"], "label": ["p", "q", "p"]}
+    columns[name][1] = "  "
+    with make_tempdir() as tmp:
+        write_joint(tmp, tokens=columns["seq.in"], tags=columns["seq.out"], labels=columns["label"])
+        with pytest.raises(ConversionError, match="empty") as exc_info:
+            read_joint(tmp)
+    assert_error(exc_info, tmp / name, 2)
+
+
+def test_bad_encoding_joint():
+    with make_tempdir() as tmp:
+        write_joint(tmp, tokens=["a", "b", "c"], tags=["O", "O", "O"], labels=["p", "q", "p"])
+        (tmp / "seq.in").write_bytes("a\nb\ncaf\u00e9\n".encode("latin-1"))
+        with pytest.raises(ConversionError, match="not valid UTF-8") as exc_info:
+            read_joint(tmp)
+    assert_error(exc_info, tmp / "seq.in", 3)
+
+
+@pytest.mark.parametrize(
+    "reader,name,first",
+    [
+        (read_jsonl, "a.jsonl", b'{"text": "a", "label": "x"}'),
+        (read_csv, "a.csv", b"text,label"),
+        (read_iob, "a.iob", b"a O"),
+    ],
+)
+def test_bad_encoding_other_formats(reader, name, first):
+    with make_tempdir() as tmp:
+        path = tmp / name
+        # The byte-order mark is fine; the latin-1 "\xe9" on line 2 is not.
+        path.write_bytes(b"\xef\xbb\xbf" + first + b"\ncaf\xe9 O\n")
+        with pytest.raises(ConversionError, match="not valid UTF-8") as exc_info:
+            reader(path)
+    assert_error(exc_info, path, 2)
+
+
+def test_invalid_json():
+    with make_tempdir() as tmp:
+        lines = ['{"text": "a", "label": "x"}', '{"text": "b", "label": }']
+        path = write_lines(tmp / "a.jsonl", lines)
+        with pytest.raises(ConversionError, match="invalid JSON") as exc_info:
+            read_jsonl(path)
+    assert_error(exc_info, path, 2)
+
+
+@pytest.mark.parametrize(
+    "record,problem",
+    [
+        ('{"label": "x"}', 'no "text"'),
+        ('{"text": "", "label": "x"}', "non-empty string"),
+        ('{"text": "b"}', 'no "label" or "labels"'),
+        ('{"text": "b", "label": ["x"]}', '"label" must be'),
+        ('{"text": "b", "labels": "x"}', '"labels" must be'),
+        ('{"text": "b", "label": "x", "labels": ["x"]}', "both"),
+        ('{"tokens": [], "label": "x"}', '"tokens" must be'),
+        ('["b", "x"]', "a JSON list"),
+    ],
+)
+def test_jsonl_bad_record(record, problem):
+    with make_tempdir() as tmp:
+        path = write_lines(tmp / "a.jsonl", ['{"text": "a", "label": "x"}', "", record])
+        with pytest.raises(ConversionError, match=problem) as exc_info:
+            read_jsonl(path)
+    assert_error(exc_info, path, 3)
+
+
+@pytest.mark.parametrize(
+    "lines,line,problem",
+    [
+        (["text,category", "a,x"], 1, "must name a 'text' column"),
+        (["text,label", "a,x", "b,"], 3, "label is empty"),
+        (["text,label", "a,x", ",y"], 3, "text is empty"),
+        (["text,label", "a,x,extra"], 2, "3 fields where the header has 2"),
+    ],
+)
+def test_csv_bad_rows(lines, line, problem):
+    with make_tempdir() as tmp:
+        path = write_lines(tmp / "a.csv", lines)
+        with pytest.raises(ConversionError, match=problem) as exc_info:
+            read_csv(path)
+    assert_error(exc_info, path, line)
+
+
+def test_iob_line_without_tag():
+    with make_tempdir() as tmp:
+        path = write_lines(tmp / "a.iob", ["a O", "b"])
+        with pytest.raises(ConversionError, match="one column") as exc_info:
+            read_iob(path)
+    assert_error(exc_info, path, 2)
+
+
+@pytest.mark.parametrize(
+    "fmt,name,content",
+    [
+        ("jsonl", "a.jsonl", "\n\n"),
+        ("csv", "a.csv", "text,label\n"),
+        ("csv", "b.csv", ""),
+        ("iob", "a.iob", "-DOCSTART- O\n\n"),
+    ],
+)
+def test_no_documents(fmt, name, content):
+    with make_tempdir() as tmp:
+        path = tmp / name
+        path.write_text(content, encoding="utf8")
+        with pytest.raises(ConversionError, match="no documents") as exc_info:
+            read_corpus(fmt, path)
+    assert str(path) in str(exc_info.value)
+
+
+def test_joint_no_documents():
+    with make_tempdir() as tmp:
+        write_joint(tmp, tokens=[], tags=[], labels=[])
+        with pytest.raises(ConversionError, match="no documents") as exc_info:
+            read_joint(tmp)
+    assert str(tmp / "seq.in") in str(exc_info.value)
+
+
+def test_missing_input_file():
+    with make_tempdir() as tmp:
+        write_joint(tmp)
+        (tmp / "label").unlink()
+        with pytest.raises(ConversionError, match="no such file") as exc_info:
+            read_joint(tmp)
+    assert str(tmp / "label") in str(exc_info.value)
+
+
+# atomic output
+
+
+def test_failed_conversion_leaves_no_output_and_keeps_existing():
+    with make_tempdir() as tmp:
+        bad = write_lines(tmp / "bad.jsonl", ['{"text": "a", "label": "x"}', "{oops"])
+        new_target = tmp / "new" / "out.spacy"
+        with pytest.raises(ConversionError):
+            convert_jsonl(bad, new_target)
+        assert not new_target.exists()
+        assert not new_target.parent.exists()
+        old_target = tmp / "old.spacy"
+        old_target.write_bytes(b"previous content")
+        with pytest.raises(ConversionError):
+            convert("jsonl", bad, old_target)
+        assert old_target.read_bytes() == b"previous content"
+        assert sorted(p.name for p in tmp.iterdir()) == ["bad.jsonl", "old.spacy"]
+        # A good run replaces the file, leaving no temporary file beside it.
+        good = write_lines(tmp / "good.jsonl", ['{"text": "a", "label": "x"}'])
+        assert convert_jsonl(good, old_target) == 1
+        assert sorted(p.name for p in tmp.iterdir()) == ["bad.jsonl", "good.jsonl", "old.spacy"]
+        assert [doc.cats for doc in load(old_target)] == [{"x": 1.0}]
+
+
+def test_failure_while_writing_keeps_existing_output(monkeypatch):
+    def fail(fd):
+        raise OSError(28, "No space left on device")
+
+    with make_tempdir() as tmp:
+        good = write_lines(tmp / "good.jsonl", ['{"text": "a", "label": "x"}'])
+        target = tmp / "out.spacy"
+        target.write_bytes(b"previous content")
+        monkeypatch.setattr("spacy_mtl.convert.os.fsync", fail)
+        with pytest.raises(OSError, match="No space"):
+            convert_jsonl(good, target)
+        assert target.read_bytes() == b"previous content"
+        assert sorted(p.name for p in tmp.iterdir()) == ["good.jsonl", "out.spacy"]
+
+
+def test_output_folder_is_rejected():
+    with make_tempdir() as tmp:
+        path = write_lines(tmp / "a.jsonl", ['{"text": "a", "label": "x"}'])
+        with pytest.raises(ConversionError, match="is a folder"):
+            convert_jsonl(path, tmp)
+
+
+def test_no_warning_for_valid_iob2():
+    with make_tempdir() as tmp:
+        write_joint(tmp)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", ConversionWarning)
+            assert len(read_joint(tmp, strict=True)) == 4
