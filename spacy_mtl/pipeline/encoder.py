@@ -123,8 +123,8 @@ class SharedTok2Vec(Tok2Vec):
         if pending is None or task not in pending.waiting:
             return
         pending.waiting.discard(task)
-        if d_tokvecs is not None:
-            weight = self._task_weight(task)
+        weight = self._task_weight(task)
+        if d_tokvecs is not None and weight > 0:
             if task in pending.grads:
                 for acc, d in zip(pending.grads[task], d_tokvecs):
                     acc += weight * d

@@ -1,0 +1,108 @@
+"""Shared fixtures: a tiny assistant corpus written for these tests, and pipelines on it."""
+
+from pathlib import Path
+from typing import List
+
+import pytest
+import spacy
+from spacy.language import Language
+from spacy.training import Example
+
+REPO = Path(__file__).resolve().parent.parent
+
+# (text, intent, [(entity text, label)]) written for these tests.
+SENTENCES = [
+    ("fly from oslo to lima tomorrow", "flight", [("oslo", "FROM"), ("lima", "TO"), ("tomorrow", "DATE")]),
+    ("book a flight to quito", "flight", [("quito", "TO")]),
+    ("i need a plane ticket from accra to kyoto", "flight", [("accra", "FROM"), ("kyoto", "TO")]),
+    ("get me to dakar on friday", "flight", [("dakar", "TO"), ("friday", "DATE")]),
+    ("any flights from perth tonight", "flight", [("perth", "FROM"), ("tonight", "DATE")]),
+    ("flights leaving riga for tunis", "flight", [("riga", "FROM"), ("tunis", "TO")]),
+    ("will it rain in cairo", "weather", [("cairo", "CITY")]),
+    ("how hot is it in hanoi today", "weather", [("hanoi", "CITY"), ("today", "DATE")]),
+    ("weather forecast for sunday", "weather", [("sunday", "DATE")]),
+    ("is it snowing in bern", "weather", [("bern", "CITY")]),
+    ("do i need an umbrella in lagos tomorrow", "weather", [("lagos", "CITY"), ("tomorrow", "DATE")]),
+    ("what is the temperature outside", "weather", []),
+    ("play some jazz", "music", []),
+    ("put on the new album by adele", "music", [("adele", "ARTIST")]),
+    ("i want to hear drake", "music", [("drake", "ARTIST")]),
+    ("play bach in the morning", "music", [("bach", "ARTIST"), ("morning", "DATE")]),
+    ("start my running playlist", "music", []),
+    ("shuffle songs by queen", "music", [("queen", "ARTIST")]),
+]
+
+HELD_OUT = [
+    ("fly from lima to oslo", "flight", [("lima", "FROM"), ("oslo", "TO")]),
+    ("will it be sunny in kyoto", "weather", [("kyoto", "CITY")]),
+    ("play something by adele", "music", [("adele", "ARTIST")]),
+    ("book a flight from quito to cairo", "flight", [("quito", "FROM"), ("cairo", "TO")]),
+    ("is it raining in oslo today", "weather", [("oslo", "CITY"), ("today", "DATE")]),
+    ("put on drake", "music", [("drake", "ARTIST")]),
+]
+
+INTENTS = ["flight", "music", "weather"]
+
+
+def annotations(text: str, intent: str, ents, *, cats: bool = True, entities: bool = True) -> dict:
+    """Example.from_dict annotations for a sentence, with either task left missing."""
+    result = {}
+    if cats:
+        result["cats"] = {label: float(label == intent) for label in INTENTS}
+    if entities:
+        offsets = []
+        for ent_text, label in ents:
+            start = f" {text} ".index(f" {ent_text} ")
+            offsets.append((start, start + len(ent_text), label))
+        result["entities"] = offsets
+    return result
+
+
+def make_examples(nlp: Language, rows, *, cats: bool = True, entities: bool = True) -> List[Example]:
+    return [
+        Example.from_dict(nlp.make_doc(text), annotations(text, intent, ents, cats=cats, entities=entities))
+        for text, intent, ents in rows
+    ]
+
+
+def build_nlp(order=("mtl_textcat", "mtl_ner"), width: int = 32, **textcat_cfg) -> Language:
+    """A blank English pipeline: a small shared encoder, then the heads in `order`."""
+    nlp = spacy.blank("en")
+    nlp.add_pipe(
+        "mtl_tok2vec",
+        config={
+            "model": {
+                "@architectures": "spacy.HashEmbedCNN.v2",
+                "pretrained_vectors": None,
+                "width": width,
+                "depth": 2,
+                "embed_size": 500,
+                "window_size": 1,
+                "maxout_pieces": 2,
+                "subword_features": True,
+            }
+        },
+    )
+    listener = {"@architectures": "spacy_mtl.SharedTok2VecListener.v1", "width": width}
+    for name in order:
+        config = {"model": {"tok2vec": dict(listener)}}
+        if name == "mtl_textcat":
+            config.update(textcat_cfg)
+        nlp.add_pipe(name, config=config)
+    return nlp
+
+
+@pytest.fixture
+def nlp() -> Language:
+    return build_nlp()
+
+
+@pytest.fixture
+def trained_nlp() -> Language:
+    """A pipeline trained for a few steps on the joint sentences."""
+    nlp = build_nlp()
+    examples = make_examples(nlp, SENTENCES)
+    optimizer = nlp.initialize(lambda: examples)
+    for _ in range(15):
+        nlp.update(examples, sgd=optimizer)
+    return nlp

@@ -1,0 +1,103 @@
+"""The CRF against brute force: partition, partial-annotation NLL and constrained decoding."""
+
+import itertools
+
+import pytest
+import torch
+
+from spacy_mtl.ml.crf import MISSING, LinearChainCRF, bio_constraints, bio_tag_names
+
+LABELS = ["CITY", "DATE"]
+N_TAGS = len(bio_tag_names(LABELS))
+
+
+def _is_valid(path):
+    allowed, start = bio_constraints(N_TAGS)
+    if not start[path[0]]:
+        return False
+    return all(allowed[a, b] for a, b in zip(path, path[1:]))
+
+
+def _score(crf, emissions, path):
+    s = crf.start_transitions[path[0]] + emissions[0, path[0]]
+    for t in range(1, len(path)):
+        s = s + crf.transitions[path[t - 1], path[t]] + emissions[t, path[t]]
+    return s + crf.end_transitions[path[-1]]
+
+
+@pytest.fixture
+def crf():
+    torch.manual_seed(0)
+    model = LinearChainCRF(N_TAGS)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.normal_()
+    return model
+
+
+def test_tag_layout():
+    assert bio_tag_names(LABELS) == ["O", "B-CITY", "I-CITY", "B-DATE", "I-DATE"]
+    allowed, start = bio_constraints(N_TAGS)
+    assert allowed[1, 2] and allowed[2, 2] and not allowed[0, 2] and not allowed[3, 2]
+    assert not start[2] and not start[4] and start[0] and start[1]
+
+
+def test_nll_matches_brute_force_over_valid_paths(crf):
+    torch.manual_seed(1)
+    emissions = torch.randn(1, 4, N_TAGS)
+    lengths = torch.tensor([4])
+    gold = torch.tensor([[1, 2, 0, MISSING]])
+    valid = [p for p in itertools.product(range(N_TAGS), repeat=4) if _is_valid(p)]
+    log_z = torch.logsumexp(torch.stack([_score(crf, emissions[0], p) for p in valid]), 0)
+    consistent = [p for p in valid if p[:3] == (1, 2, 0)]
+    log_z_gold = torch.logsumexp(torch.stack([_score(crf, emissions[0], p) for p in consistent]), 0)
+    nll = crf(emissions, lengths, gold)
+    assert nll.shape == (1,)
+    assert nll[0].item() == pytest.approx((log_z - log_z_gold).item(), abs=1e-3)
+
+
+def test_fully_missing_sequence_has_zero_loss(crf):
+    emissions = torch.randn(2, 3, N_TAGS)
+    gold = torch.full((2, 3), MISSING)
+    nll = crf(emissions, torch.tensor([3, 2]), gold)
+    assert torch.allclose(nll, torch.zeros(2), atol=1e-4)
+
+
+def test_padding_does_not_change_the_loss(crf):
+    emissions = torch.randn(1, 3, N_TAGS)
+    gold = torch.tensor([[0, 3, 4]])
+    alone = crf(emissions, torch.tensor([3]), gold)
+    padded = torch.cat([emissions, torch.randn(1, 2, N_TAGS)], dim=1)
+    gold_padded = torch.cat([gold, torch.tensor([[1, 2]])], dim=1)
+    assert torch.allclose(alone, crf(padded, torch.tensor([3]), gold_padded), atol=1e-5)
+
+
+def test_viterbi_is_the_best_valid_path(crf):
+    torch.manual_seed(2)
+    # Emissions that favour the invalid sequence O I-CITY I-CITY: decoding must refuse it.
+    emissions = torch.randn(1, 3, N_TAGS)
+    emissions[0, :, 2] += 5.0
+    best = max(
+        (p for p in itertools.product(range(N_TAGS), repeat=3) if _is_valid(p)),
+        key=lambda p: _score(crf, emissions[0], p).item(),
+    )
+    path = crf.decode(emissions, torch.tensor([3]))[0]
+    assert tuple(path) == best
+    assert _is_valid(path)
+
+
+def test_decode_respects_lengths(crf):
+    paths = crf.decode(torch.randn(2, 5, N_TAGS), torch.tensor([5, 2]))
+    assert [len(p) for p in paths] == [5, 2]
+
+
+def test_state_dict_resizes_an_empty_crf(crf):
+    fresh = LinearChainCRF()
+    fresh.load_state_dict(crf.state_dict())
+    assert fresh.n_tags == N_TAGS
+    assert torch.equal(fresh.transitions, crf.transitions)
+
+
+def test_odd_tag_count_required():
+    with pytest.raises(ValueError, match="odd number"):
+        LinearChainCRF(4)

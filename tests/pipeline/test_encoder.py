@@ -1,0 +1,99 @@
+"""The shared encoder hears every head that learned, whatever the pipeline order."""
+
+import numpy
+import pytest
+
+from conftest import SENTENCES, build_nlp, make_examples
+
+
+def _encoder_params(nlp):
+    encoder = nlp.get_pipe("mtl_tok2vec")
+    return [
+        node.get_param(name).copy()
+        for node in encoder.model.walk()
+        for name in node.param_names
+        if node.has_param(name)
+    ]
+
+
+def _changed(before, after):
+    return any(not numpy.array_equal(a, b) for a, b in zip(before, after))
+
+
+def _initialized(order):
+    nlp = build_nlp(order=order)
+    optimizer = nlp.initialize(lambda: make_examples(nlp, SENTENCES))
+    return nlp, optimizer
+
+
+@pytest.mark.parametrize("order", [("mtl_textcat", "mtl_ner"), ("mtl_ner", "mtl_textcat")])
+@pytest.mark.parametrize("task", ["cats", "entities"])
+def test_single_task_batch_updates_encoder_in_any_order(order, task):
+    nlp, optimizer = _initialized(order)
+    batch = make_examples(nlp, SENTENCES, cats=task == "cats", entities=task == "entities")
+    before = _encoder_params(nlp)
+    losses = {}
+    nlp.update(batch, sgd=optimizer, losses=losses)
+    assert _changed(before, _encoder_params(nlp))
+    stats = nlp.get_pipe("mtl_tok2vec").pop_gradient_stats()
+    learner, idle = ("mtl_textcat", "mtl_ner") if task == "cats" else ("mtl_ner", "mtl_textcat")
+    assert stats[f"grad_norm_{learner}"] > 0
+    assert f"grad_norm_{idle}" not in stats
+    assert losses[learner] > 0 and losses[idle] == 0
+
+
+def test_zero_task_weight_shields_the_encoder_but_not_the_head():
+    nlp = build_nlp()
+    nlp.get_pipe("mtl_textcat").model.get_ref("tok2vec").attrs["task_weight"] = 0.0
+    optimizer = nlp.initialize(lambda: make_examples(nlp, SENTENCES))
+    batch = make_examples(nlp, SENTENCES, entities=False)
+    before = _encoder_params(nlp)
+    head = nlp.get_pipe("mtl_textcat").model.get_ref("output_layer")
+    head_before = head.get_param("W").copy()
+    nlp.update(batch, sgd=optimizer)
+    assert not _changed(before, _encoder_params(nlp))
+    assert not numpy.array_equal(head_before, head.get_param("W"))
+
+
+def test_task_weight_scales_the_gradient_into_the_encoder():
+    nlp, _ = _initialized(("mtl_textcat", "mtl_ner"))
+    encoder = nlp.get_pipe("mtl_tok2vec")
+    listener = nlp.get_pipe("mtl_textcat").model.get_ref("tok2vec")
+    batch = make_examples(nlp, SENTENCES, entities=False)
+    norms = []
+    for weight in (1.0, 3.0):
+        listener.attrs["task_weight"] = weight
+        encoder.update(batch)
+        nlp.get_pipe("mtl_textcat").update(batch)
+        nlp.get_pipe("mtl_ner").update(batch)
+        norms.append(encoder.pop_gradient_stats()["grad_norm_mtl_textcat"])
+    assert norms[1] == pytest.approx(3.0 * norms[0], rel=1e-4)
+
+
+def test_both_tasks_reach_the_encoder_and_their_cosine_is_reported():
+    nlp, optimizer = _initialized(("mtl_textcat", "mtl_ner"))
+    nlp.update(make_examples(nlp, SENTENCES), sgd=optimizer)
+    stats = nlp.get_pipe("mtl_tok2vec").pop_gradient_stats()
+    assert stats["grad_norm_mtl_textcat"] > 0 and stats["grad_norm_mtl_ner"] > 0
+    assert -1.0 <= stats["grad_cos_mtl_ner_mtl_textcat"] <= 1.0
+    assert nlp.get_pipe("mtl_tok2vec").pop_gradient_stats() == {}
+
+
+def test_a_head_that_never_reports_is_flushed_by_the_next_batch():
+    nlp, optimizer = _initialized(("mtl_textcat", "mtl_ner"))
+    batch = make_examples(nlp, SENTENCES, entities=False)
+    before = _encoder_params(nlp)
+    # Only the encoder and textcat update: ner (as a frozen or foreign head would) stays silent.
+    nlp.update(batch, sgd=optimizer, exclude=["mtl_ner"])
+    assert not _changed(before, _encoder_params(nlp))
+    nlp.update(batch, sgd=optimizer, exclude=["mtl_ner"])
+    assert _changed(before, _encoder_params(nlp))
+
+
+def test_encoder_runs_no_optimizer_step_without_gradients():
+    nlp, optimizer = _initialized(("mtl_textcat", "mtl_ner"))
+    encoder = nlp.get_pipe("mtl_tok2vec")
+    before = _encoder_params(nlp)
+    encoder.update(make_examples(nlp, SENTENCES))
+    encoder.finish_update(optimizer)
+    assert not _changed(before, _encoder_params(nlp))
