@@ -179,9 +179,10 @@ class MultiTaskTextCategorizer(TrainablePipe):
         if not any(has_cats(eg.reference) for eg in examples):
             skip_listeners(self.model)
             return losses
+        targets, mask = self._targets(examples)
         set_dropout_rate(self.model, drop)
         logits, backprop = self.model.begin_update([eg.predicted for eg in examples])
-        loss, d_logits = self.get_loss(examples, logits)
+        loss, d_logits = self._loss(targets, mask, logits)
         backprop(d_logits)
         if sgd is not None:
             self.finish_update(sgd)
@@ -194,9 +195,12 @@ class MultiTaskTextCategorizer(TrainablePipe):
         RETURNS (Tuple[float, Floats2d]): The mean loss per annotated document and
             the gradient of the logits; rows of documents without cats are zero.
         """
-        examples = list(examples)
+        return self._loss(*self._targets(list(examples)), logits)
+
+    def _loss(
+        self, targets: numpy.ndarray, mask: numpy.ndarray, logits: Floats2d
+    ) -> Tuple[float, Floats2d]:
         ops = self.model.ops
-        targets, mask = self._targets(examples)
         n_annotated = max(float(mask.any(axis=1).sum()), 1.0)
         probs = ops.to_numpy(self._activate(logits))
         weights = numpy.asarray(self.cfg["label_weights"] or [1.0] * len(self.labels), dtype="f")

@@ -1,0 +1,119 @@
+"""mtl_ner: partial annotation, explicit "no entities", scoring and errors."""
+
+import numpy
+import pytest
+from spacy.tokens import Doc
+from spacy.training import Example
+
+from conftest import HELD_OUT, SENTENCES, build_nlp, make_examples
+
+
+def _initialized():
+    nlp = build_nlp()
+    nlp.initialize(lambda: make_examples(nlp, SENTENCES))
+    return nlp
+
+
+def _loss_and_grad(nlp, examples):
+    docs = list(nlp.get_pipe("mtl_tok2vec").pipe(eg.predicted for eg in examples))
+    ner = nlp.get_pipe("mtl_ner")
+    return ner.get_loss(examples, ner.model.predict(docs))
+
+
+def test_labels_and_bio_tags_come_from_the_annotated_documents():
+    nlp = _initialized()
+    ner = nlp.get_pipe("mtl_ner")
+    assert ner.labels == ("ARTIST", "CITY", "DATE", "FROM", "TO")
+    assert ner.tag_names[:3] == ["O", "B-ARTIST", "I-ARTIST"]
+    assert ner.model.get_dim("nO") == 11
+
+
+def test_documents_without_entity_annotation_give_no_loss_and_no_gradient():
+    nlp = _initialized()
+    loss, d_emissions = _loss_and_grad(nlp, make_examples(nlp, SENTENCES[:4], entities=False))
+    assert loss == 0.0
+    assert all(numpy.abs(d).sum() == 0 for d in d_emissions)
+
+
+def test_explicitly_empty_ents_teach_o():
+    nlp = _initialized()
+    doc = nlp.make_doc("play some jazz")
+    empty = Example.from_dict(doc, {"entities": []})
+    assert all(t.ent_iob_ == "O" for t in empty.reference)
+    loss, d_emissions = _loss_and_grad(nlp, [empty])
+    assert loss > 0
+    assert numpy.abs(d_emissions[0]).sum() > 0
+
+
+def test_missing_tokens_are_marginalised():
+    nlp = _initialized()
+    words = ["fly", "from", "oslo", "to", "lima"]
+    full = Doc(nlp.vocab, words=words, ents=["O", "O", "B-FROM", "O", "B-TO"])
+    partial = Doc(nlp.vocab, words=words, ents=["O", "O", "B-FROM", None, None])
+    loss_full, d_full = _loss_and_grad(nlp, [Example(nlp.make_doc(" ".join(words)), full)])
+    loss_part, d_part = _loss_and_grad(nlp, [Example(nlp.make_doc(" ".join(words)), partial)])
+    assert 0 < loss_part < loss_full
+    # The known tokens still receive a gradient; the marginalised ones are pulled
+    # only towards the model's own expectation.
+    assert numpy.abs(d_part[0][:3]).sum() > 0
+
+
+def test_predictions_are_valid_entities(trained_nlp):
+    doc = trained_nlp("fly from oslo to lima tomorrow")
+    assert [(e.text, e.label_) for e in doc.ents] == [("oslo", "FROM"), ("lima", "TO"), ("tomorrow", "DATE")]
+    for token in doc:
+        assert token.ent_iob_ in ("B", "I", "O")
+
+
+def test_training_on_entities_learns_held_out_sentences():
+    nlp = build_nlp(order=("mtl_ner",), width=64)
+    examples = make_examples(nlp, SENTENCES, cats=False)
+    optimizer = nlp.initialize(lambda: examples)
+    held_out = make_examples(nlp, HELD_OUT, cats=False)
+    before = nlp.evaluate(held_out)["ents_f"]
+    losses_seen = []
+    for _ in range(40):
+        losses = {}
+        nlp.update(examples, sgd=optimizer, losses=losses)
+        losses_seen.append(losses["mtl_ner"])
+    assert losses_seen[-1] < losses_seen[0] / 5
+    after = nlp.evaluate(held_out)["ents_f"]
+    # Held-out sentences swap the cities' roles, so F stays well short of 1: chance is ~0.
+    assert after > 0.4 and after > before + 0.3
+
+
+def test_scorer_counts_only_documents_with_entity_annotation(trained_nlp):
+    nlp = trained_nlp
+    annotated = make_examples(nlp, HELD_OUT)
+    unannotated = make_examples(nlp, SENTENCES, entities=False)
+    for eg in annotated + unannotated:
+        eg.predicted = nlp(eg.predicted.text)
+    alone = nlp.get_pipe("mtl_ner").score(annotated)
+    mixed = nlp.get_pipe("mtl_ner").score(annotated + unannotated)
+    assert mixed["ents_n_docs"] == len(HELD_OUT)
+    assert mixed["ents_f"] == alone["ents_f"]
+    assert set(mixed["ents_per_type"]) == set(alone["ents_per_type"])
+
+
+def test_misaligned_gold_span_names_the_document_and_span():
+    nlp = build_nlp()
+    reference = Doc(nlp.vocab, words=["fly", "to", "new", "york"], ents=["O", "O", "O", "B-TO"])
+    predicted = Doc(nlp.vocab, words=["fly", "to", "newyork"], spaces=[True, True, False])
+    misaligned = Example(predicted, reference)
+    with pytest.raises(ValueError) as error:
+        nlp.initialize(lambda: make_examples(nlp, SENTENCES) + [misaligned])
+    message = str(error.value)
+    assert "'york' (TO" in message and "training example 18" in message
+
+
+def test_entity_type_unknown_at_update_is_named():
+    nlp = _initialized()
+    eg = Example.from_dict(nlp.make_doc("call bob"), {"entities": [(5, 8, "PERSON")]})
+    with pytest.raises(ValueError, match="'PERSON'"):
+        _loss_and_grad(nlp, [eg])
+
+
+def test_initialize_without_entities_fails_clearly():
+    nlp = build_nlp()
+    with pytest.raises(ValueError, match="found no entities"):
+        nlp.initialize(lambda: make_examples(nlp, SENTENCES, entities=False))

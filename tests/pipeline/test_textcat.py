@@ -1,0 +1,154 @@
+"""mtl_textcat: masked losses, both modes, class weights, scoring and errors."""
+
+import numpy
+import pytest
+from spacy.training import Example
+
+from conftest import HELD_OUT, INTENTS, SENTENCES, build_nlp, make_examples
+
+
+def _initialized(**cfg):
+    nlp = build_nlp(**cfg)
+    nlp.initialize(lambda: make_examples(nlp, SENTENCES))
+    return nlp
+
+
+def _loss_and_grad(nlp, examples):
+    textcat = nlp.get_pipe("mtl_textcat")
+    docs = [eg.predicted for eg in examples]
+    for name, proc in nlp.pipeline[:1]:
+        docs = list(proc.pipe(docs))
+    logits = textcat.model.predict(docs)
+    return textcat.get_loss(examples, logits)
+
+
+def test_documents_without_cats_give_no_loss_and_no_gradient():
+    nlp = _initialized()
+    entity_only = make_examples(nlp, SENTENCES[:4], cats=False)
+    loss, d_logits = _loss_and_grad(nlp, entity_only)
+    assert loss == 0.0
+    assert numpy.abs(d_logits).sum() == 0.0
+
+
+def test_mixed_batch_gradient_is_zero_exactly_on_rows_without_cats():
+    nlp = _initialized()
+    batch = make_examples(nlp, SENTENCES[:3]) + make_examples(nlp, SENTENCES[3:6], cats=False)
+    loss, d_logits = _loss_and_grad(nlp, batch)
+    assert loss > 0
+    assert numpy.abs(d_logits[:3]).sum(axis=1).min() > 0
+    assert numpy.abs(d_logits[3:]).sum() == 0.0
+
+
+def test_update_without_cats_leaves_the_encoder_without_textcat_gradient():
+    nlp = _initialized()
+    losses = {}
+    nlp.get_pipe("mtl_tok2vec").update(make_examples(nlp, SENTENCES, cats=False), losses=losses)
+    nlp.get_pipe("mtl_textcat").update(make_examples(nlp, SENTENCES, cats=False), losses=losses)
+    assert losses["mtl_textcat"] == 0.0
+    assert "mtl_textcat" not in nlp.get_pipe("mtl_tok2vec")._pending.grads
+
+
+def test_multilabel_masks_labels_missing_from_cats():
+    nlp = _initialized(exclusive_classes=False)
+    text = "fly from oslo to lima tomorrow"
+    eg = Example.from_dict(nlp.make_doc(text), {"cats": {"flight": 1.0}})
+    loss, d_logits = _loss_and_grad(nlp, [eg])
+    index = {label: i for i, label in enumerate(nlp.get_pipe("mtl_textcat").labels)}
+    assert d_logits[0, index["flight"]] != 0
+    assert d_logits[0, index["music"]] == 0 and d_logits[0, index["weather"]] == 0
+    probs = nlp.get_pipe("mtl_textcat").predict([nlp(text)])
+    assert not numpy.allclose(probs.sum(axis=1), 1.0)  # sigmoid, not softmax
+
+
+def test_exclusive_probabilities_sum_to_one():
+    nlp = _initialized()
+    doc = nlp("book a flight to quito")
+    assert set(doc.cats) == set(INTENTS)
+    assert sum(doc.cats.values()) == pytest.approx(1.0, abs=1e-5)
+
+
+def test_balanced_class_weights_favour_the_rare_label():
+    nlp = build_nlp(class_weights="balanced")
+    rows = SENTENCES[:6] * 3 + SENTENCES[6:10] + SENTENCES[12:13]  # flight 18, weather 4, music 1
+    nlp.initialize(lambda: make_examples(nlp, rows))
+    textcat = nlp.get_pipe("mtl_textcat")
+    weights = dict(zip(textcat.labels, textcat.cfg["label_weights"]))
+    assert weights["music"] > weights["weather"] > weights["flight"]
+    assert weights["music"] == pytest.approx(23 / (3 * 1))
+
+
+def test_explicit_class_weights_must_name_known_labels():
+    nlp = build_nlp(class_weights={"nonsense": 2.0})
+    with pytest.raises(ValueError, match="nonsense"):
+        nlp.initialize(lambda: make_examples(nlp, SENTENCES))
+
+
+@pytest.mark.parametrize("pooling", ["mean", "max", "attention"])
+def test_each_pooling_learns(pooling):
+    nlp = build_nlp(order=("mtl_textcat",))
+    nlp.replace_pipe(
+        "mtl_textcat",
+        "mtl_textcat",
+        config={
+            "model": {
+                "@architectures": "spacy_mtl.TextCatHead.v1",
+                "pooling": pooling,
+                "tok2vec": {"@architectures": "spacy_mtl.SharedTok2VecListener.v1", "width": 32},
+            }
+        },
+    )
+    examples = make_examples(nlp, SENTENCES, entities=False)
+    optimizer = nlp.initialize(lambda: examples)
+    first = last = None
+    for step in range(25):
+        losses = {}
+        nlp.update(examples, sgd=optimizer, losses=losses)
+        first = losses["mtl_textcat"] if first is None else first
+        last = losses["mtl_textcat"]
+    assert last < first / 4
+    assert nlp.get_pipe("mtl_textcat").model.attrs["pooling"] == pooling
+
+
+def test_unknown_pooling_is_named():
+    with pytest.raises(ValueError, match="pooling 'sum'"):
+        build_nlp().replace_pipe(
+            "mtl_textcat",
+            "mtl_textcat",
+            config={"model": {"@architectures": "spacy_mtl.TextCatHead.v1", "pooling": "sum",
+                              "tok2vec": {"@architectures": "spacy_mtl.SharedTok2VecListener.v1",
+                                          "width": 32}}},
+        )
+
+
+def test_scorer_counts_only_documents_with_gold_cats(trained_nlp):
+    nlp = trained_nlp
+    labelled = make_examples(nlp, HELD_OUT)
+    unlabelled = make_examples(nlp, SENTENCES, cats=False)
+    for eg in labelled + unlabelled:
+        eg.predicted = nlp(eg.predicted.text)
+    alone = nlp.get_pipe("mtl_textcat").score(labelled)
+    mixed = nlp.get_pipe("mtl_textcat").score(labelled + unlabelled)
+    assert mixed["cats_n_docs"] == len(HELD_OUT)
+    assert mixed["cats_acc"] == alone["cats_acc"]
+    assert mixed["cats_macro_f"] == alone["cats_macro_f"]
+    assert mixed["joint_sentence_acc"] == alone["joint_sentence_acc"] is not None
+
+
+def test_two_positive_labels_in_exclusive_mode_name_the_document():
+    nlp = _initialized()
+    eg = Example.from_dict(nlp.make_doc("play jazz in oslo"), {"cats": {"music": 1.0, "weather": 1.0}})
+    with pytest.raises(ValueError, match="'play jazz in oslo'.*2 positive"):
+        nlp.get_pipe("mtl_textcat").update([eg])
+
+
+def test_label_unknown_at_update_is_named():
+    nlp = _initialized()
+    eg = Example.from_dict(nlp.make_doc("set an alarm"), {"cats": {"alarm": 1.0, "music": 0.0}})
+    with pytest.raises(ValueError, match="alarm"):
+        nlp.get_pipe("mtl_textcat").update([eg])
+
+
+def test_initialize_without_any_cats_fails_clearly():
+    nlp = build_nlp()
+    with pytest.raises(ValueError, match="found no document with categories"):
+        nlp.initialize(lambda: make_examples(nlp, SENTENCES, cats=False))
