@@ -105,24 +105,49 @@ class LinearChainCRF(torch.nn.Module):
     @torch.no_grad()
     def decode(self, emissions: torch.Tensor, lengths: torch.Tensor) -> List[List[int]]:
         """The best tag sequence of each (padded) sequence under the BIO constraints."""
-        transitions = self.transitions + self.transition_penalty
-        score = self.start_transitions + self.start_penalty + emissions[:, 0]
-        history = []
-        for t in range(1, emissions.shape[1]):
-            best, best_prev = (score.unsqueeze(2) + transitions).max(dim=1)
-            active = (t < lengths).unsqueeze(1)
-            score = torch.where(active, best + emissions[:, t], score)
-            history.append(best_prev)
-        score = score + self.end_transitions
-        paths = []
-        for b, length in enumerate(lengths.tolist()):
-            tag = int(score[b].argmax())
-            path = [tag]
-            for t in range(length - 1, 0, -1):
-                tag = int(history[t - 1][b, tag])
-                path.append(tag)
-            paths.append(path[::-1])
-        return paths
+        return viterbi(emissions.cpu().numpy(), lengths.tolist(), *self.decode_scores())
+
+    @torch.no_grad()
+    def decode_scores(self) -> Tuple[numpy.ndarray, numpy.ndarray, numpy.ndarray]:
+        """Transition, start and end scores with the constraints applied, as numpy arrays."""
+        return (
+            (self.transitions + self.transition_penalty).cpu().numpy(),
+            (self.start_transitions + self.start_penalty).cpu().numpy(),
+            self.end_transitions.cpu().numpy(),
+        )
+
+
+def viterbi(
+    emissions: numpy.ndarray,
+    lengths: List[int],
+    transitions: numpy.ndarray,
+    start: numpy.ndarray,
+    end: numpy.ndarray,
+) -> List[List[int]]:
+    """Viterbi decoding of padded (batch, time, n_tags) emissions, in numpy.
+
+    Decoding needs no gradient, and keeping torch out of prediction keeps
+    `nlp.pipe(n_process=2)` safe: torch's thread pool does not survive a fork.
+    """
+    score = start + emissions[:, 0]
+    history = []
+    for t in range(1, emissions.shape[1]):
+        candidates = score[:, :, None] + transitions[None]
+        best_prev = candidates.argmax(axis=1)
+        best = numpy.take_along_axis(candidates, best_prev[:, None, :], axis=1)[:, 0]
+        active = (numpy.asarray(lengths) > t)[:, None]
+        score = numpy.where(active, best + emissions[:, t], score)
+        history.append(best_prev)
+    score = score + end
+    paths = []
+    for b, length in enumerate(lengths):
+        tag = int(score[b].argmax())
+        path = [tag]
+        for t in range(length - 1, 0, -1):
+            tag = int(history[t - 1][b, tag])
+            path.append(tag)
+        paths.append(path[::-1])
+    return paths
 
 
 def _convert_crf_inputs(model: Model, X: Tuple[List[Floats2d], List[Ints1d]], is_train: bool):
@@ -148,26 +173,22 @@ def _convert_crf_inputs(model: Model, X: Tuple[List[Floats2d], List[Ints1d]], is
 
 
 def crf_decode(crf: Model, emissions: List[Floats2d], chunk_size: int = 64) -> List[List[int]]:
-    """Viterbi-decode a list of emission matrices with the torch CRF inside `crf`.
+    """Viterbi-decode a list of emission matrices with the scores of the CRF inside `crf`.
 
     Documents are decoded in chunks of similar length, so that one long document
     does not pad a whole batch to its length.
     """
-    module: LinearChainCRF = crf.shims[0]._model
-    device = crf.shims[0].device
+    scores = crf.shims[0]._model.decode_scores()
     order = sorted(range(len(emissions)), key=lambda i: emissions[i].shape[0])
-    paths: List[Optional[List[int]]] = [None] * len(emissions)
+    paths: List[List[int]] = [[] for _ in emissions]
     nonempty = [i for i in order if emissions[i].shape[0] > 0]
-    for i in order:
-        if emissions[i].shape[0] == 0:
-            paths[i] = []
     for start in range(0, len(nonempty), chunk_size):
         chunk = nonempty[start : start + chunk_size]
-        padded = xp2torch(crf.ops.pad([emissions[i] for i in chunk]), device=device)
-        lengths = torch.tensor([emissions[i].shape[0] for i in chunk], dtype=torch.long, device=device)
-        for i, path in zip(chunk, module.decode(padded, lengths)):
+        padded = crf.ops.to_numpy(crf.ops.pad([emissions[i] for i in chunk]))
+        lengths = [emissions[i].shape[0] for i in chunk]
+        for i, path in zip(chunk, viterbi(padded, lengths, *scores)):
             paths[i] = path
-    return paths  # type: ignore[return-value]
+    return paths
 
 
 @registry.architectures("spacy_mtl.CRFTagger.v1")
