@@ -1,0 +1,107 @@
+"""Every config in configs/ is complete, and trains through `spacy train` as a user runs it."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import spacy
+from spacy.util import load_config
+
+from spacy_mtl.convert import convert_iob, convert_joint, convert_jsonl
+
+REPO = Path(__file__).resolve().parent.parent
+CONFIGS = sorted((REPO / "configs").glob("*.cfg"))
+DEMO = REPO / "data" / "demo"
+
+
+@pytest.fixture(scope="module")
+def demo_corpus(tmp_path_factory):
+    """The bundled demo corpus converted to .spacy: separate train files, joint dev."""
+    out = tmp_path_factory.mktemp("corpus")
+    convert_jsonl(DEMO / "train_intents.jsonl", out / "train_cats.spacy")
+    convert_iob(DEMO / "train_slots.iob", out / "train_ents.spacy")
+    convert_joint(DEMO / "dev", out / "dev.spacy")
+    return out
+
+
+def _train(config, output, *overrides):
+    command = [sys.executable, "-m", "spacy", "train", str(config), "--output", str(output), *overrides]
+    result = subprocess.run(command, capture_output=True, text=True, cwd=output.parent)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return result.stdout
+
+
+@pytest.mark.parametrize("path", CONFIGS, ids=lambda p: p.name)
+def test_config_loads_and_fills_without_changes(path):
+    config = load_config(path)
+    nlp = spacy.util.load_model_from_config(config, auto_fill=True, validate=True)
+    factories = {config["components"][name]["factory"] for name in nlp.pipe_names}
+    assert "mtl_tok2vec" in factories and factories & {"mtl_textcat", "mtl_ner"}
+    filled = nlp.config
+    for name in nlp.pipe_names:
+        assert filled["components"][name] == config["components"][name], name
+
+
+@pytest.mark.parametrize("path", CONFIGS, ids=lambda p: p.name)
+def test_spacy_debug_config_passes(path, demo_corpus):
+    paths = {
+        "train": demo_corpus / "dev.spacy",
+        "train_cats": demo_corpus / "train_cats.spacy",
+        "train_ents": demo_corpus / "train_ents.spacy",
+        "dev": demo_corpus / "dev.spacy",
+    }
+    declared = load_config(path)["paths"]
+    overrides = [arg for key, value in paths.items() if key in declared for arg in (f"--paths.{key}", str(value))]
+    result = subprocess.run(
+        [sys.executable, "-m", "spacy", "debug", "config", str(path), *overrides],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    assert "Config is valid" in result.stdout
+
+
+@pytest.mark.slow
+def test_separate_corpora_train_both_tasks(demo_corpus, tmp_path):
+    """Cats-only and entities-only corpora: both heads learn, scored on a held-back joint set."""
+    stdout = _train(
+        REPO / "configs" / "separate.cfg",
+        tmp_path / "model",
+        "--paths.train_cats", str(demo_corpus / "train_cats.spacy"),
+        "--paths.train_ents", str(demo_corpus / "train_ents.spacy"),
+        "--paths.dev", str(demo_corpus / "dev.spacy"),
+        "--training.max_steps", "200",
+        "--training.eval_frequency", "100",
+    )
+    assert "source 'cats'" in stdout and "source 'ents'" in stdout
+    meta = json.loads((tmp_path / "model" / "model-best" / "meta.json").read_text())
+    scores = meta["performance"]
+    # 10 intents (chance 0.1) and 12 slot types (chance ~0): both far above.
+    assert scores["cats_acc"] > 0.6
+    assert scores["ents_f"] > 0.5
+    nlp = spacy.load(tmp_path / "model" / "model-best")
+    doc = nlp("book a flight from oslo to lima on friday")
+    assert max(doc.cats, key=doc.cats.get) == "book_flight"
+
+
+@pytest.mark.slow
+def test_transformer_config_trains_offline(demo_corpus, tmp_path):
+    from spacy_mtl.pretrained import extract_minilm
+
+    model_dir = extract_minilm(tmp_path / "models")
+    _train(
+        REPO / "configs" / "transformer.cfg",
+        tmp_path / "model",
+        "--paths.train", str(demo_corpus / "dev.spacy"),
+        "--paths.dev", str(demo_corpus / "dev.spacy"),
+        "--paths.transformer_model", str(model_dir),
+        "--training.max_steps", "12",
+        "--training.eval_frequency", "6",
+        "--training.optimizer.learn_rate.warmup_steps", "2",
+    )
+    nlp = spacy.load(tmp_path / "model" / "model-last")
+    assert nlp.pipe_names == ["transformer", "tok2vec", "textcat", "ner"]
+    doc = nlp("turn on the lights in the kitchen")
+    assert sum(doc.cats.values()) == pytest.approx(1.0, abs=1e-4)
