@@ -25,12 +25,15 @@ class TaskGradient:
     reports to the encoder under the head's task name.
     """
 
-    def __init__(self, receive: Callable[[str, Optional[List[Floats2d]]], None], task: str):
+    def __init__(
+        self, receive: Callable[[str, Optional[List[Floats2d]], Optional[float]], None], task: str
+    ):
         self._receive = receive
         self.task = task
+        self.loss: Optional[float] = None
 
     def __call__(self, d_tokvecs: Optional[List[Floats2d]]) -> list:
-        self._receive(self.task, d_tokvecs)
+        self._receive(self.task, d_tokvecs, self.loss)
         return []
 
 
@@ -51,6 +54,11 @@ class SharedTok2VecListener(Tok2VecListener):
     def task_weight(self) -> float:
         return self.attrs["task_weight"]
 
+    def report_loss(self, loss: float) -> None:
+        """Tell the encoder the head's loss on the current batch (for loss-based balancing)."""
+        if isinstance(self._backprop, TaskGradient):
+            self._backprop.loss = loss
+
     def skip(self) -> None:
         """Tell the encoder that this head sends no gradient for the current batch."""
         if isinstance(self._backprop, TaskGradient):
@@ -63,6 +71,13 @@ def skip_listeners(model: Model) -> None:
     for node in model.walk():
         if isinstance(node, SharedTok2VecListener):
             node.skip()
+
+
+def report_loss(model: Model, loss: float) -> None:
+    """Pass a head's loss on the current batch to the encoder, through its shared listeners."""
+    for node in model.walk():
+        if isinstance(node, SharedTok2VecListener):
+            node.report_loss(loss)
 
 
 @registry.architectures("spacy_mtl.SharedTok2VecListener.v1")

@@ -71,6 +71,7 @@ class _PendingBatch:
         self.backprop = backprop
         self.waiting = set(waiting)
         self.grads: Dict[str, List[Floats2d]] = {}
+        self.task_losses: Dict[str, float] = {}
         self.losses = losses
 
 
@@ -118,11 +119,15 @@ class SharedTok2Vec(Tok2Vec):
                 listener.receive(batch_id, tokvecs, TaskGradient(self._receive_gradient, task))
         return losses
 
-    def _receive_gradient(self, task: str, d_tokvecs: Optional[List[Floats2d]]) -> None:
+    def _receive_gradient(
+        self, task: str, d_tokvecs: Optional[List[Floats2d]], loss: Optional[float] = None
+    ) -> None:
         pending = self._pending
         if pending is None or task not in pending.waiting:
             return
         pending.waiting.discard(task)
+        if loss is not None:
+            pending.task_losses[task] = loss
         weight = self._task_weight(task)
         if d_tokvecs is not None and weight > 0:
             if task in pending.grads:
@@ -143,7 +148,7 @@ class SharedTok2Vec(Tok2Vec):
         if pending is None or not pending.grads:
             return
         self._record_stats(pending.grads)
-        d_tokvecs = self.balancer(pending.grads)
+        d_tokvecs = self.balancer(pending.grads, pending.task_losses)
         pending.losses[self.name] = pending.losses.get(self.name, 0.0) + sum(
             float((d**2).sum()) for d in d_tokvecs
         )
@@ -183,8 +188,12 @@ class SharedTok2Vec(Tok2Vec):
         """The mean per-task gradient norms and pairwise cosines since the last call.
 
         Keys are "grad_norm_{task}" and "grad_cos_{task_a}_{task_b}"; a pair only
-        appears in the mean over batches in which both tasks sent a gradient.
+        appears in the mean over batches in which both tasks sent a gradient. A
+        balancer that learns task weights adds their current values, "loss_weight_{task}".
         """
         stats = {key: sum(values) / len(values) for key, values in self._stats.items()}
         self._stats = {}
+        if hasattr(self.balancer, "task_weights"):
+            for task, weight in self.balancer.task_weights().items():
+                stats[f"loss_weight_{task}"] = weight
         return stats

@@ -18,7 +18,7 @@ from thinc.types import Floats2d
 
 from ..annotation import describe_doc, has_ents
 from ..ml.crf import MISSING, bio_tag_names, crf_decode
-from ..ml.listener import skip_listeners
+from ..ml.listener import report_loss, skip_listeners
 
 DEFAULT_NER_MODEL = Config().from_str(
     """
@@ -139,6 +139,7 @@ class MultiTaskEntityRecognizer(TrainablePipe):
         set_dropout_rate(self.model, drop)
         emissions, backprop = self.model.begin_update([eg.predicted for eg in examples])
         loss, d_emissions = self.get_loss(examples, emissions)
+        report_loss(self.model, loss)
         backprop(d_emissions)
         if sgd is not None:
             self.finish_update(sgd)

@@ -18,7 +18,7 @@ from thinc.api import Config, Model, Optimizer, set_dropout_rate
 from thinc.types import Floats2d
 
 from ..annotation import describe_doc, has_cats
-from ..ml.listener import skip_listeners
+from ..ml.listener import report_loss, skip_listeners
 
 DEFAULT_TEXTCAT_MODEL = Config().from_str(
     """
@@ -183,6 +183,7 @@ class MultiTaskTextCategorizer(TrainablePipe):
         set_dropout_rate(self.model, drop)
         logits, backprop = self.model.begin_update([eg.predicted for eg in examples])
         loss, d_logits = self._loss(targets, mask, logits)
+        report_loss(self.model, loss)
         backprop(d_logits)
         if sgd is not None:
             self.finish_update(sgd)

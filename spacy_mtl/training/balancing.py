@@ -1,47 +1,42 @@
 """How the shared encoder combines the gradients its task heads send it.
 
 Each head sends d L_i / d tokvecs for the batch, already scaled by its listener's
-task weight w_i. A balancer turns the per-task gradients into the one gradient
-that is backpropagated through the encoder. It sees whole flattened vectors, so
-strategies that compare tasks (PCGrad) work on the token representation that
-the tasks really share.
+task weight w_i, and its loss L_i. A balancer turns them into the one gradient
+that is backpropagated through the encoder: `balancer(grads, losses)`, with
+`grads` and `losses` keyed by task (the head's component name).
+
+Balancing acts where the tasks share parameters, on the gradient into the
+encoder. Each head's own parameters keep their unscaled gradient: with Adam, a
+constant factor on a head's own loss would hardly change its updates anyway.
 """
 
+import math
 import random
 from typing import Callable, Dict, List, Optional
 
 from spacy.util import registry
+from thinc.api import get_array_module
 from thinc.types import Floats2d
 
-Balancer = Callable[[Dict[str, List[Floats2d]]], List[Floats2d]]
+Grads = Dict[str, List[Floats2d]]
+Balancer = Callable[[Grads, Dict[str, float]], List[Floats2d]]
 
 
-def _flatten(ops, arrays: List[Floats2d]):
-    if not arrays:
-        return ops.alloc1f(0)
-    return ops.xp.concatenate([a.ravel() for a in arrays])
-
-
-def _unflatten(flat, like: List[Floats2d]) -> List[Floats2d]:
-    out = []
-    start = 0
-    for array in like:
-        out.append(flat[start : start + array.size].reshape(array.shape))
-        start += array.size
-    return out
-
-
-def sum_gradients(grads: Dict[str, List[Floats2d]]) -> List[Floats2d]:
+def sum_gradients(grads: Grads, losses: Optional[Dict[str, float]] = None) -> List[Floats2d]:
     """The plain weighted sum: sum_i w_i dL_i (the weights are applied by the listeners)."""
+    return _weighted_sum(grads, {task: 1.0 for task in grads})
+
+
+def _weighted_sum(grads: Grads, weights: Dict[str, float]) -> List[Floats2d]:
     tasks = list(grads)
-    total = [g.copy() for g in grads[tasks[0]]]
+    total = [weights[tasks[0]] * g for g in grads[tasks[0]]]
     for task in tasks[1:]:
         for acc, g in zip(total, grads[task]):
-            acc += g
+            acc += weights[task] * g
     return total
 
 
-def project_conflicting(vectors: List, rng: random.Random, xp) -> List:
+def project_conflicting(vectors: List, rng: random.Random) -> List:
     """PCGrad (Yu et al. 2020): remove from each task's gradient its component
     along any other task's gradient it conflicts with (negative dot product).
 
@@ -70,21 +65,50 @@ class PCGrad:
     def __init__(self, seed: Optional[int] = None):
         self.rng = random.Random(seed)
 
-    def __call__(self, grads: Dict[str, List[Floats2d]]) -> List[Floats2d]:
+    def __call__(self, grads: Grads, losses: Optional[Dict[str, float]] = None) -> List[Floats2d]:
         tasks = list(grads)
         first = grads[tasks[0]]
         if len(tasks) == 1 or not first:
             return sum_gradients(grads)
-        xp = _xp_of(first)
+        xp = get_array_module(first[0])
         flat = [xp.concatenate([a.ravel() for a in grads[t]]) for t in tasks]
-        total = sum(project_conflicting(flat, self.rng, xp))
-        return _unflatten(total, first)
+        total = sum(project_conflicting(flat, self.rng))
+        out, start = [], 0
+        for array in first:
+            out.append(total[start : start + array.size].reshape(array.shape))
+            start += array.size
+        return out
 
 
-def _xp_of(arrays):
-    from thinc.api import get_array_module
+class UncertaintyWeighting:
+    """Learned task weights after Kendall, Gal and Cipolla (2018).
 
-    return get_array_module(arrays[0])
+    The objective sum_i exp(-s_i) L_i + s_i, with s_i = log sigma_i^2 learned
+    per task, weights task i by exp(-s_i). Its gradient in s_i is
+    1 - exp(-s_i) L_i, so at equilibrium exp(-s_i) = 1 / L_i: a task whose loss
+    is larger (noisier) gets a proportionally smaller weight.
+    """
+
+    def __init__(self, learn_rate: float = 0.01, initial_log_var: float = 0.0):
+        if learn_rate <= 0:
+            raise ValueError(f"learn_rate of uncertainty weighting must be > 0, got {learn_rate}.")
+        self.learn_rate = learn_rate
+        self.initial_log_var = initial_log_var
+        self.log_vars: Dict[str, float] = {}
+
+    def __call__(self, grads: Grads, losses: Optional[Dict[str, float]] = None) -> List[Floats2d]:
+        losses = losses or {}
+        weights = {}
+        for task in grads:
+            s = self.log_vars.setdefault(task, self.initial_log_var)
+            weights[task] = math.exp(-s)
+            if task in losses:
+                self.log_vars[task] = s - self.learn_rate * (1.0 - math.exp(-s) * losses[task])
+        return _weighted_sum(grads, weights)
+
+    def task_weights(self) -> Dict[str, float]:
+        """The current weight exp(-s_i) of each task seen so far."""
+        return {task: math.exp(-s) for task, s in self.log_vars.items()}
 
 
 @registry.misc("spacy_mtl.sum_gradients.v1")
@@ -100,3 +124,13 @@ def make_pcgrad(seed: Optional[int] = None) -> Balancer:
     seed (Optional[int]): Seed of the order in which conflicts are projected.
     """
     return PCGrad(seed=seed)
+
+
+@registry.misc("spacy_mtl.uncertainty_weights.v1")
+def make_uncertainty_weights(learn_rate: float = 0.01, initial_log_var: float = 0.0) -> Balancer:
+    """Weight the heads' gradients by learned homoscedastic uncertainty (Kendall et al. 2018).
+
+    learn_rate (float): Step size of the log-variances s_i (plain gradient descent).
+    initial_log_var (float): Starting s_i; 0 gives every task weight 1.
+    """
+    return UncertaintyWeighting(learn_rate=learn_rate, initial_log_var=initial_log_var)

@@ -97,3 +97,45 @@ def test_encoder_runs_no_optimizer_step_without_gradients():
     encoder.update(make_examples(nlp, SENTENCES))
     encoder.finish_update(optimizer)
     assert not _changed(before, _encoder_params(nlp))
+
+
+def test_uncertainty_balancer_learns_lower_weight_for_the_larger_loss():
+    nlp = build_nlp()
+    nlp.replace_pipe(
+        "mtl_tok2vec",
+        "mtl_tok2vec",
+        config={
+            "model": nlp.config["components"]["mtl_tok2vec"]["model"],
+            "balancer": {"@misc": "spacy_mtl.uncertainty_weights.v1", "learn_rate": 0.05},
+        },
+    )
+    examples = make_examples(nlp, SENTENCES)
+    optimizer = nlp.initialize(lambda: examples)
+    losses = {}
+    for _ in range(10):
+        nlp.update(examples, sgd=optimizer, losses=losses)
+    stats = nlp.get_pipe("mtl_tok2vec").pop_gradient_stats()
+    # The CRF's sequence NLL is larger than the classifier's cross-entropy.
+    assert losses["mtl_ner"] > losses["mtl_textcat"]
+    assert stats["loss_weight_mtl_ner"] < stats["loss_weight_mtl_textcat"]
+
+
+def test_pcgrad_balancer_trains_both_tasks():
+    nlp = build_nlp()
+    nlp.replace_pipe(
+        "mtl_tok2vec",
+        "mtl_tok2vec",
+        config={
+            "model": nlp.config["components"]["mtl_tok2vec"]["model"],
+            "balancer": {"@misc": "spacy_mtl.pcgrad.v1", "seed": 0},
+        },
+    )
+    examples = make_examples(nlp, SENTENCES)
+    optimizer = nlp.initialize(lambda: examples)
+    history = []
+    for _ in range(15):
+        losses = {}
+        nlp.update(examples, sgd=optimizer, losses=losses)
+        history.append(losses)
+    assert history[-1]["mtl_textcat"] < history[0]["mtl_textcat"] / 2
+    assert history[-1]["mtl_ner"] < history[0]["mtl_ner"] / 2

@@ -1,0 +1,73 @@
+"""Task balancing: PCGrad's projection and learned uncertainty weights."""
+
+import random
+
+import numpy
+import pytest
+
+from spacy_mtl.training.balancing import (
+    PCGrad,
+    UncertaintyWeighting,
+    project_conflicting,
+    sum_gradients,
+)
+
+
+def _grads(**vectors):
+    return {task: [numpy.asarray(v, dtype="f").reshape(1, -1)] for task, v in vectors.items()}
+
+
+def test_sum_is_the_plain_sum():
+    total = sum_gradients(_grads(a=[1, 2], b=[3, -1]))
+    assert total[0].tolist() == [[4, 1]]
+
+
+def test_pcgrad_projects_conflicting_gradients_as_in_the_paper():
+    g1, g2 = numpy.array([1.0, 0.0]), numpy.array([-1.0, 1.0])
+    p1, p2 = project_conflicting([g1, g2], random.Random(0))
+    # g1' = g1 - (g1.g2 / |g2|^2) g2 and g2' = g2 - (g2.g1 / |g1|^2) g1 (Yu et al. 2020, Alg. 1)
+    assert p1.tolist() == pytest.approx([0.5, 0.5])
+    assert p2.tolist() == pytest.approx([0.0, 1.0])
+    assert float(p1 @ g2) == pytest.approx(0.0) and float(p2 @ g1) == pytest.approx(0.0)
+    combined = PCGrad(seed=0)(_grads(a=g1, b=g2))
+    assert combined[0].ravel().tolist() == pytest.approx([0.5, 1.5])
+
+
+def test_pcgrad_leaves_agreeing_gradients_alone():
+    grads = _grads(a=[1, 1, 0], b=[0, 1, 1])
+    assert PCGrad(seed=0)(grads)[0].tolist() == sum_gradients(grads)[0].tolist()
+
+
+def test_pcgrad_keeps_shapes_across_documents():
+    grads = {
+        "a": [numpy.ones((2, 3), "f"), numpy.ones((1, 3), "f")],
+        "b": [-numpy.ones((2, 3), "f"), numpy.zeros((1, 3), "f")],
+    }
+    out = PCGrad(seed=0)(grads)
+    assert [o.shape for o in out] == [(2, 3), (1, 3)]
+
+
+def test_uncertainty_weights_settle_at_inverse_losses():
+    balancer = UncertaintyWeighting(learn_rate=0.05)
+    grads = _grads(big=[1.0], small=[1.0])
+    for _ in range(2000):
+        balancer(grads, {"big": 10.0, "small": 1.0})
+    weights = balancer.task_weights()
+    assert weights["big"] == pytest.approx(0.1, rel=0.05)
+    assert weights["small"] == pytest.approx(1.0, rel=0.05)
+    assert balancer(grads, {"big": 10.0, "small": 1.0})[0][0, 0] == pytest.approx(1.1, rel=0.1)
+
+
+def test_scaling_up_one_task_loss_lowers_its_weight():
+    base, scaled = UncertaintyWeighting(), UncertaintyWeighting()
+    grads = _grads(cats=[1.0], ents=[1.0])
+    for _ in range(200):
+        base(grads, {"cats": 1.0, "ents": 2.0})
+        scaled(grads, {"cats": 1.0, "ents": 20.0})
+    assert scaled.task_weights()["ents"] < base.task_weights()["ents"] < 1.0
+    assert scaled.task_weights()["cats"] == pytest.approx(base.task_weights()["cats"])
+
+
+def test_uncertainty_learn_rate_must_be_positive():
+    with pytest.raises(ValueError, match="learn_rate"):
+        UncertaintyWeighting(learn_rate=0)
