@@ -76,6 +76,7 @@ def test_separate_corpora_train_both_tasks(demo_corpus, tmp_path):
         "--training.eval_frequency", "100",
     )
     assert "source 'cats'" in stdout and "source 'ents'" in stdout
+    assert "tok2vec: |grad| ner" in stdout  # per-task gradient diagnostics in the log
     meta = json.loads((tmp_path / "model" / "model-best" / "meta.json").read_text())
     scores = meta["performance"]
     # 10 intents (chance 0.1) and 12 slot types (chance ~0): both far above.
