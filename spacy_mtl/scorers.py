@@ -6,7 +6,9 @@ nor wrong, so these scorers drop such documents instead of counting them as
 errors (as stock spaCy's exclusive textcat scorer does).
 """
 
-from typing import Any, Dict, Iterable, List, Optional
+import warnings
+from collections import Counter
+from typing import Any, Callable, Dict, Iterable, List, Optional
 
 from spacy.scorer import Scorer, get_ner_prf
 from spacy.training import Example
@@ -79,6 +81,28 @@ def sentence_accuracy(examples: Iterable[Example]) -> Optional[float]:
         pred_ents = {(e.start_char, e.end_char, e.label_) for e in eg.predicted.ents}
         correct += cat_ok and gold_ents == pred_ents
     return correct / len(both)
+
+
+def warn_unseen_labels(
+    component: str, known: Iterable[str], examples: Iterable[Example], gold_labels: Callable
+) -> None:
+    """Warn when evaluation data has gold labels the component was not trained on.
+
+    Such labels cannot be predicted, so every document carrying one counts as an
+    error; a label missing from the training corpus is usually a data problem.
+    gold_labels (Callable[[Doc], Iterable[str]]): The gold labels of a reference doc.
+    """
+    known = set(known)
+    docs_per_label: Counter = Counter()
+    for eg in examples:
+        docs_per_label.update(set(gold_labels(eg.reference)) - known)
+    if docs_per_label:
+        listed = ", ".join(f"{label!r} ({n} docs)" for label, n in docs_per_label.most_common())
+        warnings.warn(
+            f"{component}: the evaluation data has labels never seen in training: {listed}. "
+            "They cannot be predicted and count as errors.",
+            UserWarning,
+        )
 
 
 @registry.scorers("spacy_mtl.textcat_scorer.v1")

@@ -19,6 +19,7 @@ from thinc.types import Floats2d
 from ..annotation import describe_doc, has_ents
 from ..ml.crf import MISSING, bio_tag_names, crf_decode
 from ..ml.listener import report_loss, skip_listeners
+from ..scorers import warn_unseen_labels
 
 DEFAULT_NER_MODEL = Config().from_str(
     """
@@ -195,6 +196,7 @@ class MultiTaskEntityRecognizer(TrainablePipe):
     def score(self, examples: Iterable[Example], **kwargs) -> Dict[str, object]:
         """Score the documents that have entity annotation (see spacy_mtl.scorers)."""
         validate_examples(examples, "MultiTaskEntityRecognizer.score")
+        warn_unseen_labels(self.name, self.labels, examples, lambda doc: [e.label_ for e in doc.ents])
         return self.scorer(examples, **kwargs) if self.scorer else {}
 
     def initialize(

@@ -19,6 +19,7 @@ from thinc.types import Floats2d
 
 from ..annotation import describe_doc, has_cats
 from ..ml.listener import report_loss, skip_listeners
+from ..scorers import warn_unseen_labels
 
 DEFAULT_TEXTCAT_MODEL = Config().from_str(
     """
@@ -256,6 +257,12 @@ class MultiTaskTextCategorizer(TrainablePipe):
     def score(self, examples: Iterable[Example], **kwargs) -> Dict[str, object]:
         """Score the documents that have gold categories (see spacy_mtl.scorers)."""
         validate_examples(examples, "MultiTaskTextCategorizer.score")
+        warn_unseen_labels(
+            self.name,
+            self.labels,
+            examples,
+            lambda doc: [label for label, value in doc.cats.items() if value >= 0.5],
+        )
         kwargs.update(
             labels=self.labels,
             multi_label=not self.cfg["exclusive_classes"],

@@ -59,7 +59,11 @@ def test_labels_never_seen_in_training_do_not_break_evaluation(trained_nlp):
     nlp = trained_nlp
     unseen = make_examples(nlp, [("set an alarm for noon", "flight", [("noon", "TIME")])])
     unseen[0].reference.cats = {"alarm": 1.0, "flight": 0.0}
-    scores = nlp.evaluate(unseen + make_examples(nlp, HELD_OUT))
+    with pytest.warns(UserWarning) as record:
+        scores = nlp.evaluate(unseen + make_examples(nlp, HELD_OUT))
+    messages = " ".join(str(w.message) for w in record)
+    assert "mtl_textcat: the evaluation data has labels never seen in training: 'alarm' (1 docs)" in messages
+    assert "mtl_ner: the evaluation data has labels never seen in training: 'TIME' (1 docs)" in messages
     assert 0.0 <= scores["cats_acc"] < 1.0
     assert scores["ents_per_type"]["TIME"]["r"] == 0.0
 
