@@ -21,6 +21,7 @@ from thinc.api import (
     Model,
     PyTorchWrapper_v2,
     chain,
+    concatenate,
     torch2xp,
     with_array,
     xp2torch,
@@ -195,6 +196,7 @@ def crf_decode(crf: Model, emissions: List[Floats2d], chunk_size: int = 64) -> L
 def build_crf_tagger(
     tok2vec: Model[List[Doc], List[Floats2d]],
     hidden_width: int = 0,
+    context: Optional[str] = None,
     nO: Optional[int] = None,
 ) -> Model[List[Doc], List[Floats2d]]:
     """Per-token BIO emission scores from a (shared) tok2vec, plus a CRF.
@@ -205,16 +207,22 @@ def build_crf_tagger(
 
     tok2vec (Model): Usually a `spacy_mtl.SharedTok2VecListener.v1`.
     hidden_width (int): Width of a Maxout layer before the emissions; 0 for none.
+    context (Optional[str]): Name of an `mtl_textcat` component whose predicted
+        category distribution is appended to every token vector, so the slots are
+        conditioned on the intent (after the slot gate of Goo et al. 2018). The
+        classifier must run before the recogniser and, in training, be listed in
+        [training.annotating_components]. None (the default) for no context.
     nO (Optional[int]): The number of BIO tags; set from the labels when None.
     RETURNS (Model[List[Doc], List[Floats2d]]): The tagger.
     """
     width = tok2vec.maybe_get_dim("nO")
     output_layer = Linear(nO=nO)
     if hidden_width:
-        emitter = chain(Maxout(nO=hidden_width, nI=width, nP=2, normalize=True), output_layer)
+        emitter = chain(Maxout(nO=hidden_width, nP=2, normalize=True), output_layer)
     else:
         emitter = output_layer
-    scores = chain(tok2vec, with_array(emitter))
+    features = tok2vec if context is None else concatenate(tok2vec, doc_cats_features())
+    scores = chain(features, with_array(emitter))
     crf = PyTorchWrapper_v2(LinearChainCRF(), convert_inputs=_convert_crf_inputs)
     return Model(
         "crf_tagger",
@@ -223,7 +231,27 @@ def build_crf_tagger(
         layers=[scores, crf],
         refs={"tok2vec": tok2vec, "output_layer": output_layer, "crf": crf},
         dims={"nO": nO},
+        attrs={"context": context, "context_labels": []},
     )
+
+
+def doc_cats_features() -> Model[List[Doc], List[Floats2d]]:
+    """Each document's `doc.cats` as a vector, repeated for each of its tokens.
+
+    The label order is the parent tagger's attrs["context_labels"], set by
+    `mtl_ner` from the classifier at initialization. A document without
+    predicted cats gets zeros. No gradient flows back into the classifier.
+    """
+    return Model("doc_cats_features", _doc_cats_forward, attrs={"labels": []})
+
+
+def _doc_cats_forward(model: Model, docs: List[Doc], is_train: bool):
+    labels = model.attrs["labels"]
+    outputs = []
+    for doc in docs:
+        row = model.ops.asarray1f([doc.cats.get(label, 0.0) for label in labels])
+        outputs.append(model.ops.alloc2f(len(doc), len(labels)) + row)
+    return outputs, lambda d_outputs: []
 
 
 def _forward(model: Model, docs: List[Doc], is_train: bool):
@@ -231,6 +259,9 @@ def _forward(model: Model, docs: List[Doc], is_train: bool):
 
 
 def _init(model: Model, X=None, Y=None) -> None:
+    for node in model.walk():
+        if node.name == "doc_cats_features":
+            node.attrs["labels"] = list(model.attrs["context_labels"])
     n_tags = model.get_dim("nO")
     model.get_ref("output_layer").set_dim("nO", n_tags)
     model.layers[0].initialize(X=X)

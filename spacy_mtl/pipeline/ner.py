@@ -230,8 +230,31 @@ class MultiTaskEntityRecognizer(TrainablePipe):
                 f"were given in [initialize.components.{self.name}.labels]. Check that the "
                 "training corpus annotates entities."
             )
+        self.model.attrs["context_labels"] = self._context_labels(nlp)
         self.model.set_dim("nO", len(self.tag_names))
         self.model.initialize(X=doc_sample or None)
+
+    def _context_labels(self, nlp: Optional[Language]) -> List[str]:
+        """The labels of the classifier this recogniser is conditioned on, if any."""
+        context = self.model.attrs.get("context")
+        if context is None:
+            return []
+        key = f"[components.{self.name}.model.context]"
+        if nlp is None or context not in nlp.pipe_names:
+            raise ValueError(f"{key} names {context!r}, which is not a component of the pipeline.")
+        if nlp.pipe_names.index(context) > nlp.pipe_names.index(self.name):
+            raise ValueError(f"{key}: {context!r} must come before {self.name!r} in the pipeline.")
+        annotating = nlp.config["training"].get("annotating_components") or []
+        if nlp.config["training"].get("train_corpus") and context not in annotating:
+            raise ValueError(
+                f"{key} conditions {self.name} on the categories {context!r} predicts, so "
+                f"{context!r} must be in [training.annotating_components]: otherwise it "
+                "predicts nothing during training and the recogniser learns to ignore it."
+            )
+        labels = list(getattr(nlp.get_pipe(context), "labels", ()))
+        if not labels:
+            raise ValueError(f"{key}: {context!r} has no labels; initialize it first.")
+        return labels
 
 
 def _check_alignment(example: Example, index: int, where: str = "document") -> None:

@@ -2,6 +2,8 @@
 
 import numpy
 import pytest
+import spacy
+from spacy.util import make_tempdir
 from spacy.tokens import Doc
 from spacy.training import Example
 
@@ -117,3 +119,49 @@ def test_initialize_without_entities_fails_clearly():
     nlp = build_nlp()
     with pytest.raises(ValueError, match="found no entities"):
         nlp.initialize(lambda: make_examples(nlp, SENTENCES, entities=False))
+
+
+def _context_nlp():
+    nlp = build_nlp(order=("mtl_textcat",))
+    nlp.add_pipe(
+        "mtl_ner",
+        config={
+            "model": {
+                "@architectures": "spacy_mtl.CRFTagger.v1",
+                "context": "mtl_textcat",
+                "tok2vec": {"@architectures": "spacy_mtl.SharedTok2VecListener.v1", "width": 32},
+            }
+        },
+    )
+    return nlp
+
+
+def test_intent_context_requires_the_classifier_to_annotate_in_training():
+    nlp = _context_nlp()
+    with pytest.raises(ValueError, match=r"annotating_components"):
+        nlp.initialize(lambda: make_examples(nlp, SENTENCES))
+
+
+def test_intent_context_conditions_the_emissions_and_trains():
+    nlp = _context_nlp()
+    nlp.config["training"]["annotating_components"] = ["mtl_textcat"]
+    examples = make_examples(nlp, SENTENCES)
+    optimizer = nlp.initialize(lambda: examples)
+    ner = nlp.get_pipe("mtl_ner")
+    assert ner.model.attrs["context_labels"] == ["flight", "music", "weather"]
+    history = []
+    for _ in range(15):
+        losses = {}
+        nlp.update(examples, sgd=optimizer, losses=losses, annotates=["mtl_textcat"])
+        history.append(losses["mtl_ner"])
+    assert history[-1] < history[0] / 4
+    doc = nlp.get_pipe("mtl_tok2vec")(nlp.make_doc("fly to oslo"))
+    doc.cats = {"flight": 1.0, "music": 0.0, "weather": 0.0}
+    as_flight = ner.model.predict([doc])[0].copy()
+    doc.cats = {"flight": 0.0, "music": 0.0, "weather": 1.0}
+    assert not numpy.allclose(as_flight, ner.model.predict([doc])[0])
+    with make_tempdir() as tmp:
+        nlp.to_disk(tmp)
+        loaded = spacy.load(tmp)
+    text = "fly from oslo to lima tomorrow"
+    assert [e.text for e in loaded(text).ents] == [e.text for e in nlp(text).ents]
