@@ -42,6 +42,7 @@ failed conversion leaves an existing output file as it was.
 import codecs
 import contextlib
 import csv
+import functools
 import json
 import os
 import re
@@ -62,14 +63,9 @@ from typing import (
     Union,
 )
 
-from spacy.tokenizer import Tokenizer
+import spacy
 from spacy.tokens import Doc, DocBin, Span
-from spacy.util import (
-    compile_infix_regex,
-    compile_prefix_regex,
-    compile_suffix_regex,
-    get_lang_class,
-)
+from spacy.util import get_lang_class
 from spacy.vocab import Vocab, create_vocab
 
 from .annotation import TASK_CATS, TASK_ENTS, TASKS, mark_missing
@@ -271,7 +267,7 @@ def read_jsonl(input_path: PathLike, *, lang: str = "en") -> List[Doc]:
     RETURNS (List[Doc]): One document per line.
     """
     input_path = Path(input_path)
-    make_doc = _DocMaker(lang)
+    make_doc = _tokenizer(lang)
     docs = []
     doc_labels = []
     for line, text in _read_lines(input_path):
@@ -316,7 +312,7 @@ def read_csv(input_path: PathLike, *, lang: str = "en", delimiter: str = ",") ->
     RETURNS (List[Doc]): One document per row.
     """
     input_path = Path(input_path)
-    make_doc = _DocMaker(lang)
+    make_doc = _tokenizer(lang)
     # csv needs the line endings back to read quoted fields across lines.
     reader = csv.reader((text + "\n" for _, text in _read_lines(input_path)), delimiter=delimiter)
     rows = _csv_rows(reader, input_path)
@@ -640,50 +636,11 @@ def _lang_class(lang: str):
         ) from None
 
 
-class _DocMaker:
-    """Tokenize texts into Docs with a language's tokenizer, built on first use.
-
-    spacy.blank() would do, but it imports every installed plugin's factories
-    (this package's own, and torch with them). For languages with the standard
-    rule-based tokenizer this builds the same tokenizer from the language's
-    defaults, as spaCy's "spacy.Tokenizer.v1" does; other languages (ja, zh,
-    ...) get spacy.blank()'s.
-    """
-
-    def __init__(self, lang: str):
-        self.lang = lang
-        self._tokenizer: Optional[Callable[[str], Doc]] = None
-
-    @property
-    def vocab(self) -> Vocab:
-        return self.tokenizer.vocab
-
-    @property
-    def tokenizer(self) -> Callable[[str], Doc]:
-        if self._tokenizer is None:
-            self._tokenizer = self._build()
-        return self._tokenizer
-
-    def __call__(self, text: str) -> Doc:
-        return self.tokenizer(text)
-
-    def _build(self) -> Callable[[str], Doc]:
-        lang_class = _lang_class(self.lang)
-        if lang_class.default_config["nlp"]["tokenizer"].get("@tokenizers") != "spacy.Tokenizer.v1":
-            import spacy
-
-            return spacy.blank(self.lang).tokenizer
-        defaults = lang_class.Defaults
-        prefixes, suffixes, infixes = defaults.prefixes, defaults.suffixes, defaults.infixes
-        return Tokenizer(
-            create_vocab(self.lang, defaults),
-            rules=defaults.tokenizer_exceptions,
-            prefix_search=compile_prefix_regex(prefixes).search if prefixes else None,
-            suffix_search=compile_suffix_regex(suffixes).search if suffixes else None,
-            infix_finditer=compile_infix_regex(infixes).finditer if infixes else None,
-            token_match=defaults.token_match,
-            url_match=defaults.url_match,
-        )
+@functools.lru_cache(maxsize=None)
+def _tokenizer(lang: str) -> Callable[[str], Doc]:
+    """The language's own tokenizer (with its vocab), for texts given without tokens."""
+    _lang_class(lang)
+    return spacy.blank(lang).tokenizer
 
 
 def _doc_from_words(vocab: Vocab, words: Sequence[str]) -> Doc:
@@ -692,7 +649,7 @@ def _doc_from_words(vocab: Vocab, words: Sequence[str]) -> Doc:
     return Doc(vocab, words=list(words), spaces=spaces)
 
 
-def _doc_from_record(record: Dict, make_doc: _DocMaker, path: Path, line: int) -> Doc:
+def _doc_from_record(record: Dict, make_doc: Callable[[str], Doc], path: Path, line: int) -> Doc:
     """The Doc of a JSONL record: its "tokens" as given, else its tokenized "text"."""
     if "tokens" in record:
         tokens = record["tokens"]

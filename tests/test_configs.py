@@ -82,6 +82,15 @@ def test_separate_corpora_train_both_tasks(demo_corpus, tmp_path):
     # 10 intents (chance 0.1) and 12 slot types (chance ~0): both far above.
     assert scores["cats_acc"] > 0.6
     assert scores["ents_f"] > 0.5
+    result = subprocess.run(
+        [sys.executable, "-m", "spacy", "evaluate", str(tmp_path / "model" / "model-best"),
+         str(demo_corpus / "dev.spacy"), "--output", str(tmp_path / "metrics.json")],
+        capture_output=True, text=True,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    assert metrics["cats_n_docs"] == metrics["ents_n_docs"] == 80
+    assert 0 < metrics["joint_sentence_acc"] <= min(metrics["cats_acc"], 1.0)
     nlp = spacy.load(tmp_path / "model" / "model-best")
     doc = nlp("book a flight from oslo to lima on friday")
     assert max(doc.cats, key=doc.cats.get) == "book_flight"
