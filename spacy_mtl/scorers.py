@@ -102,6 +102,7 @@ def warn_unseen_labels(
             f"{component}: the evaluation data has labels never seen in training: {listed}. "
             "They cannot be predicted and count as errors.",
             UserWarning,
+            stacklevel=3,
         )
 
 

@@ -12,7 +12,11 @@ REPO = Path(__file__).resolve().parent.parent
 
 # (text, intent, [(entity text, label)]) written for these tests.
 SENTENCES = [
-    ("fly from oslo to lima tomorrow", "flight", [("oslo", "FROM"), ("lima", "TO"), ("tomorrow", "DATE")]),
+    (
+        "fly from oslo to lima tomorrow",
+        "flight",
+        [("oslo", "FROM"), ("lima", "TO"), ("tomorrow", "DATE")],
+    ),
     ("book a flight to quito", "flight", [("quito", "TO")]),
     ("i need a plane ticket from accra to kyoto", "flight", [("accra", "FROM"), ("kyoto", "TO")]),
     ("get me to dakar on friday", "flight", [("dakar", "TO"), ("friday", "DATE")]),
@@ -22,7 +26,11 @@ SENTENCES = [
     ("how hot is it in hanoi today", "weather", [("hanoi", "CITY"), ("today", "DATE")]),
     ("weather forecast for sunday", "weather", [("sunday", "DATE")]),
     ("is it snowing in bern", "weather", [("bern", "CITY")]),
-    ("do i need an umbrella in lagos tomorrow", "weather", [("lagos", "CITY"), ("tomorrow", "DATE")]),
+    (
+        "do i need an umbrella in lagos tomorrow",
+        "weather",
+        [("lagos", "CITY"), ("tomorrow", "DATE")],
+    ),
     ("what is the temperature outside", "weather", []),
     ("play some jazz", "music", []),
     ("put on the new album by adele", "music", [("adele", "ARTIST")]),
@@ -58,9 +66,13 @@ def annotations(text: str, intent: str, ents, *, cats: bool = True, entities: bo
     return result
 
 
-def make_examples(nlp: Language, rows, *, cats: bool = True, entities: bool = True) -> List[Example]:
+def make_examples(
+    nlp: Language, rows, *, cats: bool = True, entities: bool = True
+) -> List[Example]:
     return [
-        Example.from_dict(nlp.make_doc(text), annotations(text, intent, ents, cats=cats, entities=entities))
+        Example.from_dict(
+            nlp.make_doc(text), annotations(text, intent, ents, cats=cats, entities=entities)
+        )
         for text, intent, ents in rows
     ]
 

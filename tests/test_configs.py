@@ -27,7 +27,16 @@ def demo_corpus(tmp_path_factory):
 
 
 def _train(config, output, *overrides):
-    command = [sys.executable, "-m", "spacy", "train", str(config), "--output", str(output), *overrides]
+    command = [
+        sys.executable,
+        "-m",
+        "spacy",
+        "train",
+        str(config),
+        "--output",
+        str(output),
+        *overrides,
+    ]
     result = subprocess.run(command, capture_output=True, text=True, cwd=output.parent)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     return result.stdout
@@ -53,7 +62,12 @@ def test_spacy_debug_config_passes(path, demo_corpus):
         "dev": demo_corpus / "dev.spacy",
     }
     declared = load_config(path)["paths"]
-    overrides = [arg for key, value in paths.items() if key in declared for arg in (f"--paths.{key}", str(value))]
+    overrides = [
+        arg
+        for key, value in paths.items()
+        if key in declared
+        for arg in (f"--paths.{key}", str(value))
+    ]
     result = subprocess.run(
         [sys.executable, "-m", "spacy", "debug", "config", str(path), *overrides],
         capture_output=True,
@@ -69,11 +83,16 @@ def test_separate_corpora_train_both_tasks(demo_corpus, tmp_path):
     stdout = _train(
         REPO / "configs" / "separate.cfg",
         tmp_path / "model",
-        "--paths.train_cats", str(demo_corpus / "train_cats.spacy"),
-        "--paths.train_ents", str(demo_corpus / "train_ents.spacy"),
-        "--paths.dev", str(demo_corpus / "dev.spacy"),
-        "--training.max_steps", "200",
-        "--training.eval_frequency", "100",
+        "--paths.train_cats",
+        str(demo_corpus / "train_cats.spacy"),
+        "--paths.train_ents",
+        str(demo_corpus / "train_ents.spacy"),
+        "--paths.dev",
+        str(demo_corpus / "dev.spacy"),
+        "--training.max_steps",
+        "200",
+        "--training.eval_frequency",
+        "100",
     )
     assert "source 'cats'" in stdout and "source 'ents'" in stdout
     assert "tok2vec: |grad| ner" in stdout  # per-task gradient diagnostics in the log
@@ -83,9 +102,18 @@ def test_separate_corpora_train_both_tasks(demo_corpus, tmp_path):
     assert scores["cats_acc"] > 0.6
     assert scores["ents_f"] > 0.5
     result = subprocess.run(
-        [sys.executable, "-m", "spacy", "evaluate", str(tmp_path / "model" / "model-best"),
-         str(demo_corpus / "dev.spacy"), "--output", str(tmp_path / "metrics.json")],
-        capture_output=True, text=True,
+        [
+            sys.executable,
+            "-m",
+            "spacy",
+            "evaluate",
+            str(tmp_path / "model" / "model-best"),
+            str(demo_corpus / "dev.spacy"),
+            "--output",
+            str(tmp_path / "metrics.json"),
+        ],
+        capture_output=True,
+        text=True,
     )
     assert result.returncode == 0, result.stderr[-2000:]
     metrics = json.loads((tmp_path / "metrics.json").read_text())
@@ -104,12 +132,18 @@ def test_transformer_config_trains_offline(demo_corpus, tmp_path):
     _train(
         REPO / "configs" / "transformer.cfg",
         tmp_path / "model",
-        "--paths.train", str(demo_corpus / "dev.spacy"),
-        "--paths.dev", str(demo_corpus / "dev.spacy"),
-        "--paths.transformer_model", str(model_dir),
-        "--training.max_steps", "12",
-        "--training.eval_frequency", "6",
-        "--training.optimizer.learn_rate.warmup_steps", "2",
+        "--paths.train",
+        str(demo_corpus / "dev.spacy"),
+        "--paths.dev",
+        str(demo_corpus / "dev.spacy"),
+        "--paths.transformer_model",
+        str(model_dir),
+        "--training.max_steps",
+        "12",
+        "--training.eval_frequency",
+        "6",
+        "--training.optimizer.learn_rate.warmup_steps",
+        "2",
     )
     nlp = spacy.load(tmp_path / "model" / "model-last")
     assert nlp.pipe_names == ["transformer", "tok2vec", "textcat", "ner"]

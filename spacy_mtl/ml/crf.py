@@ -66,7 +66,9 @@ class LinearChainCRF(torch.nn.Module):
     def resize(self, n_tags: int) -> None:
         """(Re)create the parameters for n_tags tags (the labels are known late)."""
         if n_tags and n_tags % 2 != 1:
-            raise ValueError(f"A BIO tag set has an odd number of tags (O + 2 per label), got {n_tags}.")
+            raise ValueError(
+                f"A BIO tag set has an odd number of tags (O + 2 per label), got {n_tags}."
+            )
         self.n_tags = n_tags
         self.transitions = torch.nn.Parameter(torch.zeros(n_tags, n_tags))
         self.start_transitions = torch.nn.Parameter(torch.zeros(n_tags))
@@ -81,7 +83,9 @@ class LinearChainCRF(torch.nn.Module):
             self.resize(saved.shape[0])
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
-    def forward(self, emissions: torch.Tensor, lengths: torch.Tensor, gold: torch.Tensor) -> torch.Tensor:
+    def forward(
+        self, emissions: torch.Tensor, lengths: torch.Tensor, gold: torch.Tensor
+    ) -> torch.Tensor:
         """Negative log-likelihood of the gold tags, marginalising missing ones.
 
         emissions (Tensor): (batch, time, n_tags) scores, padded.
@@ -215,7 +219,6 @@ def build_crf_tagger(
     nO (Optional[int]): The number of BIO tags; set from the labels when None.
     RETURNS (Model[List[Doc], List[Floats2d]]): The tagger.
     """
-    width = tok2vec.maybe_get_dim("nO")
     output_layer = Linear(nO=nO)
     if hidden_width:
         emitter = chain(Maxout(nO=hidden_width, nP=2, normalize=True), output_layer)

@@ -3,7 +3,6 @@
 from typing import List, Optional
 
 import numpy
-
 from spacy.tokens import Doc
 from spacy.util import registry
 from thinc.api import (

@@ -15,12 +15,11 @@ transformer pooled to tokens, and the heads are unchanged.
 """
 
 from itertools import combinations
-from typing import Callable, Dict, Iterable, List, Optional
+from typing import Dict, Iterable, List, Optional
 
 from spacy.language import Language
 from spacy.pipeline.tok2vec import Tok2Vec
 from spacy.training import Example, validate_examples
-from spacy.util import registry
 from thinc.api import Config, Model, Optimizer, set_dropout_rate
 from thinc.types import Floats2d
 
@@ -78,7 +77,9 @@ class _PendingBatch:
 class SharedTok2Vec(Tok2Vec):
     """A Tok2Vec that backpropagates the gradients of every head that learned."""
 
-    def __init__(self, vocab, model: Model, name: str = "mtl_tok2vec", *, balancer: Balancer = sum_gradients):
+    def __init__(
+        self, vocab, model: Model, name: str = "mtl_tok2vec", *, balancer: Balancer = sum_gradients
+    ):
         super().__init__(vocab, model, name)
         self.balancer = balancer
         self._pending: Optional[_PendingBatch] = None
@@ -173,7 +174,9 @@ class SharedTok2Vec(Tok2Vec):
         """Keep running means of each task's gradient norm and of the cosines between tasks."""
         xp = self.model.ops.xp
         flat = {
-            task: xp.concatenate([g.ravel() for g in arrays]) if arrays else self.model.ops.alloc1f(0)
+            task: xp.concatenate([g.ravel() for g in arrays])
+            if arrays
+            else self.model.ops.alloc1f(0)
             for task, arrays in grads.items()
         }
         norms = {task: float(xp.linalg.norm(v)) for task, v in flat.items()}

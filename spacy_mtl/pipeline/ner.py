@@ -62,7 +62,12 @@ class MultiTaskEntityRecognizer(TrainablePipe):
     """BIO sequence labelling with a CRF, trained on partially annotated data."""
 
     def __init__(
-        self, vocab: Vocab, model: Model, name: str = "mtl_ner", *, scorer: Optional[Callable] = None
+        self,
+        vocab: Vocab,
+        model: Model,
+        name: str = "mtl_ner",
+        *,
+        scorer: Optional[Callable] = None,
     ) -> None:
         self.vocab = vocab
         self.model = model
@@ -196,7 +201,9 @@ class MultiTaskEntityRecognizer(TrainablePipe):
     def score(self, examples: Iterable[Example], **kwargs) -> Dict[str, object]:
         """Score the documents that have entity annotation (see spacy_mtl.scorers)."""
         validate_examples(examples, "MultiTaskEntityRecognizer.score")
-        warn_unseen_labels(self.name, self.labels, examples, lambda doc: [e.label_ for e in doc.ents])
+        warn_unseen_labels(
+            self.name, self.labels, examples, lambda doc: [e.label_ for e in doc.ents]
+        )
         return self.scorer(examples, **kwargs) if self.scorer else {}
 
     def initialize(
@@ -269,4 +276,3 @@ def _check_alignment(example: Example, index: int, where: str = "document") -> N
                 "with the predicted tokens. Fix the span offsets, or tokenize the text the "
                 "way the gold data is tokenized."
             )
-

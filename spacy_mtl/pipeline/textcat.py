@@ -114,7 +114,7 @@ class MultiTaskTextCategorizer(TrainablePipe):
             raise ValueError(f"[components.{name}] threshold must lie in [0, 1], got {threshold}.")
         if isinstance(class_weights, str) and class_weights != "balanced":
             raise ValueError(
-                f"[components.{name}] class_weights must be null, \"balanced\" or a mapping "
+                f'[components.{name}] class_weights must be null, "balanced" or a mapping '
                 f"of label to weight, got {class_weights!r}."
             )
         self.cfg = {
@@ -211,7 +211,9 @@ class MultiTaskTextCategorizer(TrainablePipe):
             row_weight = (targets * weights).sum(axis=1, keepdims=True)
             d = (probs - targets) * row_mask * row_weight
             gold_prob = (probs * targets).sum(axis=1, keepdims=True)
-            loss = float((-numpy.log(numpy.clip(gold_prob, 1e-8, 1.0)) * row_weight * row_mask).sum())
+            loss = float(
+                (-numpy.log(numpy.clip(gold_prob, 1e-8, 1.0)) * row_weight * row_mask).sum()
+            )
         else:
             d = (probs - targets) * mask * weights
             eps = 1e-8
@@ -323,7 +325,8 @@ class MultiTaskTextCategorizer(TrainablePipe):
         if setting == "balanced":
             n = len(self.labels)
             return [
-                n_annotated / (n * counts[label]) if counts.get(label) else 1.0 for label in self.labels
+                n_annotated / (n * counts[label]) if counts.get(label) else 1.0
+                for label in self.labels
             ]
         unknown = [label for label in setting if label not in self.labels]
         if unknown:
@@ -335,4 +338,3 @@ class MultiTaskTextCategorizer(TrainablePipe):
 
     def _require_labels_reset(self) -> None:
         self.cfg["labels"] = []
-

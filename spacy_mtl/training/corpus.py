@@ -312,9 +312,7 @@ class MultiTaskCorpus:
         epoch = self._calls
         self._calls += 1
         if self.sampling == SAMPLING_NONE:
-            draws = [
-                (name, eg) for name, source in self.sources.items() for eg in source.examples
-            ]
+            draws = [(name, eg) for name, source in self.sources.items() for eg in source.examples]
             if self.shuffle:
                 self._rng(epoch).shuffle(draws)
         else:

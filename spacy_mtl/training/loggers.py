@@ -23,8 +23,16 @@ LogStep = Callable[[Optional[Dict[str, Any]]], None]
 def format_gradient_stats(stats: Dict[str, float]) -> str:
     """One readable line of `SharedTok2Vec.pop_gradient_stats()` output."""
     parts = []
-    for prefix, title in (("grad_norm_", "|grad|"), ("grad_cos_", "cos"), ("loss_weight_", "weight")):
-        items = [(key[len(prefix) :], value) for key, value in sorted(stats.items()) if key.startswith(prefix)]
+    for prefix, title in (
+        ("grad_norm_", "|grad|"),
+        ("grad_cos_", "cos"),
+        ("loss_weight_", "weight"),
+    ):
+        items = [
+            (key[len(prefix) :], value)
+            for key, value in sorted(stats.items())
+            if key.startswith(prefix)
+        ]
         if items:
             parts.append(f"{title} " + " ".join(f"{name} {value:.3g}" for name, value in items))
     return "  ".join(parts)
@@ -63,7 +71,10 @@ def make_console_logger(
                 if console_output and stats:
                     stdout.write(f"  {name}: {format_gradient_stats(stats)}\n")
                 if records is not None:
-                    records.write(srsly.json_dumps({"step": info["step"], "encoder": name, "stats": stats}) + "\n")
+                    records.write(
+                        srsly.json_dumps({"step": info["step"], "encoder": name, "stats": stats})
+                        + "\n"
+                    )
                     records.flush()
 
         def finalize_all() -> None:

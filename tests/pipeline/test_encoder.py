@@ -2,7 +2,6 @@
 
 import numpy
 import pytest
-
 from conftest import SENTENCES, build_nlp, make_examples
 
 

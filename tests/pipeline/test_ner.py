@@ -3,11 +3,10 @@
 import numpy
 import pytest
 import spacy
-from spacy.util import make_tempdir
+from conftest import HELD_OUT, SENTENCES, build_nlp, make_examples
 from spacy.tokens import Doc
 from spacy.training import Example
-
-from conftest import HELD_OUT, SENTENCES, build_nlp, make_examples
+from spacy.util import make_tempdir
 
 
 def _initialized():
@@ -62,7 +61,11 @@ def test_missing_tokens_are_marginalised():
 
 def test_predictions_are_valid_entities(trained_nlp):
     doc = trained_nlp("fly from oslo to lima tomorrow")
-    assert [(e.text, e.label_) for e in doc.ents] == [("oslo", "FROM"), ("lima", "TO"), ("tomorrow", "DATE")]
+    assert [(e.text, e.label_) for e in doc.ents] == [
+        ("oslo", "FROM"),
+        ("lima", "TO"),
+        ("tomorrow", "DATE"),
+    ]
     for token in doc:
         assert token.ent_iob_ in ("B", "I", "O")
 

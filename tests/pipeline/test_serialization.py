@@ -6,16 +6,19 @@ import sys
 
 import pytest
 import spacy
-from spacy.util import make_tempdir
-
 from conftest import HELD_OUT, INTENTS, make_examples
+from spacy.util import make_tempdir
 
 TEXTS = [text for text, _, _ in HELD_OUT] + ["", "   ", "fly\n\nto  oslo"]
 
 
 def _predictions(nlp, texts=TEXTS, **kwargs):
     return [
-        (doc.text, {k: round(v, 5) for k, v in doc.cats.items()}, [(e.start, e.end, e.label_) for e in doc.ents])
+        (
+            doc.text,
+            {k: round(v, 5) for k, v in doc.cats.items()},
+            [(e.start, e.end, e.label_) for e in doc.ents],
+        )
         for doc in nlp.pipe(texts, **kwargs)
     ]
 
@@ -40,7 +43,9 @@ def test_to_bytes_from_bytes_gives_identical_predictions(trained_nlp):
 
 def test_two_processes_give_the_same_output_as_one(trained_nlp):
     texts = TEXTS * 4
-    assert _predictions(trained_nlp, texts, n_process=2, batch_size=3) == _predictions(trained_nlp, texts)
+    assert _predictions(trained_nlp, texts, n_process=2, batch_size=3) == _predictions(
+        trained_nlp, texts
+    )
 
 
 def test_empty_whitespace_and_long_documents_give_valid_output(trained_nlp):
@@ -62,8 +67,14 @@ def test_labels_never_seen_in_training_do_not_break_evaluation(trained_nlp):
     with pytest.warns(UserWarning) as record:
         scores = nlp.evaluate(unseen + make_examples(nlp, HELD_OUT))
     messages = " ".join(str(w.message) for w in record)
-    assert "mtl_textcat: the evaluation data has labels never seen in training: 'alarm' (1 docs)" in messages
-    assert "mtl_ner: the evaluation data has labels never seen in training: 'TIME' (1 docs)" in messages
+    assert (
+        "mtl_textcat: the evaluation data has labels never seen in training: 'alarm' (1 docs)"
+        in messages
+    )
+    assert (
+        "mtl_ner: the evaluation data has labels never seen in training: 'TIME' (1 docs)"
+        in messages
+    )
     assert 0.0 <= scores["cats_acc"] < 1.0
     assert scores["ents_per_type"]["TIME"]["r"] == 0.0
 
@@ -75,6 +86,8 @@ def test_add_pipe_needs_no_import(tmp_path):
         "for name in ('mtl_tok2vec', 'mtl_textcat', 'mtl_ner'): nlp.add_pipe(name)\n"
         "print(type(nlp.get_pipe('mtl_ner')).__name__)\n"
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path)
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "MultiTaskEntityRecognizer"

@@ -2,9 +2,8 @@
 
 import numpy
 import pytest
-from spacy.training import Example
-
 from conftest import HELD_OUT, INTENTS, SENTENCES, build_nlp, make_examples
+from spacy.training import Example
 
 
 def _initialized(**cfg):
@@ -15,9 +14,7 @@ def _initialized(**cfg):
 
 def _loss_and_grad(nlp, examples):
     textcat = nlp.get_pipe("mtl_textcat")
-    docs = [eg.predicted for eg in examples]
-    for name, proc in nlp.pipeline[:1]:
-        docs = list(proc.pipe(docs))
+    docs = list(nlp.get_pipe("mtl_tok2vec").pipe(eg.predicted for eg in examples))
     logits = textcat.model.predict(docs)
     return textcat.get_loss(examples, logits)
 
@@ -100,7 +97,7 @@ def test_each_pooling_learns(pooling):
     examples = make_examples(nlp, SENTENCES, entities=False)
     optimizer = nlp.initialize(lambda: examples)
     first = last = None
-    for step in range(25):
+    for _ in range(25):
         losses = {}
         nlp.update(examples, sgd=optimizer, losses=losses)
         first = losses["mtl_textcat"] if first is None else first
@@ -114,9 +111,16 @@ def test_unknown_pooling_is_named():
         build_nlp().replace_pipe(
             "mtl_textcat",
             "mtl_textcat",
-            config={"model": {"@architectures": "spacy_mtl.TextCatHead.v1", "pooling": "sum",
-                              "tok2vec": {"@architectures": "spacy_mtl.SharedTok2VecListener.v1",
-                                          "width": 32}}},
+            config={
+                "model": {
+                    "@architectures": "spacy_mtl.TextCatHead.v1",
+                    "pooling": "sum",
+                    "tok2vec": {
+                        "@architectures": "spacy_mtl.SharedTok2VecListener.v1",
+                        "width": 32,
+                    },
+                }
+            },
         )
 
 
@@ -136,7 +140,9 @@ def test_scorer_counts_only_documents_with_gold_cats(trained_nlp):
 
 def test_two_positive_labels_in_exclusive_mode_name_the_document():
     nlp = _initialized()
-    eg = Example.from_dict(nlp.make_doc("play jazz in oslo"), {"cats": {"music": 1.0, "weather": 1.0}})
+    eg = Example.from_dict(
+        nlp.make_doc("play jazz in oslo"), {"cats": {"music": 1.0, "weather": 1.0}}
+    )
     with pytest.raises(ValueError, match="'play jazz in oslo'.*2 positive"):
         nlp.get_pipe("mtl_textcat").update([eg])
 

@@ -190,7 +190,6 @@ def test_undeclared_task_is_marked_missing_with_warning(nlp):
             list(corpus(nlp))
 
 
-
 def test_tasks_are_detected_when_not_declared(nlp):
     with make_tempdir() as d:
         docs = [intent_doc(nlp, i, with_ents=i < 3) for i in range(8)]
