@@ -1,0 +1,234 @@
+"""The spaCy project (project.yml): its form, the demo workflow end to end, the ATIS conversion."""
+
+import importlib.util
+import json
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+from spacy.tokens import DocBin
+from spacy.util import load_config, make_tempdir
+from spacy.vocab import Vocab
+from weasel.util import load_project_config
+
+from spacy_mtl.annotation import has_cats, has_ents
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED_ATIS = REPO.parent / "shared" / "data" / "atis"
+# What the `all` workflow reads: the workflow, configs, scripts and the demo corpus.
+PROJECT_FILES = ["project.yml", "configs", "scripts", "data/demo"]
+METRIC_KEYS = ["cats_acc", "cats_macro_f", "ents_p", "ents_r", "ents_f", "joint_sentence_acc"]
+WORKFLOW_ALL = ["convert", "train", "train-single", "evaluate", "package", "install-check"]
+REQUIRED_VARS = [
+    "lang",
+    "config",
+    "max_steps",
+    "eval_frequency",
+    "gpu_id",
+    "package_name",
+    "package_version",
+    "atis_dir",
+    "snips_dir",
+    "seed",
+]
+
+
+def copy_project(target: Path) -> None:
+    """Copy the files the project's workflows read into target, as from a clean checkout."""
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
+    for name in PROJECT_FILES:
+        source = REPO / name
+        if source.is_dir():
+            shutil.copytree(source, target / name, ignore=ignore)
+        else:
+            shutil.copy(source, target / name)
+
+
+def run_project(project_dir: Path, *args: str, timeout: int) -> subprocess.CompletedProcess:
+    """Run `spacy project run` with this interpreter; fail the test with its output on error."""
+    command = [sys.executable, "-m", "spacy", "project", "run", *args]
+    proc = subprocess.run(command, cwd=project_dir, capture_output=True, text=True, timeout=timeout)
+    if proc.returncode != 0:
+        pytest.fail(
+            f"{' '.join(args)} exited with {proc.returncode}:\n"
+            f"{proc.stdout[-6000:]}\n{proc.stderr[-6000:]}"
+        )
+    return proc
+
+
+def requires_dist(wheel: Path) -> list:
+    """The Requires-Dist lines of a wheel's METADATA."""
+    with zipfile.ZipFile(wheel) as archive:
+        (name,) = [n for n in archive.namelist() if n.endswith(".dist-info/METADATA")]
+        metadata = archive.read(name).decode("utf8")
+    return [
+        line.split(":", 1)[1].strip()
+        for line in metadata.splitlines()
+        if line.startswith("Requires-Dist:")
+    ]
+
+
+def load_project() -> dict:
+    """project.yml as weasel reads it: validated, vars filled in."""
+    # Loading creates the project's directories: do it in a copy, not in the checkout.
+    with make_tempdir() as tmp:
+        shutil.copy(REPO / "project.yml", tmp / "project.yml")
+        return load_project_config(tmp)
+
+
+def test_project_config_has_the_workflows_vars_and_extra_assets():
+    config = load_project()
+    for var in REQUIRED_VARS:
+        assert var in config["vars"], var
+    assert config["vars"]["config"] == "configs/separate.cfg"
+    assert config["vars"]["gpu_id"] == -1
+    assert config["workflows"]["all"] == WORKFLOW_ALL
+    commands = {command["name"]: command for command in config["commands"]}
+    for steps in config["workflows"].values():
+        for step in steps:
+            assert step in commands, step
+    for name in ("atis", "snips"):
+        assert config["workflows"][name] == [f"convert-{name}", f"train-{name}", f"evaluate-{name}"]
+    # Outputs let reruns skip finished steps; `clean` is the one command without.
+    for name, command in commands.items():
+        if name != "clean":
+            assert command["outputs"], name
+            assert command["deps"], name
+    # The demo never needs the benchmarks: every asset is extra, from SlotGated-SLU.
+    assert {asset["git"]["path"] for asset in config["assets"]} == {"data/atis", "data/snips"}
+    for asset in config["assets"]:
+        assert asset["extra"] is True
+        assert asset["git"]["repo"] == "https://github.com/MiuLab/SlotGated-SLU"
+    demo_deps = [dep for name in WORKFLOW_ALL for dep in commands[name]["deps"]]
+    assert not [dep for dep in demo_deps if dep.startswith("assets")]
+
+
+def test_project_configs_exist():
+    config = load_project()
+    for command in config["commands"]:
+        for dep in command.get("deps", []):
+            if dep.startswith("configs/"):
+                assert (REPO / dep).is_file(), dep
+
+
+# Baseline config -> (its head, the joint head it leaves out, the train source and
+# path it leaves out, its main score).
+SINGLE_CONFIGS = {
+    "single_textcat.cfg": ("textcat", "ner", "ents", "train_ents", "cats_score"),
+    "single_ner.cfg": ("ner", "textcat", "cats", "train_cats", "ents_f"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(SINGLE_CONFIGS))
+def test_single_task_config_is_the_joint_config_minus_one_head(name):
+    """The baselines stay comparable: all settings but the other head are separate.cfg's."""
+    keep, drop, source, path, score = SINGLE_CONFIGS[name]
+    joint = load_config(REPO / "configs" / "separate.cfg", interpolate=False)
+    single = load_config(REPO / "configs" / name, interpolate=False)
+    assert single["nlp"]["pipeline"] == ["tok2vec", keep]
+    assert single["training"]["score_weights"][score] == 1.0
+    expected = joint.copy()
+    del expected["components"][drop]
+    del expected["corpora"]["train"]["sources"][source]
+    del expected["paths"][path]
+    # The logger only reports; it does not change what is learned.
+    for config in (expected, single):
+        del config["nlp"]["pipeline"]
+        del config["training"]["score_weights"]
+        del config["training"]["logger"]
+    assert single == expected
+
+
+def write_wheel(path: Path, requirements: list) -> Path:
+    """A stand-in wheel: only a METADATA with these Requires-Dist lines."""
+    lines = ["Metadata-Version: 2.1", "Name: en_x", "Version: 0.0.1"]
+    lines += [f"Requires-Dist: {requirement}" for requirement in requirements]
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("en_x-0.0.1.dist-info/METADATA", "\n".join(lines) + "\n")
+    return path
+
+
+@pytest.mark.parametrize(
+    "requirements,ok",
+    [
+        (["spacy<3.9.0,>=3.8.0"], False),
+        ([], False),
+        (["spacy-mtl-extras>=1.0"], False),
+        (["spacy_MTL<0.2.0,>=0.1.0", "spacy<3.9.0,>=3.8.0"], True),
+    ],
+)
+def test_check_wheel_requires_spacy_mtl(requirements, ok):
+    with make_tempdir() as tmp:
+        wheel = write_wheel(tmp / "en_x-0.0.1-py3-none-any.whl", requirements)
+        check = [sys.executable, str(REPO / "scripts" / "check_wheel.py"), str(wheel)]
+        proc = subprocess.run(check, capture_output=True, text=True)
+        output = " ".join(proc.stdout.split())
+        if ok:
+            assert proc.returncode == 0, output
+        else:
+            assert proc.returncode == 1
+            assert "does not require spacy-mtl" in output
+
+
+@pytest.mark.skipif(not SHARED_ATIS.is_dir(), reason=f"no local ATIS copy at {SHARED_ATIS}")
+def test_convert_atis_from_a_local_folder():
+    with make_tempdir() as tmp:
+        shutil.copy(REPO / "project.yml", tmp / "project.yml")
+        run_project(tmp, "convert-atis", str(tmp), "--vars.atis_dir", str(SHARED_ATIS), timeout=300)
+        for split, n_docs in (("train", 4478), ("dev", 500), ("test", 893)):
+            doc_bin = DocBin().from_disk(tmp / "corpus" / "atis" / f"{split}.spacy")
+            assert len(doc_bin) == n_docs, split
+        docs = list(DocBin().from_disk(tmp / "corpus" / "atis" / "test.spacy").get_docs(Vocab()))
+        assert all(has_cats(doc) and has_ents(doc) for doc in docs)
+
+
+@pytest.mark.slow
+def test_project_all_workflow():
+    """`spacy project run all` on a copy of the project, with a tiny step budget."""
+    if importlib.util.find_spec("build") is None and importlib.util.find_spec("wheel") is None:
+        pytest.fail(
+            "`spacy package --build wheel` needs the 'build' package: pip install build "
+            "(scripts/setup_env.sh should install it)."
+        )
+    with make_tempdir() as tmp:
+        copy_project(tmp)
+        proc = run_project(
+            tmp,
+            "all",
+            str(tmp),
+            "--vars.max_steps",
+            "30",
+            "--vars.eval_frequency",
+            "10",
+            # The copy holds no package source: install-check installs spacy-mtl from here.
+            "--vars.mtl_source",
+            str(REPO),
+            timeout=600,
+        )
+        # The scores: per task, for the joint model and the single-task pair, as fractions.
+        scores = json.loads((tmp / "metrics" / "scores.json").read_text(encoding="utf8"))
+        assert scores["n_docs"] == 80
+        for system in ("joint", "single"):
+            for key in METRIC_KEYS:
+                value = scores[system][key]
+                assert isinstance(value, float) and 0.0 <= value <= 1.0, (system, key, value)
+        output = " ".join(proc.stdout.split())
+        assert "sentence accuracy" in output
+        chart = tmp / "metrics" / "scores.png"
+        assert chart.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        # The wheel, which must pull in spacy-mtl when installed.
+        wheels = list((tmp / "packages").glob("*/dist/*.whl"))
+        assert [wheel.name for wheel in wheels] == ["en_mtl_demo-0.1.0-py3-none-any.whl"]
+        requirements = requires_dist(wheels[0])
+        assert any(req.lower().startswith("spacy-mtl") for req in requirements), requirements
+        # install-check: a fresh venv loaded the package and predicted.
+        check = json.loads((tmp / "metrics" / "install_check.json").read_text(encoding="utf8"))
+        assert "/venv/" in check["spacy_mtl_file"] and str(REPO) not in check["spacy_mtl_file"]
+        assert check["factories"] == ["mtl_tok2vec", "mtl_textcat", "mtl_ner"]
+        labels = [doc["top_label"] for doc in check["docs"]]
+        assert labels and all(labels)
+        assert any(f"intent {label} " in output for label in labels)
+        assert "installed into a fresh venv and predicted" in output
