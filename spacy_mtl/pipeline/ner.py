@@ -9,17 +9,16 @@ from typing import Callable, Dict, Iterable, List, Optional, Tuple
 
 import numpy
 from spacy.language import Language
-from spacy.pipeline.trainable_pipe import TrainablePipe
 from spacy.tokens import Doc, Span
 from spacy.training import Example, validate_examples, validate_get_examples
 from spacy.vocab import Vocab
-from thinc.api import Config, Model, Optimizer, set_dropout_rate
+from thinc.api import Config, Model
 from thinc.types import Floats2d
 
 from ..annotation import describe_doc, has_ents
 from ..ml.crf import MISSING, bio_tag_names, crf_decode
-from ..ml.listener import report_loss, skip_listeners
 from ..scorers import warn_unseen_labels
+from .head import TaskHead
 
 DEFAULT_NER_MODEL = Config().from_str(
     """
@@ -58,7 +57,7 @@ def make_mtl_ner(
     return MultiTaskEntityRecognizer(nlp.vocab, model, name, scorer=scorer)
 
 
-class MultiTaskEntityRecognizer(TrainablePipe):
+class MultiTaskEntityRecognizer(TaskHead):
     """BIO sequence labelling with a CRF, trained on partially annotated data."""
 
     def __init__(
@@ -125,35 +124,17 @@ class MultiTaskEntityRecognizer(TrainablePipe):
                     start, label = i, tag[2:]
             doc.set_ents(spans, default="outside")
 
-    def update(
-        self,
-        examples: Iterable[Example],
-        *,
-        drop: float = 0.0,
-        sgd: Optional[Optimizer] = None,
-        losses: Optional[Dict[str, float]] = None,
-    ) -> Dict[str, float]:
-        """Learn from the examples with entity annotation; tell the encoder if there are none."""
-        if losses is None:
-            losses = {}
-        losses.setdefault(self.name, 0.0)
-        examples = list(examples)
-        validate_examples(examples, "MultiTaskEntityRecognizer.update")
-        if not any(has_ents(eg.reference) and len(eg.predicted) for eg in examples):
-            skip_listeners(self.model)
-            return losses
-        set_dropout_rate(self.model, drop)
-        emissions, backprop = self.model.begin_update([eg.predicted for eg in examples])
-        loss, d_emissions = self.get_loss(examples, emissions)
-        report_loss(self.model, loss)
-        backprop(d_emissions)
-        if sgd is not None:
-            self.finish_update(sgd)
-        losses[self.name] += loss
-        return losses
+    def is_annotated(self, example: Example) -> bool:
+        return has_ents(example.reference) and len(example.predicted) > 0
 
-    def get_loss(
-        self, examples: Iterable[Example], emissions: List[Floats2d]
+    def gold(self, examples: List[Example]) -> Dict[int, numpy.ndarray]:
+        """BIO tag ids of each annotated example, by its index in the batch."""
+        return {
+            i: self._gold_tag_ids(eg, i) for i, eg in enumerate(examples) if self.is_annotated(eg)
+        }
+
+    def loss(
+        self, gold: Dict[int, numpy.ndarray], emissions: List[Floats2d]
     ) -> Tuple[float, List[Floats2d]]:
         """The CRF's NLL over the annotated documents, and the emissions' gradient.
 
@@ -162,15 +143,13 @@ class MultiTaskEntityRecognizer(TrainablePipe):
         RETURNS (Tuple[float, List[Floats2d]]): The mean loss per annotated document
             and one gradient per document (zero for documents without entities).
         """
-        examples = list(examples)
         ops = self.model.ops
-        rows = [i for i, eg in enumerate(examples) if has_ents(eg.reference) and len(eg.predicted)]
         d_emissions = [ops.alloc2f(*e.shape) for e in emissions]
-        if not rows:
+        if not gold:
             return 0.0, d_emissions
-        golds = [self._gold_tag_ids(examples[i], i) for i in rows]
+        rows = list(gold)
         crf = self.model.get_ref("crf")
-        nll, backprop = crf.begin_update(([emissions[i] for i in rows], golds))
+        nll, backprop = crf.begin_update(([emissions[i] for i in rows], [gold[i] for i in rows]))
         d_rows = backprop(ops.alloc1f(len(rows)) + 1.0 / len(rows))
         for i, d in zip(rows, d_rows):
             d_emissions[i] = ops.asarray2f(d)

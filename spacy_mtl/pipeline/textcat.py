@@ -10,16 +10,15 @@ from typing import Callable, Dict, Iterable, List, Optional, Tuple, Union
 
 import numpy
 from spacy.language import Language
-from spacy.pipeline.trainable_pipe import TrainablePipe
 from spacy.tokens import Doc
 from spacy.training import Example, validate_examples, validate_get_examples
 from spacy.vocab import Vocab
-from thinc.api import Config, Model, Optimizer, set_dropout_rate
+from thinc.api import Config, Model
 from thinc.types import Floats2d
 
 from ..annotation import describe_doc, has_cats
-from ..ml.listener import report_loss, skip_listeners
 from ..scorers import warn_unseen_labels
+from .head import TaskHead
 
 DEFAULT_TEXTCAT_MODEL = Config().from_str(
     """
@@ -92,7 +91,7 @@ def make_mtl_textcat(
     )
 
 
-class MultiTaskTextCategorizer(TrainablePipe):
+class MultiTaskTextCategorizer(TaskHead):
     """Exclusive or multi-label text classification with masked missing annotation."""
 
     def __init__(
@@ -163,45 +162,22 @@ class MultiTaskTextCategorizer(TrainablePipe):
         for i, doc in enumerate(docs):
             doc.cats = {label: float(scores[i, j]) for j, label in enumerate(self.labels)}
 
-    def update(
-        self,
-        examples: Iterable[Example],
-        *,
-        drop: float = 0.0,
-        sgd: Optional[Optimizer] = None,
-        losses: Optional[Dict[str, float]] = None,
-    ) -> Dict[str, float]:
-        """Learn from the examples that have categories; tell the encoder if there are none."""
-        if losses is None:
-            losses = {}
-        losses.setdefault(self.name, 0.0)
-        examples = list(examples)
-        validate_examples(examples, "MultiTaskTextCategorizer.update")
-        if not any(has_cats(eg.reference) for eg in examples):
-            skip_listeners(self.model)
-            return losses
-        targets, mask = self._targets(examples)
-        set_dropout_rate(self.model, drop)
-        logits, backprop = self.model.begin_update([eg.predicted for eg in examples])
-        loss, d_logits = self._loss(targets, mask, logits)
-        report_loss(self.model, loss)
-        backprop(d_logits)
-        if sgd is not None:
-            self.finish_update(sgd)
-        losses[self.name] += loss
-        return losses
+    def is_annotated(self, example: Example) -> bool:
+        return has_cats(example.reference)
 
-    def get_loss(self, examples: Iterable[Example], logits: Floats2d) -> Tuple[float, Floats2d]:
+    def gold(self, examples: List[Example]) -> Tuple[numpy.ndarray, numpy.ndarray]:
+        """Gold targets and a mask of which (document, label) cells are annotated."""
+        return self._targets(examples)
+
+    def loss(
+        self, gold: Tuple[numpy.ndarray, numpy.ndarray], logits: Floats2d
+    ) -> Tuple[float, Floats2d]:
         """Cross-entropy (exclusive) or binary cross-entropy (multi-label) over annotated rows.
 
         RETURNS (Tuple[float, Floats2d]): The mean loss per annotated document and
             the gradient of the logits; rows of documents without cats are zero.
         """
-        return self._loss(*self._targets(list(examples)), logits)
-
-    def _loss(
-        self, targets: numpy.ndarray, mask: numpy.ndarray, logits: Floats2d
-    ) -> Tuple[float, Floats2d]:
+        targets, mask = gold
         ops = self.model.ops
         n_annotated = max(float(mask.any(axis=1).sum()), 1.0)
         probs = ops.to_numpy(self._activate(logits))
