@@ -98,18 +98,16 @@ def test_encoder_runs_no_optimizer_step_without_gradients():
     assert not _changed(before, _encoder_params(nlp))
 
 
-def test_uncertainty_balancer_learns_lower_weight_for_the_larger_loss():
+def _with_balancer(balancer):
     nlp = build_nlp()
-    nlp.replace_pipe(
-        "mtl_tok2vec",
-        "mtl_tok2vec",
-        config={
-            "model": nlp.config["components"]["mtl_tok2vec"]["model"],
-            "balancer": {"@misc": "spacy_mtl.uncertainty_weights.v1", "learn_rate": 0.05},
-        },
-    )
+    model = nlp.config["components"]["mtl_tok2vec"]["model"]
+    nlp.replace_pipe("mtl_tok2vec", "mtl_tok2vec", config={"model": model, "balancer": balancer})
+    return nlp, nlp.initialize(lambda: make_examples(nlp, SENTENCES))
+
+
+def test_uncertainty_balancer_learns_lower_weight_for_the_larger_loss():
+    nlp, optimizer = _with_balancer({"@misc": "spacy_mtl.uncertainty_weights.v1", "learn_rate": 0.05})
     examples = make_examples(nlp, SENTENCES)
-    optimizer = nlp.initialize(lambda: examples)
     losses = {}
     for _ in range(10):
         nlp.update(examples, sgd=optimizer, losses=losses)
@@ -120,17 +118,8 @@ def test_uncertainty_balancer_learns_lower_weight_for_the_larger_loss():
 
 
 def test_pcgrad_balancer_trains_both_tasks():
-    nlp = build_nlp()
-    nlp.replace_pipe(
-        "mtl_tok2vec",
-        "mtl_tok2vec",
-        config={
-            "model": nlp.config["components"]["mtl_tok2vec"]["model"],
-            "balancer": {"@misc": "spacy_mtl.pcgrad.v1", "seed": 0},
-        },
-    )
+    nlp, optimizer = _with_balancer({"@misc": "spacy_mtl.pcgrad.v1", "seed": 0})
     examples = make_examples(nlp, SENTENCES)
-    optimizer = nlp.initialize(lambda: examples)
     history = []
     for _ in range(15):
         losses = {}
