@@ -106,7 +106,9 @@ def _with_balancer(balancer):
 
 
 def test_uncertainty_balancer_learns_lower_weight_for_the_larger_loss():
-    nlp, optimizer = _with_balancer({"@misc": "spacy_mtl.uncertainty_weights.v1", "learn_rate": 0.05})
+    nlp, optimizer = _with_balancer(
+        {"@misc": "spacy_mtl.uncertainty_weights.v1", "learn_rate": 0.05}
+    )
     examples = make_examples(nlp, SENTENCES)
     losses = {}
     for _ in range(10):
