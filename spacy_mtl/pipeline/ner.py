@@ -16,7 +16,7 @@ from thinc.api import Config, Model
 from thinc.types import Floats2d
 
 from ..annotation import describe_doc, has_ents
-from ..ml.crf import MISSING, bio_tag_names, crf_decode
+from ..ml.crf import MISSING, bio_tag_names, crf_decode, single_threaded_torch
 from ..scorers import warn_unseen_labels
 from .head import TaskHead
 
@@ -149,8 +149,11 @@ class MultiTaskEntityRecognizer(TaskHead):
             return 0.0, d_emissions
         rows = list(gold)
         crf = self.model.get_ref("crf")
-        nll, backprop = crf.begin_update(([emissions[i] for i in rows], [gold[i] for i in rows]))
-        d_rows = backprop(ops.alloc1f(len(rows)) + 1.0 / len(rows))
+        with single_threaded_torch():
+            nll, backprop = crf.begin_update(
+                ([emissions[i] for i in rows], [gold[i] for i in rows])
+            )
+            d_rows = backprop(ops.alloc1f(len(rows)) + 1.0 / len(rows))
         for i, d in zip(rows, d_rows):
             d_emissions[i] = ops.asarray2f(d)
         return float(nll.sum()) / len(rows), d_emissions
