@@ -330,6 +330,7 @@ def run_benchmark(args: argparse.Namespace) -> int:
     global THREADS
     THREADS = args.threads
     command = " ".join(["python", *map(_quote, [_rel(Path(sys.argv[0]).resolve()), *sys.argv[1:]])])
+    args.command = command
     code_dir, code_rev = make_code_snapshot(args.out, args.code_rev)
     sys.path.insert(0, str(code_dir))
     systems = [system for system, _ in args.system_settings]
@@ -377,8 +378,13 @@ class RunError(RuntimeError):
     """A training, evaluation or speed subprocess that failed; the benchmark goes on."""
 
 
-def run_dir_of(out: Path, dataset: str, setting: str, system: str, seed: int) -> Path:
-    return out / "runs" / dataset / setting / system / f"seed{seed}"
+def run_dir_of(out: Path, dataset: str, setting: str, system: str, steps: int, seed: int) -> Path:
+    """The folder of one run; the step budget is part of it, so budgets do not mix."""
+    return out / "runs" / dataset / setting / system / f"steps{steps}-seed{seed}"
+
+
+def steps_of(args: argparse.Namespace, system: System) -> int:
+    return args.transformer_steps if system.transformer else args.steps
 
 
 def run_one(
@@ -392,12 +398,18 @@ def run_one(
     minilm: Optional[Path],
 ) -> None:
     """Train (each pipeline of) one system and evaluate it, unless its result exists."""
-    run_dir = run_dir_of(args.out, dataset, setting, system.name, seed)
+    steps = steps_of(args, system)
+    run_dir = run_dir_of(args.out, dataset, setting, system.name, steps, seed)
     result_path = run_dir / "result.json"
     if result_path.exists():
+        code = run_code(json.loads(result_path.read_text()))
+        if code != code_dir.name:
+            log(
+                f"warning: {_rel(run_dir)} was trained with code {code}, not {code_dir.name}; "
+                "delete it to train it again"
+            )
         log(f"done already: {_rel(run_dir)}")
         return
-    steps = args.transformer_steps if system.transformer else args.steps
     eval_frequency = args.eval_frequency or max(steps // 10, 1)
     eval_frequency = min(eval_frequency, steps)
     trainings = {}
@@ -443,11 +455,13 @@ def run_one(
         "train_cpu_s": sum(t["cpu_s"] for t in trainings.values()),
         "train_peak_rss_mb": max(t["peak_rss_mb"] for t in trainings.values()),
         "test": evaluation,
+        "code": code_dir.name,
+        "invocation": args.command,
     }
     _write_json(result_path, result)
     m = evaluation["metrics"]
     log(
-        f"{dataset}/{setting}/{system.name}/seed{seed}: intent {m['intent_acc']:.2f} "
+        f"{dataset}/{setting}/{system.name}/{run_dir.name}: intent {m['intent_acc']:.2f} "
         f"slot F1 {m['slot_f1']:.2f} sentence {m['sentence_acc']:.2f} "
         f"({result['train_wall_s'] / 60:.1f} min)"
     )
@@ -609,14 +623,14 @@ def derive_config(
 
 def run_speed(args: argparse.Namespace, code_dir: Path, dataset: str, seed: int) -> None:
     """Time the shared pipeline against the two single-task ones and stock joint, interleaved."""
-    out_dir = args.out / "speed" / dataset / f"seed{seed}"
+    out_dir = args.out / "speed" / dataset / f"steps{args.steps}-seed{seed}"
     output = out_dir / "speed.json"
     if output.exists():
         log(f"done already: {_rel(out_dir)}")
         return
     pipelines = {}
     for system in (SPEED_SHARED, SPEED_PAIR, SPEED_STOCK, "stock_single"):
-        run_dir = run_dir_of(args.out, dataset, FULL, system, seed)
+        run_dir = run_dir_of(args.out, dataset, FULL, system, args.steps, seed)
         if (run_dir / "result.json").exists():
             pipelines[system] = {
                 task: str(run_dir / task / "model" / "model-best")
@@ -1034,21 +1048,34 @@ def speed_job(job: Dict[str, Any]) -> Dict[str, Any]:
 def summarize(
     args: argparse.Namespace, command: str, code_rev: str, failures: List[str]
 ) -> Dict[str, Any]:
-    """Collect the finished runs of the requested datasets, aggregate over seeds, write files."""
+    """Collect the finished runs of the requested datasets, aggregate over seeds, write files.
+
+    Every finished run of the requested datasets and seeds at this invocation's step budgets
+    counts, also of systems not requested this time: the runs accumulate.
+    """
     runs = []
-    for path in sorted((args.out / "runs").glob("*/*/*/seed*/result.json")):
+    for path in sorted((args.out / "runs").glob("*/*/*/*/result.json")):
         result = json.loads(path.read_text())
-        if result["dataset"] in args.datasets and result["system"] in SYSTEMS_BY_NAME:
+        system = SYSTEMS_BY_NAME.get(result["system"])
+        if (
+            system is not None
+            and result["dataset"] in args.datasets
+            and result["seed"] in args.seeds
+            and result["steps"] == steps_of(args, system)
+        ):
             runs.append(result)
     speed = {}
-    for path in sorted((args.out / "speed").glob("*/seed*/speed.json")):
-        dataset = path.parent.parent.name
-        if dataset in args.datasets:
-            speed.setdefault(dataset, []).append(json.loads(path.read_text()))
+    for seed in args.seeds:
+        for dataset in args.datasets:
+            path = args.out / "speed" / dataset / f"steps{args.steps}-seed{seed}" / "speed.json"
+            if path.exists():
+                speed.setdefault(dataset, []).append(json.loads(path.read_text()))
     rows = aggregate(runs)
     summary = {
         "command": command,
         "code": code_rev,
+        "code_of_runs": sorted({run_code(run) for run in runs}),
+        "invocations": sorted({run.get("invocation", "?") for run in runs}),
         "machine": machine(),
         "finished": time.strftime("%Y-%m-%d %H:%M:%S"),
         "failures": failures,
@@ -1150,7 +1177,7 @@ def _stats(values: List[float]) -> Optional[Dict[str, float]]:
 
 
 def summarize_speed(speed: Dict[str, List[Dict[str, Any]]]) -> Dict[str, Any]:
-    """Per dataset: each system's median words/s and the shared/other ratios (median over seeds)."""
+    """Per dataset: each system's median words/s and the shared/other ratios (over all rounds)."""
     out = {}
     for dataset, jobs in speed.items():
         wps: Dict[str, Dict[str, List[float]]] = {}
@@ -1161,8 +1188,14 @@ def summarize_speed(speed: Dict[str, List[Dict[str, Any]]]) -> Dict[str, Any]:
                     for key, value in values.items():
                         if value:
                             wps.setdefault(system, {}).setdefault(key, []).append(value)
-            for key, value in job["ratios"].items():
-                ratios.setdefault(key, []).extend([value["median"]])
+            # The ratio of each round, under that round's load, over every round and seed.
+            for rnd in job["rounds"]:
+                shared = rnd.get(SPEED_SHARED, {})
+                for other, values in rnd.items():
+                    for key, value in values.items():
+                        if other != SPEED_SHARED and value and shared.get(key):
+                            ratio_key = f"{SPEED_SHARED}/{other}/n{key.rsplit('_', 1)[1]}"
+                            ratios.setdefault(ratio_key, []).append(shared[key] / value)
         out[dataset] = {
             "wps": {s: {k: statistics.median(v) for k, v in d.items()} for s, d in wps.items()},
             "ratios": {
@@ -1283,7 +1316,11 @@ def render_markdown(summary: Dict[str, Any]) -> str:
     m = summary["machine"]
     lines += [
         f"Made by `{summary['command']}` on {summary['finished']}; "
-        f"code under test: {summary['code']}.",
+        f"code under test: {summary['code']}; the runs were trained with the code "
+        f"snapshot(s) {', '.join(summary['code_of_runs'])} by:",
+        "",
+        *[f"    {invocation}" for invocation in summary["invocations"]],
+        "",
         f"Machine: {m['cpu']}, {m['cores']} cores, {m['memory_gib']} GiB, no GPU; "
         f"Python {m['python']}, spaCy {m['spacy']}, thinc {m['thinc']}, torch {m['torch']}; "
         f"{m['threads_per_process']} thread(s) per process. "
@@ -1495,6 +1532,13 @@ def plot_final(rows: List[Dict[str, Any]], out_dir: Path) -> None:
 
 
 # --------------------------------------------------------------------------- helpers
+
+
+def run_code(run: Dict[str, Any]) -> str:
+    """The code snapshot a run was trained and evaluated with (results/_code/<name>)."""
+    if run.get("code"):
+        return run["code"]
+    return Path(run["test"]["spacy_mtl"]).parents[1].name
 
 
 def read_curve(path: Path) -> List[Dict[str, Any]]:
