@@ -153,6 +153,13 @@ SYSTEMS = [
         balancer("spacy_mtl.pcgrad.v1", seed="${system.seed}"),
     ),
     System(
+        "mtl_uncertainty",
+        "spacy_mtl joint (uncertainty)",
+        "mtl",
+        {JOINT: "configs/cnn.cfg"},
+        balancer("spacy_mtl.uncertainty_weights.v1"),
+    ),
+    System(
         "mtl_transformer",
         "spacy_mtl joint, MiniLM-L6",
         "mtl",
@@ -1445,10 +1452,14 @@ def plot_curves(runs: List[Dict[str, Any]], out_dir: Path) -> None:
             for j, task in enumerate(tasks):
                 ax = axes[i][j]
                 for system in SYSTEMS:
+                    if task == "sentence" and not system.is_joint:
+                        continue  # a single-task pipeline's dev sentence score means nothing
                     points = _curve(runs, dataset, setting, system.name, CURVE_KEYS[task])
                     if points:
                         steps, values = zip(*points)
-                        ax.plot(steps, values, marker=".", label=system.title)
+                        ax.plot(
+                            steps, values, marker=".", label=system.title, color=_color(system.name)
+                        )
                 ax.set_title(f"{dataset} {setting}: dev {task}")
                 ax.set_xlabel("step")
                 ax.grid(alpha=0.3)
@@ -1464,12 +1475,18 @@ def plot_curves(runs: List[Dict[str, Any]], out_dir: Path) -> None:
         fig.legend(handles, labels, loc="lower center", ncol=min(len(labels), 4), fontsize=8)
         fig.suptitle(
             f"{dataset.upper()}: dev (valid split) scores during training; intent is cats_acc "
-            "(spacy_mtl) or cats_micro_f (stock spaCy: the same accuracy over labels it knows)",
+            "(spacy_mtl) or cats_micro_f (stock spaCy: the same accuracy over labels it knows); "
+            "stock spaCy's scorers have no sentence accuracy",
             fontsize=9,
         )
         fig.tight_layout(rect=(0, 0.06, 1, 0.97))
         fig.savefig(out_dir / f"curves_{dataset}.png", dpi=90)
         plt.close(fig)
+
+
+def _color(system: str) -> str:
+    """One colour per system in every panel and chart."""
+    return f"C{[s.name for s in SYSTEMS].index(system) % 10}"
 
 
 def _curve(runs, dataset, setting, system, keys) -> List[Tuple[int, float]]:
@@ -1506,7 +1523,12 @@ def plot_final(rows: List[Dict[str, Any]], out_dir: Path) -> None:
                 means = [row[key]["mean"] for key, _ in METRICS]
                 errs = [row[key]["std"] for key, _ in METRICS]
                 bars = ax.bar(
-                    xs, means, width, yerr=errs, label=f"{row['title']} ({row['steps']} steps)"
+                    xs,
+                    means,
+                    width,
+                    yerr=errs,
+                    color=_color(row["system"]),
+                    label=f"{row['title']} ({row['steps']} steps)",
                 )
                 for bar, mean in zip(bars, means):
                     ax.text(
