@@ -128,6 +128,16 @@ class System:
 
 
 # The systems, in table order. A new task-balancing strategy is one more line here.
+# A bidirectional LSTM in place of the CNN (spaCy's own architecture, on CPU): chosen on
+# ATIS's valid split, where it lifted slot F from 94.5 to 97.4 at 2000 steps.
+BILSTM_ENCODER = {
+    "components.tok2vec.model.encode": {
+        "@architectures": "spacy.TorchBiLSTMEncoder.v1",
+        "width": 128,
+        "depth": 2,
+        "dropout": 0.1,
+    }
+}
 SYSTEMS = [
     System(
         "stock_joint", "stock spaCy joint", "stock", {JOINT: "benchmarks/configs/stock_joint.cfg"}
@@ -160,6 +170,16 @@ SYSTEMS = [
         balancer("spacy_mtl.uncertainty_weights.v1"),
     ),
     System(
+        "stock_bilstm",
+        "stock spaCy joint, BiLSTM",
+        "stock",
+        {JOINT: "benchmarks/configs/stock_joint.cfg"},
+        BILSTM_ENCODER,
+    ),
+    System(
+        "mtl_bilstm", "spacy_mtl joint, BiLSTM", "mtl", {JOINT: "configs/cnn.cfg"}, BILSTM_ENCODER
+    ),
+    System(
         "mtl_transformer",
         "spacy_mtl joint, MiniLM-L6",
         "mtl",
@@ -190,6 +210,20 @@ TARGETS = [
         "mtl_joint",
         {"intent_acc": 98.0, "slot_f1": 93.0, "sentence_acc": 85.0},
         "CNN target",
+    ),
+    (
+        "atis",
+        FULL,
+        "mtl_bilstm",
+        {"intent_acc": 97.0, "slot_f1": 95.0, "sentence_acc": 86.0},
+        "CPU target",
+    ),
+    (
+        "snips",
+        FULL,
+        "mtl_bilstm",
+        {"intent_acc": 98.0, "slot_f1": 93.0, "sentence_acc": 85.0},
+        "CPU target",
     ),
     ("atis", FULL, "mtl_transformer", JOINTBERT["atis"], "JointBERT (BERT-base)"),
     ("snips", FULL, "mtl_transformer", JOINTBERT["snips"], "JointBERT (BERT-base)"),
@@ -801,6 +835,7 @@ def prepare_dataset(data_dir: Path, name: str, cache: Path) -> Dict[str, Path]:
         intents and slot types of "train", "cats" and "ents").
     """
     from spacy.tokens import DocBin
+
     from spacy_mtl.convert import read_joint
 
     source = data_dir / name

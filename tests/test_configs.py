@@ -77,6 +77,46 @@ def test_spacy_debug_config_passes(path, demo_corpus):
     assert "Config is valid" in result.stdout
 
 
+def test_bilstm_config_is_the_cnn_config_with_another_encoder():
+    """The benchmarks compare encoders: nothing but the encoder may differ."""
+    cnn, bilstm = (
+        load_config(REPO / "configs" / "cnn.cfg"),
+        load_config(REPO / "configs" / "bilstm.cfg"),
+    )
+    assert bilstm["components"]["tok2vec"]["model"]["encode"]["@architectures"] == (
+        "spacy.TorchBiLSTMEncoder.v1"
+    )
+    for config in (cnn, bilstm):
+        del config["components"]["tok2vec"]["model"]["encode"]
+    assert bilstm == cnn
+
+
+@pytest.mark.slow
+def test_bilstm_config_learns_from_a_folder_of_single_task_corpora(demo_corpus, tmp_path):
+    """spacy.Corpus.v1 reads every .spacy file of a folder: cats-only and entities-only."""
+    train = tmp_path / "train"
+    train.mkdir()
+    for name in ("train_cats.spacy", "train_ents.spacy"):
+        (train / name).write_bytes((demo_corpus / name).read_bytes())
+    _train(
+        REPO / "configs" / "bilstm.cfg",
+        tmp_path / "model",
+        "--paths.train",
+        str(train),
+        "--paths.dev",
+        str(demo_corpus / "dev.spacy"),
+        "--training.max_steps",
+        "300",
+        "--training.eval_frequency",
+        "100",
+    )
+    meta = json.loads((tmp_path / "model" / "model-best" / "meta.json").read_text())
+    scores = meta["performance"]
+    # Scored on the held-back dev set: 10 intents (chance 0.1) and 12 slot types.
+    assert scores["cats_acc"] > 0.6
+    assert scores["ents_f"] > 0.5
+
+
 @pytest.mark.slow
 def test_separate_corpora_train_both_tasks(demo_corpus, tmp_path):
     """Cats-only and entities-only corpora: both heads learn, scored on a held-back joint set."""
