@@ -196,37 +196,21 @@ JOINTBERT = {
     "atis": {"intent_acc": 97.5, "slot_f1": 96.1, "sentence_acc": 88.2},
     "snips": {"intent_acc": 98.6, "slot_f1": 97.0, "sentence_acc": 92.8},
 }
+# The CPU targets were set for the CNN; the BiLSTM encoder is held to the same.
+CPU_TARGETS = {
+    "atis": {"intent_acc": 97.0, "slot_f1": 95.0, "sentence_acc": 86.0},
+    "snips": {"intent_acc": 98.0, "slot_f1": 93.0, "sentence_acc": 85.0},
+}
 TARGETS = [
-    (
-        "atis",
-        FULL,
-        "mtl_joint",
-        {"intent_acc": 97.0, "slot_f1": 95.0, "sentence_acc": 86.0},
-        "CNN target",
+    *(
+        (dataset, FULL, system, CPU_TARGETS[dataset], "CPU target")
+        for system in ("mtl_joint", "mtl_bilstm")
+        for dataset in CPU_TARGETS
     ),
-    (
-        "snips",
-        FULL,
-        "mtl_joint",
-        {"intent_acc": 98.0, "slot_f1": 93.0, "sentence_acc": 85.0},
-        "CNN target",
+    *(
+        (dataset, FULL, "mtl_transformer", JOINTBERT[dataset], "JointBERT (BERT-base)")
+        for dataset in JOINTBERT
     ),
-    (
-        "atis",
-        FULL,
-        "mtl_bilstm",
-        {"intent_acc": 97.0, "slot_f1": 95.0, "sentence_acc": 86.0},
-        "CPU target",
-    ),
-    (
-        "snips",
-        FULL,
-        "mtl_bilstm",
-        {"intent_acc": 98.0, "slot_f1": 93.0, "sentence_acc": 85.0},
-        "CPU target",
-    ),
-    ("atis", FULL, "mtl_transformer", JOINTBERT["atis"], "JointBERT (BERT-base)"),
-    ("snips", FULL, "mtl_transformer", JOINTBERT["snips"], "JointBERT (BERT-base)"),
 ]
 SEPARATE_TOLERANCE = 1.5
 SPEED_RATIO_TARGET = 1.7
