@@ -16,10 +16,7 @@ Usage:
 """
 
 import argparse
-import contextlib
-import os
 import sys
-import uuid
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Sequence
 
@@ -32,6 +29,7 @@ from spacy.training import Example
 from wasabi import msg
 
 from spacy_mtl.annotation import has_cats, has_ents
+from spacy_mtl.atomic import atomic_path
 from spacy_mtl.scorers import sentence_accuracy
 
 # (key in the scores, row name in the table and the chart), in the order shown.
@@ -252,26 +250,9 @@ def plot_scores(result: Dict[str, Any], path: Path) -> None:
 
 
 def write_atomic(path: Path, write: Callable[[Path], Any]) -> None:
-    """Write a file through a temporary file beside it, then rename it into place.
-
-    Readers never see a partial file, and a failure leaves an existing file as
-    it was.
-
-    path (Path): The file to write.
-    write (Callable[[Path], Any]): Writes the content to the path it is given.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp_name = path.parent / f".{path.name}.{uuid.uuid4().hex}.tmp"
-    # Created through os.open so that the umask sets its mode as for a plain open().
-    os.close(os.open(tmp_name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
-    try:
-        write(tmp_name)
-        os.replace(tmp_name, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp_name)
-        raise
+    """Write a file with `write(tmp_path)`, then rename it into place (spacy_mtl.atomic)."""
+    with atomic_path(path) as tmp:
+        write(tmp)
 
 
 def _check_matplotlib() -> None:

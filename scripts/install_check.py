@@ -20,7 +20,6 @@ Usage:
 """
 
 import argparse
-import contextlib
 import json
 import os
 import shutil
@@ -28,11 +27,12 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence
 
 from wasabi import msg
+
+from spacy_mtl.atomic import write_text_atomic
 
 DEFAULT_TEXTS = [
     "book a flight from boston to denver next friday",
@@ -257,22 +257,12 @@ def run(command: List[str], what: str, *, cwd: Path) -> str:
 
 
 def write_json_atomic(path: Path, data: Any) -> None:
-    """Write JSON through a temporary file beside the target, then rename it into place.
+    """Write JSON atomically (spacy_mtl.atomic).
 
     path (Path): The file to write.
     data (Any): JSON-serializable data.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.parent / f".{path.name}.{uuid.uuid4().hex}.tmp"
-    try:
-        with tmp.open("w", encoding="utf8") as file_:
-            json.dump(data, file_, indent=2)
-            file_.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise
+    write_text_atomic(path, json.dumps(data, indent=2) + "\n")
 
 
 if __name__ == "__main__":

@@ -40,13 +40,10 @@ failed conversion leaves an existing output file as it was.
 """
 
 import codecs
-import contextlib
 import csv
 import functools
 import json
-import os
 import re
-import uuid
 import warnings
 from pathlib import Path
 from typing import (
@@ -69,6 +66,7 @@ from spacy.util import get_lang_class
 from spacy.vocab import Vocab, create_vocab
 
 from .annotation import TASK_CATS, TASK_ENTS, TASKS, mark_missing
+from .atomic import write_bytes_atomic
 
 PathLike = Union[str, Path]
 
@@ -416,23 +414,7 @@ def write_docbin(docs: Iterable[Doc], output_path: PathLike) -> int:
     doc_bin = DocBin(store_user_data=False)
     for doc in docs:
         doc_bin.add(doc)
-    data = doc_bin.to_bytes()
-    output_path.parent.mkdir(parents=True, exist_ok=True)
-    # Same folder as the target, so os.replace stays on one file system and
-    # is atomic; created through os.open so the umask sets its mode as it
-    # would for a plain open().
-    tmp_path = output_path.parent / f".{output_path.name}.{uuid.uuid4().hex}.tmp"
-    fd = os.open(tmp_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-    try:
-        with os.fdopen(fd, "wb") as file_:
-            file_.write(data)
-            file_.flush()
-            os.fsync(file_.fileno())
-        os.replace(tmp_path, output_path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp_path)
-        raise
+    write_bytes_atomic(output_path, doc_bin.to_bytes())
     return len(doc_bin)
 
 

@@ -542,7 +542,7 @@ def test_failure_while_writing_keeps_existing_output(monkeypatch):
         good = write_lines(tmp / "good.jsonl", ['{"text": "a", "label": "x"}'])
         target = tmp / "out.spacy"
         target.write_bytes(b"previous content")
-        monkeypatch.setattr("spacy_mtl.convert.os.fsync", fail)
+        monkeypatch.setattr("spacy_mtl.atomic.os.fsync", fail)
         with pytest.raises(OSError, match="No space"):
             convert_jsonl(good, target)
         assert target.read_bytes() == b"previous content"
