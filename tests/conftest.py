@@ -118,3 +118,17 @@ def trained_nlp() -> Language:
     for _ in range(15):
         nlp.update(examples, sgd=optimizer)
     return nlp
+
+
+def train_step(
+    nlp: Language, examples, optimizer, *, exclude=(), annotates=(), drop=0.0, losses=None
+):
+    """One training step as spaCy's loop takes it: update with sgd=False, then finish_update."""
+    losses = {} if losses is None else losses
+    nlp.update(
+        examples, sgd=False, drop=drop, losses=losses, exclude=exclude, annotates=list(annotates)
+    )
+    for name, proc in nlp.pipeline:
+        if name not in exclude and getattr(proc, "is_trainable", False):
+            proc.finish_update(optimizer)
+    return losses
