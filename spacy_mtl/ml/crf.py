@@ -36,6 +36,9 @@ from thinc.types import Floats2d, Ints1d
 # sequence whose gold tags are themselves invalid gives a large loss, not NaN.
 FORBIDDEN = -10000.0
 MISSING = -1
+# The score of a tag that contradicts a known gold tag in the constrained partition:
+# exp() of it is exactly 0, and it stays finite, so no NaN reaches a gradient.
+EXCLUDED = -1e30
 # A column sum of the rescaled forward step below this is recomputed in log space:
 # in float64, the terms it could have lost are below 1e-300, negligible against it.
 SAFE_SUM = 1e-200
@@ -110,8 +113,12 @@ class LinearChainCRF(torch.nn.Module):
         known = gold >= 0
         gold_onehot = torch.nn.functional.one_hot(gold.clamp(min=0), self.n_tags).bool()
         consistent = gold_onehot | ~known.unsqueeze(-1)
-        clamped = emissions + (~consistent).float() * FORBIDDEN
-        return self._log_partition(emissions, lengths) - self._log_partition(clamped, lengths)
+        # Inconsistent tags are excluded outright, not penalised by FORBIDDEN: with an
+        # invalid gold sequence a penalised inconsistent path could outscore the gold ones.
+        clamped = emissions.masked_fill(~consistent, EXCLUDED)
+        # Subtracted in float64: two partitions of 1e4 differ by a loss of 1e-2.
+        nll = self._log_partition(emissions, lengths) - self._log_partition(clamped, lengths)
+        return nll.float()
 
     def _log_partition(self, emissions: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """log Z of each padded sequence, exactly, in float64.
@@ -140,7 +147,7 @@ class LinearChainCRF(torch.nn.Module):
                 step = step.index_put((rows,), torch.where(unsafe[rows], exact, step[rows]))
             step = step + emissions[:, t]
             alpha = torch.where((t < lengths).unsqueeze(1), step, alpha)
-        return torch.logsumexp(alpha + self.end_transitions.double(), dim=1).float()
+        return torch.logsumexp(alpha + self.end_transitions.double(), dim=1)
 
     @torch.no_grad()
     def decode(self, emissions: torch.Tensor, lengths: torch.Tensor) -> List[List[int]]:

@@ -223,7 +223,7 @@ def test_accumulated_sub_batches_give_the_step_of_the_whole_batch():
     twin_examples = make_examples(twin, SENTENCES)
     for start in range(0, len(twin_examples), 6):
         twin.update(twin_examples[start : start + 6], sgd=False)
-    for name, proc in twin.pipeline:
+    for _name, proc in twin.pipeline:
         proc.finish_update(parts)
     for name, proc in nlp.pipeline:
         for a, b in zip(_params(proc), _params(twin.get_pipe(name))):
