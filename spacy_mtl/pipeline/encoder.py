@@ -36,6 +36,7 @@ from thinc.types import Floats2d
 
 from ..ml.balancing import Balancer, sum_gradients
 from ..ml.listener import TaskGradient
+from ..ml.torch_threads import use_one_torch_thread_in_forked_children
 
 DEFAULT_ENCODER_MODEL = Config().from_str(
     """
@@ -70,6 +71,7 @@ def make_shared_tok2vec(
     balancer (Callable): Combines the per-task gradients into one, e.g.
         "spacy_mtl.sum_gradients.v1" or "spacy_mtl.pcgrad.v1".
     """
+    use_one_torch_thread_in_forked_children()
     return SharedTok2Vec(nlp.vocab, model, name, balancer=balancer)
 
 
