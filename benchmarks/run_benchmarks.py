@@ -1610,10 +1610,9 @@ def _git(*args: str) -> str:
 
 def _write_json(path: Path, data: Any) -> None:
     """Write JSON atomically: a crash never leaves a half-written result that counts as done."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(data, indent=1, default=str), encoding="utf8")
-    tmp.replace(path)
+    from spacy_mtl.atomic import write_text_atomic
+
+    write_text_atomic(path, json.dumps(data, indent=1, default=str))
 
 
 def _rel(path: Path) -> str:
