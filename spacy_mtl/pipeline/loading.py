@@ -7,8 +7,9 @@ loading, a head also checks that its labels fit its weights: a hand-edited
 label by one.
 """
 
+import contextlib
 from pathlib import Path
-from typing import Iterable, Union
+from typing import Iterable, Iterator, Union
 
 import srsly
 
@@ -36,27 +37,27 @@ class CheckedLoading:
                 f"Component {self.name!r}: {path / 'model'} is missing: the pipeline folder "
                 "is incomplete."
             )
-        try:
+        with self._explained_load(f"its weights from {path / 'model'}"):
             super().from_disk(path, exclude=exclude)
-        except Exception as err:
-            raise ComponentLoadError(
-                f"Component {self.name!r} could not load its weights from {path / 'model'}: "
-                f"{type(err).__name__}: {err}. The file is truncated or corrupted, or was "
-                "written by a different model; restore it or retrain."
-            ) from err
         self.check_labels_fit_model(str(path))
         return self
 
     def from_bytes(self, bytes_data: bytes, *, exclude: Iterable[str] = tuple()):
-        try:
+        with self._explained_load("from bytes"):
             super().from_bytes(bytes_data, exclude=exclude)
-        except Exception as err:
-            raise ComponentLoadError(
-                f"Component {self.name!r} could not load from bytes: {type(err).__name__}: "
-                f"{err}. The data is truncated or corrupted, or comes from a different model."
-            ) from err
         self.check_labels_fit_model("bytes")
         return self
+
+    @contextlib.contextmanager
+    def _explained_load(self, what: str) -> Iterator[None]:
+        try:
+            yield
+        except Exception as err:
+            raise ComponentLoadError(
+                f"Component {self.name!r} could not load {what}: {type(err).__name__}: {err}. "
+                "The data is truncated or corrupted, or was written by a different model; "
+                "restore it or retrain."
+            ) from err
 
     def check_labels_fit_model(self, where: str) -> None:
         """Raise ComponentLoadError if the labels do not fit the weights; nothing to check here."""
