@@ -223,6 +223,8 @@ news = null
 sampling = "temperature"
 seed = 0
 
+[corpora.train.sources]
+
 [corpora.train.sources.intents]
 path = ${paths.intents}
 tasks = ["cats"]
