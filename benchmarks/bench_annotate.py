@@ -15,7 +15,7 @@ same texts (load excluded) is the baseline. Prints a table; writes JSON.
 
 import argparse
 import json
-import subprocess
+import os
 import sys
 import time
 from pathlib import Path
@@ -33,10 +33,10 @@ import json, sys, time, spacy, torch
 torch.set_num_threads(1)
 nlp = spacy.load(sys.argv[1])
 texts = [json.loads(line)["text"] for line in open(sys.argv[2], encoding="utf-8")]
-start = time.perf_counter()
+start, cpu = time.perf_counter(), time.process_time()
 for doc in nlp.pipe(texts, batch_size=int(sys.argv[3])):
     pass
-print(time.perf_counter() - start)
+print(time.perf_counter() - start, time.process_time() - cpu)
 """
 
 
@@ -67,6 +67,14 @@ def build_pipeline(path: Path, n_train: int = 2000, steps: int = 30) -> None:
 def annotate_cmd(pipeline, inp, out, engine, workers, batch_size):
     return [PYTHON, "-m", "spacy_mtl", "annotate", str(pipeline), str(inp), str(out), "--engine",
             engine, "--workers", str(workers), "--batch-size", str(batch_size)]  # fmt: skip
+
+
+def _is_worker(cmd, pid, driver_pid, engine, workers):
+    if engine == "ray":
+        return "MapWorker" in cmd
+    return (
+        pid == driver_pid if workers == 1 else (pid != driver_pid and "spacy_mtl annotate" in cmd)
+    )
 
 
 def worker_peaks(peaks, engine, driver_pid):
@@ -103,13 +111,15 @@ def main() -> int:
     print(f"corpus: {args.docs} documents, {words} words -> {corpus}")
     rows = []
     start = time.perf_counter()
-    base = subprocess.run(
-        [PYTHON, "-c", BASELINE, str(pipeline), str(corpus), str(args.batch_size)],
-        capture_output=True, text=True, check=True,
-    )  # fmt: skip
-    base_s = float(base.stdout.strip().splitlines()[-1])
+    base, base_wall, base_peaks = run_and_sample(
+        [PYTHON, "-c", BASELINE, str(pipeline), str(corpus), str(args.batch_size)]
+    )
+    base_s, base_cpu = (float(x) for x in base.stdout.strip().splitlines()[-1].split())
     rows.append({"run": "nlp.pipe loop (load excluded)", "engine": "nlp.pipe", "workers": 1,
-                 "wall_s": base_s, "words_per_s": words / base_s})  # fmt: skip
+                 "wall_s": base_s, "words_per_s": words / base_s,
+                 "driver_peak_mib": next(iter(base_peaks.values()))[0],
+                 "cpu_s": base_cpu, "worker_cpu_s": base_cpu,
+                 "words_per_cpu_s": words / base_cpu, "load_average": os.getloadavg()})  # fmt: skip
     outputs = {}
     for engine in ("local", "ray"):
         for workers in (1, 2):
@@ -124,6 +134,12 @@ def main() -> int:
                 print(result.stderr[-3000:], fixed.stderr[-3000:], file=sys.stderr)
                 return 1
             driver_pid = next(iter(peaks))  # the command itself, polled first
+            cpu = run_and_sample.cpu
+            worker_cpu = sum(
+                seconds
+                for pid, seconds in cpu.items()
+                if pid in peaks and _is_worker(peaks[pid][1], pid, driver_pid, engine, workers)
+            )
             workers_mib = worker_peaks(peaks, engine, driver_pid)
             outputs[(engine, workers)] = out.read_bytes()
             rows.append({
@@ -134,6 +150,10 @@ def main() -> int:
                 "driver_peak_mib": peaks[driver_pid][0],
                 "worker_peak_mib": max(workers_mib) if workers_mib else None,
                 "worker_processes": len(workers_mib),
+                "cpu_s": sum(cpu.values()),
+                "worker_cpu_s": worker_cpu,
+                "words_per_cpu_s": words / max(sum(cpu.values()), 1e-9),
+                "load_average": os.getloadavg(),
             })  # fmt: skip
             print(json.dumps(rows[-1]))
     identical = len(set(outputs.values())) == 1
@@ -147,13 +167,22 @@ def main() -> int:
         "ray 1 / nlp.pipe": by["ray", 1]["words_per_s"] / by["nlp.pipe", 1]["words_per_s"],
         "ray 1 / nlp.pipe after start-up": by["ray", 1]["words_per_s_after_startup"]
         / by["nlp.pipe", 1]["words_per_s"],
+        "CPU per word, ray 1 / nlp.pipe": by["nlp.pipe", 1]["words_per_cpu_s"]
+        / by["ray", 1]["words_per_cpu_s"],
+        "CPU per word, ray 2 / ray 1": by["ray", 1]["words_per_cpu_s"]
+        / by["ray", 2]["words_per_cpu_s"],
+        "CPU per word, local 1 / nlp.pipe": by["nlp.pipe", 1]["words_per_cpu_s"]
+        / by["local", 1]["words_per_cpu_s"],
+        "CPU per word, local 2 / local 1": by["local", 1]["words_per_cpu_s"]
+        / by["local", 2]["words_per_cpu_s"],
     }
     print()
     print(f"{args.docs} documents, {words} words, batch size {args.batch_size}; outputs "
           f"identical across engines and workers: {identical}")  # fmt: skip
     print("| run | wall s | words/s | start-up s | words/s after start-up | driver MiB | "
-          "worker MiB (peak, each) |")  # fmt: skip
-    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+          "worker MiB (peak, each) | CPU s (all) | CPU s (workers) | words per CPU s | "
+          "load avg |")  # fmt: skip
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for r in rows:
 
         def f(key, fmt="{:.0f}", r=r):
@@ -161,7 +190,9 @@ def main() -> int:
 
         print(f"| {r['run']} | {f('wall_s', '{:.1f}')} | {f('words_per_s')} | "
               f"{f('startup_s', '{:.1f}')} | {f('words_per_s_after_startup')} | "
-              f"{f('driver_peak_mib')} | {f('worker_peak_mib')} |")  # fmt: skip
+              f"{f('driver_peak_mib')} | {f('worker_peak_mib')} | {f('cpu_s')} | "
+              f"{f('worker_cpu_s')} | {f('words_per_cpu_s')} | {r['load_average'][0]:.1f} |"
+              )  # fmt: skip
     print()
     for name, value in ratios.items():
         print(f"{name}: {value:.2f}")

@@ -59,7 +59,11 @@ def main() -> int:
                 print(result.stdout[-2000:], result.stderr[-3000:], file=sys.stderr)
                 return 1
             trainer = next(iter(peaks))
-            steps = [line for line in result.stdout.splitlines() if line[:1].strip().isdigit()]
+            steps = [
+                line
+                for line in result.stdout.splitlines()
+                if line.split()[:1] and line.split()[0].isdigit()
+            ]
             last = steps[-1].split() if steps else None
             rows.append({"reader": reader, "docs": size, "peak_mib": peaks[trainer][0],
                          "wall_s": wall, "last_log": last})  # fmt: skip

@@ -38,6 +38,19 @@ def _descendants(pid: int) -> List[int]:
     return out
 
 
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User plus system CPU seconds of a process so far (0.0 if it is gone)."""
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            fields = handle.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / TICKS
+
+
 def _peak_kib(pid: int) -> Tuple[int, str]:
     try:
         with open(f"/proc/{pid}/status") as handle:
@@ -57,11 +70,17 @@ def run_and_sample(
 ) -> Tuple[subprocess.CompletedProcess, float, Dict[int, Tuple[float, str]]]:
     """Run a command; return its result, wall seconds and {pid: (peak MiB, cmdline)}.
 
+    The CPU seconds of each process, as last seen (up to `interval` short of its
+    end), are in `run_and_sample.cpu` afterwards: {pid: seconds}. On a shared
+    machine CPU seconds per word, unlike wall time, barely depend on the load.
+
     cmd (List[str]): The command.
     interval (float): Seconds between polls of the process tree.
     RETURNS: (completed process, wall seconds, peak MiB and command line per process).
     """
     peaks: Dict[int, Tuple[float, str]] = {}
+    cpu: Dict[int, float] = {}
+    run_and_sample.cpu = cpu
     start = time.perf_counter()
     proc = subprocess.Popen(
         cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kwargs
@@ -72,6 +91,7 @@ def run_and_sample(
         while not stop.is_set():
             for pid in _descendants(proc.pid):
                 kib, cmdline = _peak_kib(pid)
+                cpu[pid] = max(cpu.get(pid, 0.0), _cpu_seconds(pid))
                 if kib and kib / 1024 > peaks.get(pid, (0.0, ""))[0]:
                     peaks[pid] = (kib / 1024, cmdline)
             stop.wait(interval)
