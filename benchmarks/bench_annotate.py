@@ -127,6 +127,7 @@ def main() -> int:
                 annotate_cmd(pipeline, tiny, work / f"one-{engine}{workers}.jsonl", engine,
                              workers, args.batch_size) + ["--overwrite"]
             )  # fmt: skip
+            fixed_cpu = sum(run_and_sample.cpu.values())
             out = work / f"out-{engine}{workers}.jsonl"
             cmd = annotate_cmd(pipeline, corpus, out, engine, workers, args.batch_size)
             result, wall, peaks = run_and_sample(cmd + ["--overwrite"])
@@ -153,6 +154,8 @@ def main() -> int:
                 "cpu_s": sum(cpu.values()),
                 "worker_cpu_s": worker_cpu,
                 "words_per_cpu_s": words / max(sum(cpu.values()), 1e-9),
+                "startup_cpu_s": fixed_cpu,
+                "words_per_cpu_s_after_startup": words / max(sum(cpu.values()) - fixed_cpu, 1e-9),
                 "load_average": os.getloadavg(),
             })  # fmt: skip
             print(json.dumps(rows[-1]))
@@ -167,22 +170,24 @@ def main() -> int:
         "ray 1 / nlp.pipe": by["ray", 1]["words_per_s"] / by["nlp.pipe", 1]["words_per_s"],
         "ray 1 / nlp.pipe after start-up": by["ray", 1]["words_per_s_after_startup"]
         / by["nlp.pipe", 1]["words_per_s"],
-        "CPU per word, ray 1 / nlp.pipe": by["nlp.pipe", 1]["words_per_cpu_s"]
-        / by["ray", 1]["words_per_cpu_s"],
-        "CPU per word, ray 2 / ray 1": by["ray", 1]["words_per_cpu_s"]
-        / by["ray", 2]["words_per_cpu_s"],
-        "CPU per word, local 1 / nlp.pipe": by["nlp.pipe", 1]["words_per_cpu_s"]
-        / by["local", 1]["words_per_cpu_s"],
-        "CPU per word, local 2 / local 1": by["local", 1]["words_per_cpu_s"]
-        / by["local", 2]["words_per_cpu_s"],
+        "CPU per word after start-up, ray 1 / nlp.pipe": by["nlp.pipe", 1]["words_per_cpu_s"]
+        / by["ray", 1]["words_per_cpu_s_after_startup"],
+        "CPU per word after start-up, ray 2 / ray 1": by["ray", 1]["words_per_cpu_s_after_startup"]
+        / by["ray", 2]["words_per_cpu_s_after_startup"],
+        "CPU per word after start-up, local 1 / nlp.pipe": by["nlp.pipe", 1]["words_per_cpu_s"]
+        / by["local", 1]["words_per_cpu_s_after_startup"],
+        "CPU per word after start-up, local 2 / local 1": by["local", 1][
+            "words_per_cpu_s_after_startup"
+        ]
+        / by["local", 2]["words_per_cpu_s_after_startup"],
     }
     print()
     print(f"{args.docs} documents, {words} words, batch size {args.batch_size}; outputs "
           f"identical across engines and workers: {identical}")  # fmt: skip
     print("| run | wall s | words/s | start-up s | words/s after start-up | driver MiB | "
           "worker MiB (peak, each) | CPU s (all) | CPU s (workers) | words per CPU s | "
-          "load avg |")  # fmt: skip
-    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+          "start-up CPU s | words per CPU s after start-up | load avg |")  # fmt: skip
+    print("| --- |" + " ---: |" * 12)
     for r in rows:
 
         def f(key, fmt="{:.0f}", r=r):
@@ -191,7 +196,9 @@ def main() -> int:
         print(f"| {r['run']} | {f('wall_s', '{:.1f}')} | {f('words_per_s')} | "
               f"{f('startup_s', '{:.1f}')} | {f('words_per_s_after_startup')} | "
               f"{f('driver_peak_mib')} | {f('worker_peak_mib')} | {f('cpu_s')} | "
-              f"{f('worker_cpu_s')} | {f('words_per_cpu_s')} | {r['load_average'][0]:.1f} |"
+              f"{f('worker_cpu_s')} | {f('words_per_cpu_s')} | "
+              f"{f('startup_cpu_s', '{:.1f}')} | {f('words_per_cpu_s_after_startup')} | "
+              f"{r['load_average'][0]:.1f} |"
               )  # fmt: skip
     print()
     for name, value in ratios.items():
