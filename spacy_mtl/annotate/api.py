@@ -154,20 +154,22 @@ def annotate(
     summary = AnnotateSummary(output=str(output_path), parts_skipped=len(done))
     bar = _progress_bar(parts, done, progress)
     start = time.perf_counter()
+    errors: List[Optional[str]] = []
     try:
         for part, records in runner.run(pending, read_kwargs, progress=bar.update):
             write_part(folder / part.filename, records, fmt)
             summary.parts_written += 1
             summary.rows_annotated += len(records)
+            errors.extend(record["error"] for record in records)
     finally:
         bar.close()
     summary.seconds = time.perf_counter() - start
-    counted = _count_output([folder / part.filename for part in parts], str(output_path))
-    summary.rows, summary.errors, summary.error_kinds = (
-        counted.rows,
-        counted.errors,
-        counted.error_kinds,
-    )
+    # Parts an earlier run wrote are read back for the counts; this run's were counted above.
+    for path in (folder / part.filename for part in done):
+        errors.extend(record["error"] for record in read_records(path))
+    summary.rows = len(errors)
+    summary.error_kinds = summarize_errors(errors)
+    summary.errors = sum(summary.error_kinds.values())
     if single:
         merge_parts([folder / part.filename for part in parts], output_path, fmt)
         shutil.rmtree(folder)
