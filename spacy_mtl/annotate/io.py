@@ -21,8 +21,13 @@ from typing import Any, Dict, Iterable, Iterator, List, Optional, Tuple
 from ..atomic import atomic_path, atomic_write
 from .records import DEFAULT_MAX_CHARS, MISSING, RECORD_FIELDS, make_row, record_to_json
 
-INPUT_FORMATS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv", ".txt": "txt"}
-INPUT_FORMATS[".parquet"] = "parquet"
+INPUT_FORMATS = {
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+    ".csv": "csv",
+    ".parquet": "parquet",
+    ".txt": "txt",
+}
 OUTPUT_FORMATS = ("jsonl", "parquet")
 DEFAULT_PART_SIZE = 5_000
 MANIFEST = "_annotate.json"

@@ -10,7 +10,7 @@ do not depend on the other documents of its batch.
 import json
 import math
 import re
-from typing import Any, Dict, Iterable, Iterator, List, Optional, Tuple
+from typing import Any, Dict, Iterable, Iterator, List, Optional
 
 from spacy.language import Language
 from spacy.tokens import Doc
@@ -174,19 +174,6 @@ def _annotate_one(nlp: Language, text: str):
 def record_to_json(record: Dict[str, Any]) -> str:
     """Serialise a record as one JSON line (without the newline), fields in order."""
     return json.dumps({key: record[key] for key in RECORD_FIELDS}, ensure_ascii=False)
-
-
-def count_errors(records: Iterable[Dict[str, Any]]) -> Tuple[int, int]:
-    """Count the records and those with an error.
-
-    records (Iterable[Dict[str, Any]]): The records.
-    RETURNS (Tuple[int, int]): (records, errors).
-    """
-    n = errors = 0
-    for record in records:
-        n += 1
-        errors += record.get("error") is not None
-    return n, errors
 
 
 def summarize_errors(messages: Iterable[Optional[str]]) -> Dict[str, int]:
