@@ -10,6 +10,7 @@ import sys
 import warnings
 from typing import Callable, List, Optional
 
+from .annotate.cli import add_annotate_command
 from .annotation import TASKS, annotated_tasks
 from .convert import FORMAT_TASKS, FORMATS, ConversionError, read_corpus, write_docbin
 
@@ -89,6 +90,7 @@ def run_convert(args: argparse.Namespace) -> int:
 
 
 COMMANDS: List[Callable[[argparse._SubParsersAction], None]] = [add_convert_command]
+COMMANDS.append(add_annotate_command)
 
 
 def make_parser() -> argparse.ArgumentParser:

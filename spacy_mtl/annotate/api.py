@@ -1,0 +1,288 @@
+"""`annotate`: run a pipeline over a file or a directory of shards, resumably."""
+
+import shutil
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Union
+
+from .engines import ENGINES, LocalEngine, RayEngine
+from .io import (
+    DEFAULT_PART_SIZE,
+    MANIFEST,
+    OUTPUT_FORMATS,
+    AnnotateError,
+    Part,
+    find_inputs,
+    load_manifest,
+    make_parts,
+    merge_parts,
+    output_settings,
+    plan_shard,
+    read_records,
+    remove_stale_temporaries,
+    save_manifest,
+    shard_unchanged,
+    shards_from_manifest,
+    write_part,
+)
+from .records import DEFAULT_MAX_CHARS, summarize_errors
+
+PathLike = Union[str, Path]
+
+
+@dataclass
+class AnnotateSummary:
+    """What an annotate run did.
+
+    rows (int): Records in the output, one per input row.
+    errors (int): Records with an error.
+    error_kinds (Dict[str, int]): Errors counted by kind.
+    parts_written (int): Part files written by this run.
+    parts_skipped (int): Part files an earlier run had finished.
+    rows_annotated (int): Rows annotated by this run.
+    seconds (float): Time spent annotating and writing in this run.
+    output (str): The output file or directory.
+    """
+
+    rows: int = 0
+    errors: int = 0
+    error_kinds: Dict[str, int] = field(default_factory=dict)
+    parts_written: int = 0
+    parts_skipped: int = 0
+    rows_annotated: int = 0
+    seconds: float = 0.0
+    output: str = ""
+
+    def lines(self) -> List[str]:
+        """The summary as lines of text, for the command line."""
+        rate = self.rows_annotated / self.seconds if self.seconds > 0 else 0.0
+        lines = [
+            f"{self.rows} records in {self.output}: {self.rows - self.errors} annotated, "
+            f"{self.errors} with an error.",
+            f"This run: {self.parts_written} part(s) written ({self.rows_annotated} rows, "
+            f"{rate:.0f} docs/s), {self.parts_skipped} part(s) already done.",
+        ]
+        for kind, count in sorted(self.error_kinds.items(), key=lambda kv: -kv[1]):
+            lines.append(f"  {count} x {kind}")
+        return lines
+
+
+def annotate(
+    pipeline: str,
+    input: PathLike,
+    output: PathLike,
+    *,
+    engine: str = "local",
+    workers: int = 1,
+    batch_size: int = 64,
+    text_field: str = "text",
+    id_field: str = "id",
+    address: Optional[str] = None,
+    part_size: int = DEFAULT_PART_SIZE,
+    max_chars: int = DEFAULT_MAX_CHARS,
+    output_format: Optional[str] = None,
+    overwrite: bool = False,
+    progress: Optional[bool] = None,
+) -> AnnotateSummary:
+    """Annotate every row of a file or a directory of shards with a pipeline.
+
+    The output has one record per input row, in input order (shards in name
+    order, rows in file order): id, text, intent, cats, entities and error. It
+    is written in parts of `part_size` rows, each whole or not at all; a rerun
+    skips the parts that are done, so a killed run picks up where it stopped.
+    The records do not depend on the engine, the workers or the batch size,
+    so a rerun may change them.
+
+    pipeline (str): An installed package name or a path.
+    input (Union[str, Path]): A .jsonl, .csv, .parquet or .txt file (one
+        document per line, its line number the id), or a directory of them.
+    output (Union[str, Path]): A .jsonl or .parquet file for a file input; a
+        directory of part files for a directory input.
+    engine (str): "local" (nlp.pipe with n_process=workers) or "ray" (Ray
+        Data, an actor pool of `workers`).
+    workers (int): Processes or actors.
+    batch_size (int): Documents per batch.
+    text_field (str): The field or column with the text.
+    id_field (str): The field or column with the id; a row without one gets
+        its row number.
+    address (Optional[str]): A Ray cluster's address (engine "ray" only).
+    part_size (int): Rows per part file.
+    max_chars (int): The longest text annotated, in characters; longer texts
+        get an error.
+    output_format (Optional[str]): "jsonl" or "parquet"; default: the output's
+        suffix, and jsonl for a directory without one.
+    overwrite (bool): Start again rather than resume or stop.
+    progress (Optional[bool]): Show a progress bar; default: if stderr is a terminal.
+    RETURNS (AnnotateSummary): Counts of records and errors.
+    """
+    _check_settings(engine, workers, batch_size, part_size, max_chars, address)
+    input_path, output_path = Path(input), Path(output)
+    files = find_inputs(input_path)
+    single = input_path.is_file()
+    fmt = _output_format(output_path, output_format, single)
+    folder = output_path.with_name(output_path.name + ".parts") if single else output_path
+    if overwrite:
+        _remove_output(output_path, folder, single)
+    if single and output_path.exists() and not folder.exists():
+        if output_path.is_dir():
+            raise AnnotateError(
+                f"The input is one file, so the output {str(output_path)!r} must be a file, "
+                f"but it is a directory."
+            )
+        summary = _count_output([output_path], str(output_path))
+        summary.parts_skipped = 1
+        return summary
+    if not single and output_path.exists() and not output_path.is_dir():
+        raise AnnotateError(
+            f"The input is a directory of shards, so the output {str(output_path)!r} must be a "
+            f"directory of part files, but it is a file."
+        )
+    settings = {"text_field": text_field, "id_field": id_field, "part_size": part_size}
+    settings.update({"max_chars": max_chars, "fmt": fmt})
+    shards = _plan(pipeline, files, folder, settings)
+    parts = make_parts(shards, part_size, fmt, single)
+    remove_stale_temporaries(folder, parts)
+    done = [part for part in parts if (folder / part.filename).exists()]
+    pending = [part for part in parts if not (folder / part.filename).exists()]
+    if engine == "ray":
+        runner = RayEngine(pipeline, workers=workers, batch_size=batch_size, address=address)
+    else:
+        runner = LocalEngine(pipeline, workers=workers, batch_size=batch_size)
+    read_kwargs = {"text_field": text_field, "id_field": id_field, "max_chars": max_chars}
+    summary = AnnotateSummary(output=str(output_path), parts_skipped=len(done))
+    bar = _progress_bar(parts, done, progress)
+    start = time.perf_counter()
+    errors: List[Optional[str]] = []
+    try:
+        for part, records in runner.run(pending, read_kwargs, progress=bar.update):
+            write_part(folder / part.filename, records, fmt)
+            summary.parts_written += 1
+            summary.rows_annotated += len(records)
+            errors.extend(record["error"] for record in records)
+    finally:
+        bar.close()
+    summary.seconds = time.perf_counter() - start
+    # Parts an earlier run wrote are read back for the counts; this run's were counted above.
+    for path in (folder / part.filename for part in done):
+        errors.extend(record["error"] for record in read_records(path))
+    summary.rows = len(errors)
+    summary.error_kinds = summarize_errors(errors)
+    summary.errors = sum(summary.error_kinds.values())
+    if single:
+        merge_parts([folder / part.filename for part in parts], output_path, fmt)
+        shutil.rmtree(folder)
+    else:
+        manifest = load_manifest(folder) or {}
+        manifest["complete"] = {"rows": summary.rows, "errors": summary.errors}
+        save_manifest(folder, manifest)
+    return summary
+
+
+def _check_settings(engine, workers, batch_size, part_size, max_chars, address) -> None:
+    if engine not in ENGINES:
+        raise AnnotateError(f"Unknown engine {engine!r}: expected one of {', '.join(ENGINES)}.")
+    for name, value in [
+        ("workers", workers),
+        ("batch_size", batch_size),
+        ("part_size", part_size),
+        ("max_chars", max_chars),
+    ]:
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise AnnotateError(f"{name} must be a positive integer, got {value!r}.")
+    if address and engine != "ray":
+        raise AnnotateError("--address names a Ray cluster: use it with --engine ray.")
+
+
+def _output_format(output: Path, output_format: Optional[str], single: bool) -> str:
+    suffix = output.suffix.lower().lstrip(".")
+    if output_format is not None:
+        if output_format not in OUTPUT_FORMATS:
+            raise AnnotateError(
+                f"Unknown output format {output_format!r}: expected {' or '.join(OUTPUT_FORMATS)}."
+            )
+        if single and suffix != output_format:
+            raise AnnotateError(
+                f"The output {str(output)!r} does not end in .{output_format}, the format "
+                f"asked for."
+            )
+        return output_format
+    if suffix in OUTPUT_FORMATS:
+        return suffix
+    if single:
+        raise AnnotateError(
+            f"Cannot tell the output format of {str(output)!r}: name it .jsonl or .parquet."
+        )
+    return "jsonl"
+
+
+def _remove_output(output: Path, folder: Path, single: bool) -> None:
+    if single:
+        if folder.is_dir():
+            shutil.rmtree(folder)
+        if output.is_file():
+            output.unlink()
+    elif folder.is_dir():
+        if load_manifest(folder) is None and any(folder.iterdir()):
+            raise AnnotateError(
+                f"Will not overwrite {str(folder)!r}: it has no {MANIFEST}, so annotate did not "
+                f"write it. Remove it yourself or choose another output."
+            )
+        shutil.rmtree(folder)
+
+
+def _plan(pipeline: str, files, folder: Path, settings: Dict[str, Any]):
+    manifest = load_manifest(folder)
+    if manifest is None:
+        if folder.is_dir() and any(p.name != MANIFEST for p in folder.iterdir()):
+            raise AnnotateError(
+                f"The output {str(folder)!r} exists and is not empty, but annotate did not start "
+                f"it (no {MANIFEST}): choose another output."
+            )
+        shards = [
+            plan_shard(path, name, settings["part_size"], settings["text_field"])
+            for path, name in files
+        ]
+        folder.mkdir(parents=True, exist_ok=True)
+        save_manifest(folder, output_settings(pipeline, shards, **settings))
+        return shards
+    fresh = output_settings(pipeline, [], **settings)
+    changed = [k for k in fresh if k != "shards" and manifest.get(k) != fresh[k]]
+    shards = shards_from_manifest(manifest)
+    if [(str(p.resolve()), n) for p, n in files] != [(s.path, s.name) for s in shards]:
+        changed.append("input files")
+    elif not all(shard_unchanged(shard) for shard in shards):
+        changed.append("input contents")
+    if changed:
+        raise AnnotateError(
+            f"{str(folder)!r} holds an unfinished run with other {', '.join(changed)}: rerun with "
+            f"the same pipeline, input and settings to resume, or pass --overwrite to start again."
+        )
+    return shards
+
+
+def _progress_bar(parts: List[Part], done: List[Part], progress: Optional[bool]):
+    from tqdm import tqdm
+
+    if progress is None:
+        progress = sys.stderr.isatty()
+    return tqdm(
+        total=sum(part.rows for part in parts),
+        initial=sum(part.rows for part in done),
+        unit="doc",
+        disable=not progress,
+        dynamic_ncols=True,
+        smoothing=0.1,
+    )
+
+
+def _count_output(paths: List[Path], output: str) -> AnnotateSummary:
+    errors: List[Optional[str]] = []
+    rows = 0
+    for path in paths:
+        for record in read_records(path):
+            rows += 1
+            errors.append(record["error"])
+    kinds = summarize_errors(errors)
+    return AnnotateSummary(rows=rows, errors=sum(kinds.values()), error_kinds=kinds, output=output)

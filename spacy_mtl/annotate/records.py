@@ -1,0 +1,192 @@
+"""What `annotate` writes for one input row, and how a batch of rows gets annotated.
+
+Every engine (local `nlp.pipe`, Ray actors) runs `annotate_rows` on the same
+pre-records and serialises with `record_to_json`, so identical input gives
+identical records whatever the engine and the number of workers. That rests on
+one property of the pipeline, which the tests check: a document's predictions
+do not depend on the other documents of its batch.
+"""
+
+import json
+import math
+import re
+from typing import Any, Dict, Iterable, Iterator, List, Optional
+
+from spacy.language import Language
+from spacy.tokens import Doc
+
+DEFAULT_MAX_CHARS = 100_000
+RECORD_FIELDS = ("id", "text", "intent", "cats", "entities", "error")
+
+
+def doc_to_record(doc: Doc) -> Dict[str, Any]:
+    """Describe a processed document as a JSON-ready dict.
+
+    doc (Doc): A document the pipeline has processed.
+    RETURNS (Dict[str, Any]): "text", "intent" (the label with the highest score,
+        or None without categories), "cats" (label to score) and "entities" (a
+        list of {"start", "end", "label", "text"}, offsets in characters).
+    """
+    cats = {label: float(score) for label, score in doc.cats.items()}
+    # max() keeps the first of equal scores, so ties go to the pipeline's label order.
+    intent = max(cats, key=cats.__getitem__) if cats else None
+    entities = [
+        {"start": ent.start_char, "end": ent.end_char, "label": ent.label_, "text": ent.text}
+        for ent in doc.ents
+    ]
+    return {"text": doc.text, "intent": intent, "cats": cats, "entities": entities}
+
+
+def make_row(row_id: Any, value: Any, *, field: str = "text", max_chars: int = DEFAULT_MAX_CHARS):
+    """Check one input row's text and give its pre-record: id, text and error.
+
+    row_id (Any): The row's id.
+    value (Any): The value of the row's text field; `MISSING` if it has none.
+    field (str): The name of the text field, for the error message.
+    max_chars (int): The longest text accepted, in characters.
+    RETURNS (Dict[str, Any]): {"id", "text", "error"}: text is None and error
+        says why where the row cannot be annotated.
+    """
+    error = text_error(value, field=field, max_chars=max_chars)
+    return {"id": row_id, "text": value if isinstance(value, str) else None, "error": error}
+
+
+class _Missing:
+    def __repr__(self) -> str:
+        return "MISSING"
+
+
+MISSING = _Missing()
+
+
+def text_error(value: Any, *, field: str = "text", max_chars: int = DEFAULT_MAX_CHARS):
+    """Say what is wrong with a row's text, or None if it can be annotated.
+
+    value (Any): The value of the text field, or MISSING.
+    field (str): The name of the text field.
+    max_chars (int): The longest text accepted, in characters.
+    RETURNS (Optional[str]): The error message, or None.
+    """
+    if value is MISSING:
+        return f"no {field!r} field"
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return f"{field!r} is null"
+    if not isinstance(value, str):
+        return f"{field!r} is {type(value).__name__}, not a string"
+    if not value.strip():
+        return "empty text"
+    if len(value) > max_chars:
+        return f"text has {len(value)} characters, more than the limit of {max_chars}"
+    return None
+
+
+def error_record(pre: Dict[str, Any]) -> Dict[str, Any]:
+    """The full record of a row that was not annotated."""
+    return {
+        "id": pre["id"],
+        "text": pre["text"],
+        "intent": None,
+        "cats": {},
+        "entities": [],
+        "error": pre["error"],
+    }
+
+
+def full_record(pre: Dict[str, Any], doc: Doc) -> Dict[str, Any]:
+    """The full record of an annotated row."""
+    return {"id": pre["id"], **doc_to_record(doc), "error": None}
+
+
+def annotate_rows(
+    nlp: Language,
+    rows: Iterable[Dict[str, Any]],
+    *,
+    batch_size: int = 64,
+    n_process: int = 1,
+) -> Iterator[Dict[str, Any]]:
+    """Annotate pre-records (see make_row) with a pipeline, in order.
+
+    Rows with an error pass through as error records. If the pipeline fails on
+    a batch, its rows are annotated one by one, and the row that fails gets
+    the exception as its error; the other rows are unaffected.
+
+    nlp (Language): The pipeline.
+    rows (Iterable[Dict[str, Any]]): Pre-records {"id", "text", "error"}.
+    batch_size (int): Documents per batch of nlp.pipe.
+    n_process (int): Processes of nlp.pipe (1: this one).
+    YIELDS (Dict[str, Any]): One record per row, in the order of `rows`.
+    """
+    pending: List[Dict[str, Any]] = []
+    rows = iter(rows)
+    if n_process > 1:
+        # One multi-process stream: spaCy forks its workers once, not per batch.
+        stream = ((pre["text"] or "", pre) for pre in rows)
+        try:
+            for doc, pre in nlp.pipe(
+                stream, as_tuples=True, batch_size=batch_size, n_process=n_process
+            ):
+                yield error_record(pre) if pre["error"] else full_record(pre, doc)
+        except Exception as err:
+            raise AnnotateProcessError(
+                f"The pipeline failed in a worker process: {err}. Run again with one worker "
+                f"to record the failing row as an error instead."
+            ) from err
+        return
+    for pre in rows:
+        pending.append(pre)
+        if len(pending) >= batch_size:
+            yield from _annotate_batch(nlp, pending)
+            pending = []
+    if pending:
+        yield from _annotate_batch(nlp, pending)
+
+
+class AnnotateProcessError(RuntimeError):
+    """The pipeline failed inside nlp.pipe's worker processes."""
+
+
+def _annotate_batch(nlp: Language, rows: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
+    texts = [pre["text"] for pre in rows if not pre["error"]]
+    try:
+        docs = iter(list(nlp.pipe(texts, batch_size=max(1, len(texts)))))
+    except Exception:
+        docs = iter([_annotate_one(nlp, text) for text in texts])
+    records = []
+    for pre in rows:
+        if pre["error"]:
+            records.append(error_record(pre))
+            continue
+        doc = next(docs)
+        if isinstance(doc, str):
+            records.append(error_record({**pre, "error": doc}))
+        else:
+            records.append(full_record(pre, doc))
+    return records
+
+
+def _annotate_one(nlp: Language, text: str):
+    try:
+        return nlp(text)
+    except Exception as err:
+        return f"the pipeline failed: {type(err).__name__}: {err}"
+
+
+def record_to_json(record: Dict[str, Any]) -> str:
+    """Serialise a record as one JSON line (without the newline), fields in order."""
+    return json.dumps({key: record[key] for key in RECORD_FIELDS}, ensure_ascii=False)
+
+
+def summarize_errors(messages: Iterable[Optional[str]]) -> Dict[str, int]:
+    """Count error messages by kind, for the summary.
+
+    messages (Iterable[Optional[str]]): The records' errors (None: no error).
+    RETURNS (Dict[str, int]): Count by kind: the message with its numbers
+        and line references removed.
+    """
+    kinds: Dict[str, int] = {}
+    for message in messages:
+        if message is None:
+            continue
+        kind = re.sub(r"\d+", "#", message.split(": ")[0])
+        kinds[kind] = kinds.get(kind, 0) + 1
+    return kinds
