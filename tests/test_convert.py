@@ -199,7 +199,8 @@ def test_read_jsonl_labels_tokens_and_missing_entities():
         '{"text": "Nothing to see", "labels": []}',
     ]
     with make_tempdir() as tmp:
-        docs = read_jsonl(write_lines(tmp / "a.jsonl", lines))
+        # "label" and "labels" mixed: multi-label, declared so.
+        docs = read_jsonl(write_lines(tmp / "a.jsonl", lines), exclusive=False)
     assert [t.text for t in docs[0]] == ["Refund", "my", "order", ",", "please", "!"]
     assert [t.text for t in docs[1]] == ["new", "york's", "u.s."]
     assert docs[0].cats == {"other": 0.0, "refund": 1.0, "track": 0.0}
@@ -453,7 +454,7 @@ def test_jsonl_bad_record(record, problem):
 @pytest.mark.parametrize(
     "lines,line,problem",
     [
-        (["text,category", "a,x"], 1, "must name a 'text' column"),
+        (["text,category", "a,x"], 1, "must name one 'text' column"),
         (["text,label", "a,x", "b,"], 3, "label is empty"),
         (["text,label", "a,x", ",y"], 3, "text is empty"),
         (["text,label", "a,x,extra"], 2, "3 fields where the header has 2"),
