@@ -367,7 +367,10 @@ def read_csv(
     """
     input_path = Path(input_path)
     # csv needs the line endings back to read quoted fields across lines.
-    reader = csv.reader((text + "\n" for _, text in _read_lines(input_path)), delimiter=delimiter)
+    # strict: a quote left open at the end of the file, or text after a closing quote, is an
+    # error rather than a field that silently swallows the lines after it.
+    lines = (text + "\n" for _, text in _read_lines(input_path))
+    reader = csv.reader(lines, delimiter=delimiter, strict=True)
     rows = _csv_rows(reader, input_path)
     header_line, header, _ = next(rows, (1, None, 1))
     if header is None:
@@ -414,6 +417,13 @@ def read_csv(
         docs.append(make_doc(text))
         doc_lines.append(line)
         cell = row[label_index].strip()
+        if "\n" in cell:
+            raise ConversionError(
+                f"the {label_column} cell holds a line break, which a class name never does: "
+                "is a double quote left open before it? Close the quote.",
+                path=input_path,
+                line=line,
+            )
         if label_column == "label":
             if not cell:
                 raise ConversionError(
@@ -785,8 +795,17 @@ def _csv_rows(reader: Any, path: Path) -> Iterator[Tuple[int, List[str], int]]:
         except StopIteration:
             return
         except csv.Error as err:
+            if "unexpected end of data" in str(err):
+                raise ConversionError(
+                    "an unclosed double quote: a quoted field of the record that starts on "
+                    f"this line runs on to the end of the file (line {reader.line_num}). "
+                    'Close the quote, or double a quote inside a quoted field ("").',
+                    path=path,
+                    line=line,
+                ) from None
             raise ConversionError(
-                f"malformed CSV ({err}). Check the quoting of this record.",
+                f"malformed CSV ({err}). Check the quoting of this record: a quoted field "
+                'ends with its closing quote, and a quote inside it is doubled ("").',
                 path=path,
                 line=reader.line_num,
             ) from None
