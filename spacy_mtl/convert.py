@@ -803,6 +803,15 @@ def _csv_rows(reader: Any, path: Path) -> Iterator[Tuple[int, List[str], int]]:
                     path=path,
                     line=line,
                 ) from None
+            if reader.line_num > line:
+                raise ConversionError(
+                    f"an unclosed double quote? A quoted field opens in the record that starts "
+                    f"on this line and closes only on line {reader.line_num}, where text follows "
+                    f"the closing quote ({err}). Close the quote on this line, or double a quote "
+                    'inside a quoted field ("").',
+                    path=path,
+                    line=line,
+                ) from None
             raise ConversionError(
                 f"malformed CSV ({err}). Check the quoting of this record: a quoted field "
                 'ends with its closing quote, and a quote inside it is doubled ("").',
