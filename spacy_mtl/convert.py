@@ -306,7 +306,9 @@ def read_jsonl(
         if not text.strip():
             continue
         try:
-            record = json.loads(text)
+            record = json.loads(text, object_pairs_hook=_json_object)
+        except _JSONValueError as err:
+            raise ConversionError(str(err), path=input_path, line=line) from None
         except json.JSONDecodeError as err:
             raise ConversionError(
                 f"invalid JSON ({err.msg}, column {err.colno}). {_jsonl_hint(text, line)}",
@@ -803,6 +805,14 @@ def _csv_rows(reader: Any, path: Path) -> Iterator[Tuple[int, List[str], int]]:
                     path=path,
                     line=line,
                 ) from None
+            if "field larger than field limit" in str(err):
+                raise ConversionError(
+                    f"a field longer than {csv.field_size_limit()} characters in the record "
+                    f"that starts on this line (it reaches line {reader.line_num}). Is a double "
+                    "quote left open? Close it; split a text that really is this long.",
+                    path=path,
+                    line=line,
+                ) from None
             if reader.line_num > line:
                 raise ConversionError(
                     f"an unclosed double quote? A quoted field opens in the record that starts "
@@ -967,6 +977,37 @@ def _labels_from_record(record: Dict, path: Path, line: int) -> Set[str]:
         path=path,
         line=line,
     )
+
+
+class _JSONValueError(ValueError):
+    """A JSON object that parses but means nothing sure: a key twice, a lone surrogate."""
+
+
+def _json_object(pairs: List[Tuple[str, Any]]) -> Dict[str, Any]:
+    """Build a JSON object, refusing repeated keys and strings that are not Unicode text."""
+    record: Dict[str, Any] = {}
+    for key, value in pairs:
+        if key in record:
+            raise _JSONValueError(
+                f"the key {key!r} appears twice in one object, so one of its values would be "
+                "lost. Keep one."
+            )
+        for string in [key, value] + (value if isinstance(value, list) else []):
+            if isinstance(string, str) and not _is_text(string):
+                raise _JSONValueError(
+                    f"the value of {key!r} holds a lone surrogate escape (such as \\ud800), "
+                    "which is not a character and cannot be stored. Fix the escape."
+                )
+        record[key] = value
+    return record
+
+
+def _is_text(string: str) -> bool:
+    try:
+        string.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _jsonl_hint(text: str, line: int) -> str:
