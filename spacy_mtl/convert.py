@@ -44,7 +44,7 @@ category per document. A file that gives one class a document (jsonl
 multi-label categories and skips the check.
 
 Input files must be UTF-8 (a leading byte-order mark is ignored), with
-``\n``, ``\r\n`` or ``\r`` line endings, which are all read alike. Every
+``\\n``, ``\\r\\n`` or ``\\r`` line endings, which are all read alike. Every
 problem in the input raises a ``ConversionError`` that names the file and the
 1-based line and says how to fix it. The output is written atomically
 (``spacy_mtl.atomic``): a failed or killed conversion leaves an existing
