@@ -12,7 +12,15 @@ from typing import Callable, List, Optional
 
 from .annotate.cli import add_annotate_command
 from .annotation import TASKS, annotated_tasks
-from .convert import FORMAT_TASKS, FORMATS, ConversionError, read_corpus, write_docbin
+from .convert import (
+    FORMAT_TASKS,
+    FORMATS,
+    ConversionError,
+    check_convert_output,
+    input_files,
+    read_corpus,
+    write_docbin,
+)
 
 PROG = "python -m spacy_mtl"
 
@@ -45,7 +53,25 @@ def add_convert_command(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--strict",
         action="store_true",
-        help="joint, iob: stop at an I- tag that begins an entity instead of repairing it to B-",
+        help="stop at what is otherwise repaired or warned about: joint, iob: an I- tag that "
+        "begins an entity; jsonl, csv: a document without exactly one category in exclusive mode",
+    )
+    cats_mode = parser.add_mutually_exclusive_group()
+    cats_mode.add_argument(
+        "--exclusive",
+        dest="exclusive",
+        action="store_const",
+        const=True,
+        default=None,
+        help="jsonl, csv: the categories are exclusive, one per document: check that "
+        "(default: when the file gives one class a document, with label)",
+    )
+    cats_mode.add_argument(
+        "--multilabel",
+        dest="exclusive",
+        action="store_const",
+        const=False,
+        help="jsonl, csv: the categories are multi-label: any number per document",
     )
     parser.set_defaults(func=run_convert)
 
@@ -62,10 +88,17 @@ def run_convert(args: argparse.Namespace) -> int:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
+            check_convert_output(args.format, args.input, args.output)
             docs = read_corpus(
-                args.format, args.input, lang=args.lang, tasks=tasks, strict=args.strict
+                args.format,
+                args.input,
+                lang=args.lang,
+                tasks=tasks,
+                strict=args.strict,
+                exclusive=args.exclusive,
             )
-            n_docs = write_docbin(docs, args.output)
+            inputs = input_files(args.format, args.input)
+            n_docs = write_docbin(docs, args.output, inputs=inputs)
         except ConversionError as err:
             _print_warnings(caught)
             print(f"Conversion failed: {err}", file=sys.stderr)

@@ -4,69 +4,293 @@ Every output (a converted corpus, scores, a chart, an annotation part file) is
 written to a temporary file beside its target and renamed over the target only
 once it is complete, so a crash or a kill never leaves a half-written target,
 and a failure leaves an existing target as it was.
+
+The temporary file has a fixed, visible name, ``<target>.spacy-mtl-partial``,
+held under an advisory lock while it is written. A hard kill (``kill -9``, a
+power cut) can leave it behind, but never a half-written target: the next
+write of the same target removes a leftover that no live writer holds, and
+refuses to start while another process is still writing that target.
+
+Before anything is written the target is checked (``check_output``): it must
+be absent or a regular file, never a folder, a device, a FIFO, a socket or a
+symbolic link (renaming over those would replace them with a regular file),
+and it must not be one of the writer's inputs, even through a link.
 """
 
 import contextlib
 import os
-import uuid
+import re
+import stat
 from pathlib import Path
-from typing import IO, Iterator, Optional, Union
+from typing import IO, Iterable, Iterator, Optional, Union
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows has no flock; leftovers are then just removed
+    fcntl = None  # type: ignore[assignment]
 
 PathLike = Union[str, Path]
 
+PARTIAL_SUFFIX = ".spacy-mtl-partial"
+# What the first version of this module left after a hard kill: ".NAME.<uuid4 hex>.tmp".
+_LEGACY_TMP = re.compile(r"^\.(?P<name>.+)\.[0-9a-f]{32}\.tmp$")
+
+_KINDS = (
+    (stat.S_ISDIR, "a folder"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISFIFO, "a FIFO (named pipe)"),
+    (stat.S_ISSOCK, "a socket"),
+    (stat.S_ISLNK, "a symbolic link"),
+)
+
+
+class OutputError(ValueError):
+    """An output path that must not be written, and why.
+
+    message (str): What is wrong and how to fix it.
+    path (Union[str, Path]): The output path.
+    """
+
+    def __init__(self, message: str, *, path: PathLike):
+        self.path = str(path)
+        self.reason = message
+        super().__init__(f"{self.path}: {message}")
+
+
+def partial_path(path: PathLike) -> Path:
+    """The temporary file that `path` is written to before it is renamed into place.
+
+    path (Union[str, Path]): The target file.
+    RETURNS (Path): The target's fixed temporary name, beside it.
+    """
+    path = Path(path)
+    return path.parent / f"{path.name}{PARTIAL_SUFFIX}"
+
+
+def check_output(path: PathLike, inputs: Iterable[PathLike] = ()) -> None:
+    """Raise OutputError if writing `path` would destroy something.
+
+    The target must be absent or a regular file: a folder, a device, a FIFO, a
+    socket or a symbolic link would be replaced by a regular file. It must not
+    be, or resolve to, one of `inputs` (compared after resolving links, and by
+    inode, which catches hard links).
+
+    path (Union[str, Path]): The target file.
+    inputs (Iterable[Union[str, Path]]): The files the writer reads.
+    """
+    path = Path(path)
+    for source in inputs:
+        source = Path(source)
+        if _same_file(path, source):
+            raise OutputError(
+                f"is the input {source}{_via(path, source)}. Writing it would destroy the "
+                "input: give another output path.",
+                path=path,
+            )
+    try:
+        info = os.lstat(path)
+    except FileNotFoundError:
+        return
+    except NotADirectoryError:
+        raise OutputError("a part of the path is not a folder.", path=path) from None
+    if stat.S_ISREG(info.st_mode):
+        return
+    kind = next((name for test, name in _KINDS if test(info.st_mode)), "not a regular file")
+    if stat.S_ISDIR(info.st_mode):
+        advice = "Give the path of the file to write."
+    elif stat.S_ISLNK(info.st_mode):
+        advice = (
+            f"It points to {os.readlink(path)}; writing would replace the link with a "
+            "regular file. Give the real path, or remove the link first."
+        )
+    else:
+        advice = (
+            "Writing would replace it with a regular file. Give the path of a regular "
+            "file, or remove it first."
+        )
+    raise OutputError(f"is {kind}, not a regular file. {advice}", path=path)
+
 
 @contextlib.contextmanager
-def atomic_path(path: PathLike) -> Iterator[Path]:
+def atomic_path(path: PathLike, *, inputs: Iterable[PathLike] = ()) -> Iterator[Path]:
     """Yield a temporary path that replaces `path` when the block ends without error.
 
     For writers that take a path (DocBin.to_disk, matplotlib's savefig). The
-    temporary file is created, empty, in the target's folder (so the rename
-    stays on one file system and is atomic), with the mode the umask gives a
-    plain open(). Parent folders are created.
+    target is checked first (check_output). The temporary file is
+    ``partial_path(path)``, created empty in the target's folder (so the
+    rename stays on one file system and is atomic) with the mode the umask
+    gives a plain open(), and locked while it is written; a leftover of a
+    killed earlier run is removed. Parent folders are created. The data are
+    synced to disk before the rename.
 
     path (Union[str, Path]): The target file.
+    inputs (Iterable[Union[str, Path]]): Files the writer reads, which the
+        target must not be.
     YIELDS (Path): The temporary file to write.
     """
     path = Path(path)
+    check_output(path, inputs)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.parent / f".{path.name}.{uuid.uuid4().hex}.tmp"
-    os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+    _remove_legacy_leftovers(path)
+    tmp = partial_path(path)
+    fd = _open_partial(tmp, path)
     try:
-        yield tmp
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+        try:
+            yield tmp
+            # Some writers replace the file rather than writing into it: sync what is there now.
+            with open(tmp, "rb") as written:
+                os.fsync(written.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
+    finally:
+        os.close(fd)
+    _sync_folder(path.parent)
 
 
 @contextlib.contextmanager
-def atomic_write(path: PathLike, mode: str = "wb", encoding: Optional[str] = None) -> Iterator[IO]:
+def atomic_write(
+    path: PathLike,
+    mode: str = "wb",
+    encoding: Optional[str] = None,
+    *,
+    inputs: Iterable[PathLike] = (),
+) -> Iterator[IO]:
     """Open a temporary file that replaces `path` when the block ends without error.
 
     path (Union[str, Path]): The target file.
     mode (str): "wb" or "w".
     encoding (Optional[str]): The text encoding for mode "w" (default utf-8).
+    inputs (Iterable[Union[str, Path]]): Files the writer reads, which the
+        target must not be.
     YIELDS (IO): The open temporary file.
     """
     if mode not in ("w", "wb"):
         raise ValueError(f"atomic_write writes whole files: mode must be 'w' or 'wb', got {mode!r}")
     if mode == "w" and encoding is None:
         encoding = "utf-8"
-    with atomic_path(path) as tmp:
+    with atomic_path(path, inputs=inputs) as tmp:
         with open(tmp, mode, encoding=encoding) as handle:
             yield handle
             handle.flush()
             os.fsync(handle.fileno())
 
 
-def write_bytes_atomic(path: PathLike, data: bytes) -> None:
+def write_bytes_atomic(path: PathLike, data: bytes, *, inputs: Iterable[PathLike] = ()) -> None:
     """Write `data` to `path` atomically (see atomic_write)."""
-    with atomic_write(path, "wb") as handle:
+    with atomic_write(path, "wb", inputs=inputs) as handle:
         handle.write(data)
 
 
-def write_text_atomic(path: PathLike, text: str) -> None:
+def write_text_atomic(path: PathLike, text: str, *, inputs: Iterable[PathLike] = ()) -> None:
     """Write `text` to `path` atomically, as UTF-8 (see atomic_write)."""
-    with atomic_write(path, "w") as handle:
+    with atomic_write(path, "w", inputs=inputs) as handle:
         handle.write(text)
+
+
+def _same_file(path: Path, source: Path) -> bool:
+    if path.resolve() == source.resolve():
+        return True
+    try:
+        return os.path.samefile(path, source)
+    except OSError:
+        return False
+
+
+def _via(path: Path, source: Path) -> str:
+    if path.resolve() != path.absolute():
+        return f" (through a link: it resolves to {path.resolve()})"
+    if path.absolute() != source.absolute() and path.resolve() != source.resolve():
+        return " (a hard link to it)"
+    return ""
+
+
+def _open_partial(tmp: Path, target: Path) -> int:
+    """Create and lock the temporary file, removing a leftover that no writer holds."""
+    for _ in range(3):
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        except FileExistsError:
+            _remove_leftover(tmp, target)
+            continue
+        if fcntl is not None:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                # Another run may have taken this fresh file for a leftover and removed it.
+                if os.stat(tmp).st_ino != os.fstat(fd).st_ino:
+                    raise FileNotFoundError(tmp)
+            except (BlockingIOError, FileNotFoundError):
+                os.close(fd)
+                continue
+        return fd
+    raise OutputError(
+        f"another process keeps creating {tmp}, the temporary file of this output. "
+        "Wait for it to finish, then try again.",
+        path=target,
+    )
+
+
+def _remove_leftover(tmp: Path, target: Path) -> None:
+    """Remove a temporary file left by a killed writer; refuse one that a live writer holds."""
+    try:
+        info = os.lstat(tmp)
+    except FileNotFoundError:
+        return
+    if not stat.S_ISREG(info.st_mode):
+        raise OutputError(
+            f"{tmp}, the name of this output's temporary file, is taken by something that is "
+            "not a regular file. Remove or rename it.",
+            path=target,
+        )
+    if fcntl is not None:
+        try:
+            fd = os.open(tmp, os.O_RDONLY)
+        except FileNotFoundError:
+            return
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise OutputError(
+                    f"another process is writing it right now (its temporary file {tmp} is "
+                    "locked). Wait for it to finish, or write to another path.",
+                    path=target,
+                ) from None
+            # The file may have been renamed into place meanwhile: remove only what we locked.
+            with contextlib.suppress(FileNotFoundError):
+                if os.stat(tmp).st_ino == os.fstat(fd).st_ino:
+                    os.unlink(tmp)
+        finally:
+            os.close(fd)
+    else:  # pragma: no cover
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+
+
+def _remove_legacy_leftovers(path: Path) -> None:
+    """Remove the hidden, uuid-named temporary files an earlier version left after a kill."""
+    prefix = f".{path.name}."
+    with contextlib.suppress(OSError):
+        for entry in os.scandir(path.parent):
+            match = _LEGACY_TMP.match(entry.name)
+            if (
+                entry.name.startswith(prefix)
+                and match
+                and match.group("name") == path.name
+                and entry.is_file(follow_symlinks=False)
+            ):
+                with contextlib.suppress(OSError):
+                    os.unlink(entry.path)
+
+
+def _sync_folder(folder: Path) -> None:
+    # The rename itself is durable only once the folder is synced (POSIX).
+    with contextlib.suppress(OSError, AttributeError):
+        fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)

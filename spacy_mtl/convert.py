@@ -13,7 +13,8 @@ Formats (``FORMATS``) and the tasks (``FORMAT_TASKS``) each can annotate:
   ``{"text": ..., "labels": ["x", "y"]}``, with optional ``"tokens"``.
   Categories only.
 - ``csv``: a header naming a ``text`` column and a ``label`` column (or a
-  ``labels`` column whose labels are separated by ``|``). Categories only.
+  ``labels`` column whose labels are separated by ``|``), in any case.
+  Categories only.
 
 Given tokens are kept exactly (joined by single spaces); only ``jsonl`` and
 ``csv`` text without tokens goes through the language's tokenizer. A task the
@@ -33,10 +34,22 @@ repaired to begin an entity, with one ``ConversionWarning`` per file that
 names the lines; this also reads IOB1 files correctly. ``strict=True`` raises
 a ``ConversionError`` instead.
 
-Input files must be UTF-8 (a leading byte-order mark is ignored). Every
+Exclusive categories: an exclusive textcat needs exactly one positive
+category per document. A file that gives one class a document (jsonl
+``"label"``, a csv ``label`` column), or any file converted with
+``exclusive=True``, is checked: documents with none or several categories
+(a jsonl ``"labels"`` record among ``"label"`` ones, say) raise one
+``ConversionWarning`` that counts them and names their lines, or a
+``ConversionError`` with ``strict=True``. ``exclusive=False`` declares
+multi-label categories and skips the check.
+
+Input files must be UTF-8 (a leading byte-order mark is ignored), with
+``\\n``, ``\\r\\n`` or ``\\r`` line endings, which are all read alike. Every
 problem in the input raises a ``ConversionError`` that names the file and the
-1-based line and says how to fix it. The output is written atomically: a
-failed conversion leaves an existing output file as it was.
+1-based line and says how to fix it. The output is written atomically
+(``spacy_mtl.atomic``): a failed or killed conversion leaves an existing
+output file as it was, and an output that is an input, a link, a device or
+a FIFO is refused before anything is read.
 """
 
 import codecs
@@ -47,6 +60,7 @@ import re
 import warnings
 from pathlib import Path
 from typing import (
+    IO,
     Any,
     Callable,
     Dict,
@@ -66,7 +80,7 @@ from spacy.util import get_lang_class
 from spacy.vocab import Vocab, create_vocab
 
 from .annotation import TASK_CATS, TASK_ENTS, TASKS, mark_missing
-from .atomic import write_bytes_atomic
+from .atomic import OutputError, check_output, write_bytes_atomic
 
 PathLike = Union[str, Path]
 
@@ -104,6 +118,13 @@ _TAG_HELP = "Use O, B-TYPE or I-TYPE (IOB2); S-, E-, U- and L- (BIOES, BILUO) ar
 _BLANKS = re.compile(r"[ \t]+")
 # How many repaired tags a warning lists before it only counts them.
 _MAX_REPAIRS_SHOWN = 5
+# The packages a language's tokenizer needs, when spaCy does not bundle them.
+_TOKENIZER_PACKAGES = {
+    "ja": "sudachipy and sudachidict_core (pip install 'spacy[ja]')",
+    "ko": "natto-py and the mecab-ko library with mecab-ko-dic (pip install 'spacy[ko]')",
+    "th": "pythainlp (pip install 'spacy[th]')",
+    "vi": "pyvi (pip install pyvi)",
+}
 
 
 class ConversionError(ValueError):
@@ -253,7 +274,13 @@ def read_iob(input_path: PathLike, *, lang: str = "en", strict: bool = False) ->
     return docs
 
 
-def read_jsonl(input_path: PathLike, *, lang: str = "en") -> List[Doc]:
+def read_jsonl(
+    input_path: PathLike,
+    *,
+    lang: str = "en",
+    strict: bool = False,
+    exclusive: Optional[bool] = None,
+) -> List[Doc]:
     """Read a JSONL file of texts and their categories into Docs.
 
     Each non-blank line is an object with "text" (or "tokens", a list of
@@ -262,81 +289,121 @@ def read_jsonl(input_path: PathLike, *, lang: str = "en") -> List[Doc]:
 
     input_path (Union[str, Path]): The JSONL file.
     lang (str): Language code of the tokenizer for texts without "tokens".
+    strict (bool): Raise, rather than warn, on documents without exactly one
+        category in exclusive mode.
+    exclusive (Optional[bool]): Whether the categories are mutually exclusive.
+        None: exclusive if any record gives a "label" (one class).
     RETURNS (List[Doc]): One document per line.
     """
     input_path = Path(input_path)
-    make_doc = _tokenizer(lang)
+    vocab = _make_vocab(lang)
+    make_doc: Optional[Callable[[str], Doc]] = None
     docs = []
     doc_labels = []
+    doc_lines = []
+    one_class = False
     for line, text in _read_lines(input_path):
         if not text.strip():
             continue
         try:
-            record = json.loads(text)
+            record = json.loads(text, object_pairs_hook=_json_object)
+        except _JSONValueError as err:
+            raise ConversionError(str(err), path=input_path, line=line) from None
         except json.JSONDecodeError as err:
             raise ConversionError(
-                f"invalid JSON ({err.msg}, column {err.colno}). Write one complete "
-                'JSON object per line, e.g. {"text": "...", "label": "..."}.',
+                f"invalid JSON ({err.msg}, column {err.colno}). {_jsonl_hint(text, line)}",
                 path=input_path,
                 line=line,
             ) from None
         if not isinstance(record, dict):
+            hint = _jsonl_hint(text, line)
             raise ConversionError(
-                f"a JSON {type(record).__name__} where an object is expected. Write one "
-                'object per line, e.g. {"text": "...", "label": "..."}.',
+                f"a JSON {type(record).__name__} where an object is expected. {hint}",
                 path=input_path,
                 line=line,
             )
-        docs.append(_doc_from_record(record, make_doc, input_path, line))
+        if "tokens" not in record and make_doc is None:
+            make_doc = _tokenizer(lang, input_path, line)
+        docs.append(_doc_from_record(record, make_doc, input_path, line, vocab=vocab))
         doc_labels.append(_labels_from_record(record, input_path, line))
+        doc_lines.append(line)
+        one_class = one_class or "label" in record
     if not docs:
         raise ConversionError("no documents: the file holds no JSON lines.", path=input_path)
+    if exclusive if exclusive is not None else one_class:
+        why = (
+            '(the file gives one class a document with "label")'
+            if exclusive is None
+            else "(converted as exclusive)"
+        )
+        _check_exclusive(doc_labels, doc_lines, input_path, why, strict)
     _set_cats(docs, doc_labels, input_path)
     _mark_missing(docs, FORMAT_TASKS[FORMAT_JSONL])
     return docs
 
 
-def read_csv(input_path: PathLike, *, lang: str = "en", delimiter: str = ",") -> List[Doc]:
+def read_csv(
+    input_path: PathLike,
+    *,
+    lang: str = "en",
+    delimiter: str = ",",
+    strict: bool = False,
+    exclusive: Optional[bool] = None,
+) -> List[Doc]:
     """Read a CSV file of texts and their categories into Docs.
 
     The header names a "text" column and either a "label" column (one class a
     row) or a "labels" column (classes separated by "|"; an empty cell means
-    none of the labels). Other columns are ignored, blank lines skipped.
-    Entities stay missing.
+    none of the labels), in any case. Other columns are ignored, blank lines
+    skipped. Entities stay missing.
 
     input_path (Union[str, Path]): The CSV file.
     lang (str): Language code of the tokenizer.
     delimiter (str): The field separator, e.g. "\\t" for TSV.
+    strict (bool): Raise, rather than warn, on a "label" cell that holds the
+        "|" separator, and on documents without exactly one category in
+        exclusive mode.
+    exclusive (Optional[bool]): Whether the categories are mutually exclusive.
+        None: exclusive with a "label" column, multi-label with "labels".
     RETURNS (List[Doc]): One document per row.
     """
     input_path = Path(input_path)
-    make_doc = _tokenizer(lang)
     # csv needs the line endings back to read quoted fields across lines.
-    reader = csv.reader((text + "\n" for _, text in _read_lines(input_path)), delimiter=delimiter)
+    # strict: a quote left open at the end of the file, or text after a closing quote, is an
+    # error rather than a field that silently swallows the lines after it.
+    lines = (text + "\n" for _, text in _read_lines(input_path))
+    reader = csv.reader(lines, delimiter=delimiter, strict=True)
     rows = _csv_rows(reader, input_path)
-    header_line, header = next(rows, (1, None))
+    header_line, header, _ = next(rows, (1, None, 1))
     if header is None:
         raise ConversionError("no documents: the file is empty.", path=input_path)
-    columns = [name.strip() for name in header]
+    columns = [name.strip().lower() for name in header]
     label_columns = [name for name in ("label", "labels") if name in columns]
-    if "text" not in columns or len(label_columns) != 1:
+    repeated = [name for name in ("text", *label_columns) if columns.count(name) > 1]
+    if "text" not in columns or len(label_columns) != 1 or repeated:
+        found = ", ".join(repr(name.strip()) for name in header)
+        twice = ", ".join(repr(name) for name in repeated)
         raise ConversionError(
-            f"the header {columns} must name a 'text' column and one of 'label' "
-            f"(one class a row) or 'labels' (classes separated by "
-            f"'{CSV_LABELS_SEPARATOR}').",
+            f"the header names the columns {found}, but it must name one 'text' column and "
+            f"one of 'label' (one class a row) or 'labels' (classes separated by "
+            f"'{CSV_LABELS_SEPARATOR}'), in any case"
+            + (f"; {twice} appears twice." if repeated else ".")
+            + " Rename the columns.",
             path=input_path,
             line=header_line,
         )
     text_index = columns.index("text")
     label_column = label_columns[0]
     label_index = columns.index(label_column)
+    make_doc: Optional[Callable[[str], Doc]] = None
     docs = []
     doc_labels = []
-    for line, row in rows:
+    doc_lines = []
+    separated: List[int] = []
+    for line, row, last_line in rows:
         if len(row) != len(columns):
             raise ConversionError(
-                f"{len(row)} fields where the header has {len(columns)}. Quote "
-                "fields that hold the delimiter or a line break with double quotes.",
+                _csv_field_count_problem(row, len(columns), line, last_line),
                 path=input_path,
                 line=line,
             )
@@ -347,8 +414,18 @@ def read_csv(input_path: PathLike, *, lang: str = "en", delimiter: str = ",") ->
                 path=input_path,
                 line=line,
             )
+        if make_doc is None:
+            make_doc = _tokenizer(lang, input_path, line)
         docs.append(make_doc(text))
+        doc_lines.append(line)
         cell = row[label_index].strip()
+        if "\n" in cell:
+            raise ConversionError(
+                f"the {label_column} cell holds a line break, which a class name never does: "
+                "is a double quote left open before it? Close the quote.",
+                path=input_path,
+                line=line,
+            )
         if label_column == "label":
             if not cell:
                 raise ConversionError(
@@ -356,12 +433,30 @@ def read_csv(input_path: PathLike, *, lang: str = "en", delimiter: str = ",") ->
                     path=input_path,
                     line=line,
                 )
+            if CSV_LABELS_SEPARATOR in cell:
+                separated.append(line)
             doc_labels.append({cell})
         else:
             labels = (label.strip() for label in cell.split(CSV_LABELS_SEPARATOR))
             doc_labels.append({label for label in labels if label})
     if not docs:
         raise ConversionError("no documents: the file has a header but no rows.", path=input_path)
+    if separated:
+        problem = (
+            f"{len(separated)} 'label' cell(s) hold '{CSV_LABELS_SEPARATOR}' "
+            f"({_lines_shown(separated)}), each read as one class. To give a row several "
+            f"classes, name the column 'labels'"
+        )
+        if strict:
+            raise ConversionError(f"{problem}.", path=input_path, line=separated[0])
+        warnings.warn(
+            f"{input_path}: {problem}; convert in strict mode to stop here instead.",
+            ConversionWarning,
+            stacklevel=2,
+        )
+    if exclusive if exclusive is not None else label_column == "label":
+        why = "(converted as exclusive)" if exclusive else "(the file has a 'label' column)"
+        _check_exclusive(doc_labels, doc_lines, input_path, why, strict)
     _set_cats(docs, doc_labels, input_path)
     _mark_missing(docs, FORMAT_TASKS[FORMAT_CSV])
     return docs
@@ -374,6 +469,7 @@ def read_corpus(
     lang: str = "en",
     tasks: Optional[Iterable[str]] = None,
     strict: bool = False,
+    exclusive: Optional[bool] = None,
 ) -> List[Doc]:
     """Read a corpus in any of FORMATS into Docs.
 
@@ -382,8 +478,12 @@ def read_corpus(
     lang (str): Language code.
     tasks (Optional[Iterable[str]]): The tasks to keep; None keeps all the
         format annotates. Only "joint" can drop one.
-    strict (bool): For "joint" and "iob": raise on a continuation tag that
-        begins an entity instead of repairing it.
+    strict (bool): Raise on what is otherwise repaired or warned about: for
+        "joint" and "iob" a continuation tag that begins an entity, for
+        "jsonl" and "csv" documents without exactly one category in
+        exclusive mode.
+    exclusive (Optional[bool]): For "jsonl" and "csv": whether the
+        categories are mutually exclusive; None infers it from the file.
     RETURNS (List[Doc]): The documents.
     """
     if format not in FORMATS:
@@ -394,27 +494,67 @@ def read_corpus(
     if format == FORMAT_IOB:
         return read_iob(input_path, lang=lang, strict=strict)
     if format == FORMAT_JSONL:
-        return read_jsonl(input_path, lang=lang)
-    return read_csv(input_path, lang=lang)
+        return read_jsonl(input_path, lang=lang, strict=strict, exclusive=exclusive)
+    return read_csv(input_path, lang=lang, strict=strict, exclusive=exclusive)
 
 
-def write_docbin(docs: Iterable[Doc], output_path: PathLike) -> int:
+def input_files(format: str, input_path: PathLike) -> List[Path]:
+    """The files a conversion reads, which its output must never be.
+
+    format (str): One of FORMATS.
+    input_path (Union[str, Path]): The input file, or folder for "joint".
+    RETURNS (List[Path]): The input files.
+    """
+    input_path = Path(input_path)
+    if format == FORMAT_JOINT:
+        names = (JOINT_TOKENS_FILE, JOINT_TAGS_FILE, JOINT_LABELS_FILE)
+        return [input_path / name for name in names]
+    if input_path.is_dir():
+        # A folder format of another module: protect its files, but not earlier outputs.
+        return [path for path in input_path.iterdir() if path.suffix != ".spacy"]
+    return [input_path]
+
+
+def check_convert_output(format: str, input_path: PathLike, output_path: PathLike) -> None:
+    """Raise a ConversionError if writing `output_path` would destroy something.
+
+    The output must be absent or a regular file (not a folder, a link, a
+    device or a FIFO) and must not be, even through a link, one of the files
+    the conversion reads. Called before reading, so that nothing is read in
+    vain.
+
+    format (str): One of FORMATS.
+    input_path (Union[str, Path]): The input file, or folder for "joint".
+    output_path (Union[str, Path]): The .spacy file to write.
+    """
+    _check_output(Path(output_path), input_files(format, input_path))
+
+
+def write_docbin(
+    docs: Iterable[Doc], output_path: PathLike, *, inputs: Iterable[PathLike] = ()
+) -> int:
     """Write Docs to a .spacy file atomically, creating parent folders.
 
     The data go to a temporary file beside the target, which replaces the
     target only once complete: readers never see a partial file and a failure
-    leaves an existing target as it was.
+    leaves an existing target as it was (see spacy_mtl.atomic).
 
     docs (Iterable[Doc]): The documents.
     output_path (Union[str, Path]): The .spacy file to write.
+    inputs (Iterable[Union[str, Path]]): The files the documents come from,
+        which the output must not be.
     RETURNS (int): The number of documents written.
     """
     output_path = Path(output_path)
-    _check_output(output_path)
+    inputs = list(inputs)
+    _check_output(output_path, inputs)
     doc_bin = DocBin(store_user_data=False)
     for doc in docs:
         doc_bin.add(doc)
-    write_bytes_atomic(output_path, doc_bin.to_bytes())
+    try:
+        write_bytes_atomic(output_path, doc_bin.to_bytes(), inputs=inputs)
+    except OutputError as err:
+        raise ConversionError(err.reason, path=err.path) from None
     return len(doc_bin)
 
 
@@ -426,6 +566,7 @@ def convert(
     lang: str = "en",
     tasks: Optional[Iterable[str]] = None,
     strict: bool = False,
+    exclusive: Optional[bool] = None,
 ) -> int:
     """Convert a corpus in any of FORMATS to a .spacy file.
 
@@ -435,13 +576,17 @@ def convert(
     lang (str): Language code.
     tasks (Optional[Iterable[str]]): The tasks to keep; None keeps all the
         format annotates.
-    strict (bool): For "joint" and "iob": raise on a continuation tag that
-        begins an entity instead of repairing it.
+    strict (bool): Raise on what is otherwise repaired or warned about (see
+        read_corpus).
+    exclusive (Optional[bool]): For "jsonl" and "csv": whether the
+        categories are mutually exclusive; None infers it from the file.
     RETURNS (int): The number of documents written.
     """
-    _check_output(Path(output_path))
-    docs = read_corpus(format, input_path, lang=lang, tasks=tasks, strict=strict)
-    return write_docbin(docs, output_path)
+    check_convert_output(format, input_path, output_path)
+    docs = read_corpus(
+        format, input_path, lang=lang, tasks=tasks, strict=strict, exclusive=exclusive
+    )
+    return write_docbin(docs, output_path, inputs=input_files(format, input_path))
 
 
 def convert_joint(
@@ -478,26 +623,50 @@ def convert_iob(
     return convert(FORMAT_IOB, input_path, output_path, lang=lang, strict=strict)
 
 
-def convert_jsonl(input_path: PathLike, output_path: PathLike, *, lang: str = "en") -> int:
+def convert_jsonl(
+    input_path: PathLike,
+    output_path: PathLike,
+    *,
+    lang: str = "en",
+    strict: bool = False,
+    exclusive: Optional[bool] = None,
+) -> int:
     """Convert a JSONL file of texts and labels to a .spacy file (categories only).
 
     input_path (Union[str, Path]): The JSONL file.
     output_path (Union[str, Path]): The .spacy file to write.
     lang (str): Language code of the tokenizer.
+    strict (bool): Raise on documents without exactly one category in exclusive mode.
+    exclusive (Optional[bool]): Whether the categories are mutually exclusive;
+        None infers it from the file.
     RETURNS (int): The number of documents written.
     """
-    return convert(FORMAT_JSONL, input_path, output_path, lang=lang)
+    return convert(
+        FORMAT_JSONL, input_path, output_path, lang=lang, strict=strict, exclusive=exclusive
+    )
 
 
-def convert_csv(input_path: PathLike, output_path: PathLike, *, lang: str = "en") -> int:
+def convert_csv(
+    input_path: PathLike,
+    output_path: PathLike,
+    *,
+    lang: str = "en",
+    strict: bool = False,
+    exclusive: Optional[bool] = None,
+) -> int:
     """Convert a CSV file of texts and labels to a .spacy file (categories only).
 
     input_path (Union[str, Path]): The CSV file.
     output_path (Union[str, Path]): The .spacy file to write.
     lang (str): Language code of the tokenizer.
+    strict (bool): Raise on documents without exactly one category in exclusive mode.
+    exclusive (Optional[bool]): Whether the categories are mutually exclusive;
+        None infers it from the file.
     RETURNS (int): The number of documents written.
     """
-    return convert(FORMAT_CSV, input_path, output_path, lang=lang)
+    return convert(
+        FORMAT_CSV, input_path, output_path, lang=lang, strict=strict, exclusive=exclusive
+    )
 
 
 def _check_tasks(format: str, tasks: Iterable[str]) -> Tuple[str, ...]:
@@ -520,26 +689,43 @@ def _check_tasks(format: str, tasks: Iterable[str]) -> Tuple[str, ...]:
     return keep
 
 
-def _check_output(output_path: Path) -> None:
-    if output_path.is_dir():
-        raise ConversionError(
-            "is a folder. Give the path of the .spacy file to write.", path=output_path
-        )
+def _check_output(output_path: Path, inputs: Iterable[PathLike] = ()) -> None:
+    """Raise a ConversionError for an output that is an input or not a regular file."""
+    try:
+        check_output(output_path, inputs)
+    except OutputError as err:
+        raise ConversionError(err.reason, path=err.path) from None
 
 
 def _read_lines(path: Path) -> Iterator[Tuple[int, str]]:
-    """Yield (1-based line number, text without its line ending) of a UTF-8 file."""
+    """Yield (1-based line number, text without its line ending) of a UTF-8 file.
+
+    "\\n", "\\r\\n" and a lone "\\r" (old Mac files) all end a line.
+    """
     try:
         file_ = open(path, "rb")
     except FileNotFoundError:
         raise ConversionError("no such file. Check the path.", path=path) from None
+    except IsADirectoryError:
+        raise ConversionError("is a folder, where a file is expected.", path=path) from None
     except OSError as err:
         raise ConversionError(f"cannot be read ({err.strerror}).", path=path) from None
     # Decoded a line at a time so that a bad byte is reported with its line.
     with file_:
-        for line, raw in enumerate(file_, 1):
+        line = 0
+        for raw in _raw_lines(file_, path):
+            line += 1
             if line == 1 and raw.startswith(codecs.BOM_UTF8):
                 raw = raw[len(codecs.BOM_UTF8) :]
+            nul = raw.find(b"\0")
+            if nul >= 0:
+                raise ConversionError(
+                    f"a NUL byte at byte {nul + 1} of the line: this is not a "
+                    "UTF-8 text file (UTF-16 text has NUL bytes). Re-save the file as UTF-8, "
+                    "e.g. with `iconv -f utf-16 -t utf-8`.",
+                    path=path,
+                    line=line,
+                )
             try:
                 text = raw.decode("utf-8")
             except UnicodeDecodeError as err:
@@ -550,7 +736,27 @@ def _read_lines(path: Path) -> Iterator[Tuple[int, str]]:
                     path=path,
                     line=line,
                 ) from None
-            yield line, text.rstrip("\r\n")
+            yield line, text
+
+
+def _raw_lines(file_: IO[bytes], path: Path) -> Iterator[bytes]:
+    """Split a binary file at "\\n", "\\r\\n" and "\\r", without the line endings."""
+    try:
+        for raw in file_:
+            newline = raw.endswith(b"\n")
+            body = raw[:-1] if newline else raw
+            if newline and body.endswith(b"\r"):
+                body = body[:-1]
+            if b"\r" not in body:
+                yield body
+                continue
+            pieces = body.split(b"\r")
+            # A file that ends with a lone "\r" has no line after it.
+            if not newline and pieces[-1] == b"":
+                pieces.pop()
+            yield from pieces
+    except OSError as err:
+        raise ConversionError(f"cannot be read ({err.strerror}).", path=path) from None
 
 
 def _read_aligned_lines(path: Path) -> List[str]:
@@ -582,8 +788,8 @@ def _raise_line_count_mismatch(path_a: Path, count_a: int, path_b: Path, count_b
     )
 
 
-def _csv_rows(reader: Any, path: Path) -> Iterator[Tuple[int, List[str]]]:
-    """Yield (first line, fields) of the non-blank records of a csv reader."""
+def _csv_rows(reader: Any, path: Path) -> Iterator[Tuple[int, List[str], int]]:
+    """Yield (first line, fields, last line) of the non-blank records of a csv reader."""
     while True:
         line = reader.line_num + 1
         try:
@@ -591,13 +797,54 @@ def _csv_rows(reader: Any, path: Path) -> Iterator[Tuple[int, List[str]]]:
         except StopIteration:
             return
         except csv.Error as err:
+            if "unexpected end of data" in str(err):
+                raise ConversionError(
+                    "an unclosed double quote: a quoted field of the record that starts on "
+                    f"this line runs on to the end of the file (line {reader.line_num}). "
+                    'Close the quote, or double a quote inside a quoted field ("").',
+                    path=path,
+                    line=line,
+                ) from None
+            if "field larger than field limit" in str(err):
+                raise ConversionError(
+                    f"a field longer than {csv.field_size_limit()} characters in the record "
+                    f"that starts on this line (it reaches line {reader.line_num}). Is a double "
+                    "quote left open? Close it; split a text that really is this long.",
+                    path=path,
+                    line=line,
+                ) from None
+            if reader.line_num > line:
+                raise ConversionError(
+                    f"an unclosed double quote? A quoted field opens in the record that starts "
+                    f"on this line and closes only on line {reader.line_num}, where text follows "
+                    f"the closing quote ({err}). Close the quote on this line, or double a quote "
+                    'inside a quoted field ("").',
+                    path=path,
+                    line=line,
+                ) from None
             raise ConversionError(
-                f"malformed CSV ({err}). Check the quoting of this record.",
+                f"malformed CSV ({err}). Check the quoting of this record: a quoted field "
+                'ends with its closing quote, and a quote inside it is doubled ("").',
                 path=path,
                 line=reader.line_num,
             ) from None
         if any(field.strip() for field in row):
-            yield line, row
+            yield line, row, reader.line_num
+
+
+def _csv_field_count_problem(row: List[str], n_columns: int, line: int, last_line: int) -> str:
+    """Say why a CSV record has the wrong number of fields, naming an unclosed quote."""
+    if last_line > line and any("\n" in field for field in row):
+        field = next(i for i, field in enumerate(row) if "\n" in field)
+        return (
+            f"an unclosed double quote: field {field + 1} opens a quote on line {line} that "
+            f"runs on to line {last_line}, so the record has {len(row)} fields where the header "
+            f'has {n_columns}. Close the quote, or double a quote inside a quoted field ("").'
+        )
+    return (
+        f"{len(row)} fields where the header has {n_columns}. Quote fields that hold the "
+        "delimiter or a line break with double quotes."
+    )
 
 
 def _split(text: str) -> List[str]:
@@ -618,10 +865,31 @@ def _lang_class(lang: str):
         ) from None
 
 
-@functools.lru_cache(maxsize=None)
-def _tokenizer(lang: str) -> Callable[[str], Doc]:
-    """The language's own tokenizer (with its vocab), for texts given without tokens."""
+def _tokenizer(
+    lang: str, path: Optional[PathLike] = None, line: Optional[int] = None
+) -> Callable[[str], Doc]:
+    """The language's own tokenizer (with its vocab), for texts given without tokens.
+
+    lang (str): Language code.
+    path (Optional[Union[str, Path]]): The file whose text needs it, for errors.
+    line (Optional[int]): The first line whose text needs it, for errors.
+    RETURNS (Callable[[str], Doc]): The tokenizer.
+    """
     _lang_class(lang)
+    try:
+        return _load_tokenizer(lang)
+    except ImportError as err:
+        package = _TOKENIZER_PACKAGES.get(lang, f"what it names ({err})")
+        raise ConversionError(
+            f"the {lang!r} tokenizer needs a package that is not installed: install "
+            f'{package}, or give each document its "tokens" (jsonl).',
+            path=path,
+            line=line,
+        ) from None
+
+
+@functools.lru_cache(maxsize=None)
+def _load_tokenizer(lang: str) -> Callable[[str], Doc]:
     return spacy.blank(lang).tokenizer
 
 
@@ -631,7 +899,14 @@ def _doc_from_words(vocab: Vocab, words: Sequence[str]) -> Doc:
     return Doc(vocab, words=list(words), spaces=spaces)
 
 
-def _doc_from_record(record: Dict, make_doc: Callable[[str], Doc], path: Path, line: int) -> Doc:
+def _doc_from_record(
+    record: Dict,
+    make_doc: Optional[Callable[[str], Doc]],
+    path: Path,
+    line: int,
+    *,
+    vocab: Optional[Vocab] = None,
+) -> Doc:
     """The Doc of a JSONL record: its "tokens" as given, else its tokenized "text"."""
     if "tokens" in record:
         tokens = record["tokens"]
@@ -646,7 +921,7 @@ def _doc_from_record(record: Dict, make_doc: Callable[[str], Doc], path: Path, l
                 path=path,
                 line=line,
             )
-        return _doc_from_words(make_doc.vocab, tokens)
+        return _doc_from_words(vocab if vocab is not None else make_doc.vocab, tokens)
     if "text" not in record:
         raise ConversionError(
             'the object has no "text". Give each object its text: {"text": "...", "label": "..."}.',
@@ -660,6 +935,8 @@ def _doc_from_record(record: Dict, make_doc: Callable[[str], Doc], path: Path, l
             path=path,
             line=line,
         )
+    if make_doc is None:
+        make_doc = _tokenizer(vocab.lang if vocab is not None else "xx", path, line)
     return make_doc(text)
 
 
@@ -699,6 +976,94 @@ def _labels_from_record(record: Dict, path: Path, line: int) -> Set[str]:
         'or "labels": ["x", "y"] for several.',
         path=path,
         line=line,
+    )
+
+
+class _JSONValueError(ValueError):
+    """A JSON object that parses but means nothing sure: a key twice, a lone surrogate."""
+
+
+def _json_object(pairs: List[Tuple[str, Any]]) -> Dict[str, Any]:
+    """Build a JSON object, refusing repeated keys and strings that are not Unicode text."""
+    record: Dict[str, Any] = {}
+    for key, value in pairs:
+        if key in record:
+            raise _JSONValueError(
+                f"the key {key!r} appears twice in one object, so one of its values would be "
+                "lost. Keep one."
+            )
+        for string in [key, value] + (value if isinstance(value, list) else []):
+            if isinstance(string, str) and not _is_text(string):
+                raise _JSONValueError(
+                    f"the value of {key!r} holds a lone surrogate escape (such as \\ud800), "
+                    "which is not a character and cannot be stored. Fix the escape."
+                )
+        record[key] = value
+    return record
+
+
+def _is_text(string: str) -> bool:
+    try:
+        string.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _jsonl_hint(text: str, line: int) -> str:
+    """How to fix a JSONL line that is not one object, guessing what the file is instead."""
+    start = text.lstrip()
+    if start.startswith("[") and line == 1:
+        return (
+            "The file looks like one JSON array, but JSONL is expected: one object per "
+            "line, no brackets. Convert it with `jq -c '.[]' FILE.json > FILE.jsonl`."
+        )
+    if start in ("{", "[") or start.startswith('"'):
+        return (
+            "The file looks like JSON spread over several lines, but JSONL is expected: "
+            "each object on one line. Convert it with `jq -c '.[]' FILE.json > FILE.jsonl` "
+            "(an array) or `jq -c . FILE.json > FILE.jsonl` (objects)."
+        )
+    return 'Write one complete JSON object per line, e.g. {"text": "...", "label": "..."}.'
+
+
+def _lines_shown(lines: Sequence[int]) -> str:
+    shown = ", ".join(str(line) for line in lines[:_MAX_REPAIRS_SHOWN])
+    more = len(lines) - _MAX_REPAIRS_SHOWN
+    noun = "line" if len(lines) == 1 else "lines"
+    return f"{noun} {shown}" + (f" and {more} more" if more > 0 else "")
+
+
+def _check_exclusive(
+    doc_labels: Sequence[Set[str]],
+    lines: Sequence[int],
+    path: Path,
+    why: str,
+    strict: bool,
+) -> None:
+    """Warn (or raise when strict) about documents without exactly one category."""
+    bad = [(line, labels) for line, labels in zip(lines, doc_labels) if len(labels) != 1]
+    if not bad:
+        return
+    none = [line for line, labels in bad if not labels]
+    several = [line for line, labels in bad if labels]
+    parts = []
+    if none:
+        parts.append(f"{len(none)} with no category ({_lines_shown(none)})")
+    if several:
+        parts.append(f"{len(several)} with several ({_lines_shown(several)})")
+    problem = (
+        f"{len(bad)} of {len(doc_labels)} documents do not have exactly one category, which "
+        f"an exclusive textcat needs {why}: {'; '.join(parts)}. Give each document one "
+        "class, or convert as multi-label (--multilabel, exclusive=False) for a textcat "
+        "with exclusive_classes = false"
+    )
+    if strict:
+        raise ConversionError(f"{problem}.", path=path, line=bad[0][0])
+    warnings.warn(
+        f"{path}: {problem}; convert in strict mode to stop here instead.",
+        ConversionWarning,
+        stacklevel=3,
     )
 
 

@@ -1,3 +1,5 @@
+import os
+import stat
 import subprocess
 import sys
 import warnings
@@ -10,9 +12,11 @@ from spacy.vocab import Vocab
 
 from spacy_mtl.__main__ import main
 from spacy_mtl.annotation import has_cats, has_ents
+from spacy_mtl.atomic import PARTIAL_SUFFIX
 from spacy_mtl.convert import (
     ConversionError,
     ConversionWarning,
+    _load_tokenizer,
     convert,
     convert_csv,
     convert_iob,
@@ -199,7 +203,8 @@ def test_read_jsonl_labels_tokens_and_missing_entities():
         '{"text": "Nothing to see", "labels": []}',
     ]
     with make_tempdir() as tmp:
-        docs = read_jsonl(write_lines(tmp / "a.jsonl", lines))
+        # "label" and "labels" mixed: multi-label, declared so.
+        docs = read_jsonl(write_lines(tmp / "a.jsonl", lines), exclusive=False)
     assert [t.text for t in docs[0]] == ["Refund", "my", "order", ",", "please", "!"]
     assert [t.text for t in docs[1]] == ["new", "york's", "u.s."]
     assert docs[0].cats == {"other": 0.0, "refund": 1.0, "track": 0.0}
@@ -453,7 +458,7 @@ def test_jsonl_bad_record(record, problem):
 @pytest.mark.parametrize(
     "lines,line,problem",
     [
-        (["text,category", "a,x"], 1, "must name a 'text' column"),
+        (["text,category", "a,x"], 1, "must name one 'text' column"),
         (["text,label", "a,x", "b,"], 3, "label is empty"),
         (["text,label", "a,x", ",y"], 3, "text is empty"),
         (["text,label", "a,x,extra"], 2, "3 fields where the header has 2"),
@@ -562,3 +567,346 @@ def test_no_warning_for_valid_iob2():
         with warnings.catch_warnings():
             warnings.simplefilter("error", ConversionWarning)
             assert len(read_joint(tmp, strict=True)) == 4
+
+
+# outputs that would destroy something
+
+
+def file_state(folder: Path):
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir()) if p.is_file()}
+
+
+@pytest.mark.parametrize("how", ["same", "symlink", "hardlink", "relative"])
+def test_output_that_is_an_input_is_refused(how, monkeypatch):
+    with make_tempdir() as tmp:
+        source = write_lines(tmp / "x.jsonl", ['{"text": "a", "label": "x"}'])
+        output = {"same": source, "relative": Path("x.jsonl")}.get(how, tmp / "out.spacy")
+        if how == "symlink":
+            output.symlink_to(source)
+        elif how == "hardlink":
+            output.hardlink_to(source)
+        monkeypatch.chdir(tmp)
+        before = source.read_bytes()
+        with pytest.raises(ConversionError, match="is the input") as exc_info:
+            convert_jsonl(source, output)
+        assert str(output) in str(exc_info.value)
+        assert source.read_bytes() == before
+        assert main(["convert", "jsonl", str(source), str(output)]) == 1
+        assert source.read_bytes() == before
+
+
+@pytest.mark.parametrize("name", ["seq.in", "seq.out", "label"])
+def test_joint_output_onto_one_of_its_files_is_refused(name, capsys):
+    with make_tempdir() as tmp:
+        write_joint(tmp)
+        before = file_state(tmp)
+        assert main(["convert", "joint", str(tmp), str(tmp / name)]) == 1
+        assert f"{tmp / name}: is the input" in capsys.readouterr().err
+        with pytest.raises(ConversionError, match="is the input"):
+            convert_joint(tmp, tmp / name)
+        assert file_state(tmp) == before
+        # Beside the inputs is fine.
+        assert convert_joint(tmp, tmp / "train.spacy") == 4
+
+
+def make_special(path: Path, kind: str) -> None:
+    if kind == "fifo":
+        os.mkfifo(path)
+    elif kind == "chardev":
+        if os.geteuid() != 0:
+            pytest.skip("mknod of a character device needs root")
+        os.mknod(path, 0o666 | stat.S_IFCHR, os.makedev(1, 3))
+    elif kind == "symlink":
+        (path.parent / "elsewhere.spacy").write_bytes(b"keep me")
+        path.symlink_to(path.parent / "elsewhere.spacy")
+    elif kind == "dangling":
+        path.symlink_to(path.parent / "nowhere.spacy")
+
+
+@pytest.mark.parametrize(
+    "kind,what",
+    [
+        ("fifo", "a FIFO"),
+        ("chardev", "a character device"),
+        ("symlink", "a symbolic link"),
+        ("dangling", "a symbolic link"),
+    ],
+)
+def test_special_output_is_refused_and_kept(kind, what, capsys):
+    with make_tempdir() as tmp:
+        source = write_lines(tmp / "x.jsonl", ['{"text": "a", "label": "x"}'])
+        target = tmp / "out.spacy"
+        make_special(target, kind)
+        before = os.lstat(target)
+        with pytest.raises(ConversionError, match=f"is {what}.*not a regular file"):
+            convert_jsonl(source, target)
+        assert main(["convert", "jsonl", str(source), str(target)]) == 1
+        assert f"{target}: is {what}" in capsys.readouterr().err
+        after = os.lstat(target)
+        assert (after.st_mode, after.st_ino) == (before.st_mode, before.st_ino)
+        if kind == "symlink":
+            assert (tmp / "elsewhere.spacy").read_bytes() == b"keep me"
+        assert not any(p.name.endswith(PARTIAL_SUFFIX) for p in tmp.iterdir())
+
+
+# line endings
+
+
+JSONL_LINES = ['{"text": "fly to oslo", "label": "flight"}', '{"text": "a room", "label": "hotel"}']
+CSV_LINES = ["text,label", "fly to oslo,flight", '"a ""room""",hotel']
+IOB_LINES = ["fly O", "to O", "oslo B-city", "", "new B-city", "york I-city"]
+
+
+def write_corpus(tmp: Path, fmt: str, ending: str) -> Path:
+    if fmt == "joint":
+        folder = tmp / "joint"
+        write_lines(folder / "seq.in", JOINT_TOKENS, ending)
+        write_lines(folder / "seq.out", JOINT_TAGS, ending)
+        write_lines(folder / "label", JOINT_LABELS, ending)
+        return folder
+    lines = {"iob": IOB_LINES, "jsonl": JSONL_LINES, "csv": CSV_LINES}[fmt]
+    return write_lines(tmp / f"a.{fmt}", lines, ending)
+
+
+def summary(docs):
+    return [([t.text for t in doc], doc.cats, ents_of(doc)) for doc in docs]
+
+
+@pytest.mark.parametrize("fmt", ["joint", "iob", "jsonl", "csv"])
+@pytest.mark.parametrize("ending", ["\r", "\r\n", "mixed"])
+def test_cr_and_crlf_line_endings_read_like_lf(fmt, ending):
+    with make_tempdir() as tmp:
+        expected = summary(read_corpus(fmt, write_corpus(tmp / "lf", fmt, "\n")))
+        path = write_corpus(tmp / "other", fmt, "\r" if ending == "mixed" else ending)
+        if ending == "mixed":
+            for file_ in [path] if path.is_file() else sorted(path.iterdir()):
+                data = file_.read_bytes().split(b"\r")
+                mixed = b"".join(
+                    part + (b"\r", b"\n", b"\r\n")[i % 3] for i, part in enumerate(data)
+                )
+                file_.write_bytes(mixed[: -len(b"\r\n")] if mixed.endswith(b"\r\n") else mixed)
+        docs = read_corpus(fmt, path)
+    assert summary(docs) == expected
+    labels = {label for doc in docs for label in doc.cats} | {
+        e[2] for d in docs for e in ents_of(d)
+    }
+    assert not any("\r" in label or "\n" in label for label in labels)
+
+
+def test_cr_only_joint_file_keeps_its_lines_apart():
+    with make_tempdir() as tmp:
+        write_lines(tmp / "seq.in", ["to boston", "a room"], "\r")
+        write_lines(tmp / "seq.out", ["O B-city", "O O"], "\r")
+        write_lines(tmp / "label", ["flight", "hotel"], "\r")
+        docs = read_joint(tmp)
+    assert [doc.cats for doc in docs] == [
+        {"flight": 1.0, "hotel": 0.0},
+        {"flight": 0.0, "hotel": 1.0},
+    ]
+    assert ents_of(docs[0]) == [(1, 2, "city")]
+
+
+def test_cr_line_numbers_in_errors():
+    with make_tempdir() as tmp:
+        path = tmp / "a.iob"
+        path.write_bytes(b"a O\rb O\r\rc\r")
+        with pytest.raises(ConversionError, match="one column") as exc_info:
+            read_iob(path)
+    assert_error(exc_info, path, 4)
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "csv", "iob"])
+def test_utf16_input_is_refused_with_its_line(fmt):
+    with make_tempdir() as tmp:
+        path = write_corpus(tmp, fmt, "\n")
+        path.write_bytes(path.read_text(encoding="utf8").encode("utf-16-le"))
+        with pytest.raises(ConversionError, match="NUL byte") as exc_info:
+            read_corpus(fmt, path)
+    assert_error(exc_info, path, 1)
+
+
+# categories that an exclusive textcat rejects
+
+
+MIXED_JSONL = [
+    '{"text": "a", "label": "x"}',
+    '{"text": "b", "labels": []}',
+    '{"text": "c", "labels": ["x", "y"]}',
+    '{"text": "d", "labels": ["y"]}',
+]
+
+
+def test_jsonl_mixing_label_and_labels_warns_with_counts_and_lines(capsys):
+    with make_tempdir() as tmp:
+        path = write_lines(tmp / "m.jsonl", MIXED_JSONL)
+        with pytest.warns(ConversionWarning) as record:
+            docs = read_jsonl(path)
+        (warning,) = record
+        message = str(warning.message)
+        assert str(path) in message and "2 of 4 documents" in message
+        assert "1 with no category (line 2)" in message
+        assert "1 with several (line 3)" in message
+        assert len(docs) == 4
+        with pytest.raises(ConversionError, match="2 of 4 documents") as exc_info:
+            read_jsonl(path, strict=True)
+        assert_error(exc_info, path, 2)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", ConversionWarning)
+            assert len(read_jsonl(path, exclusive=False)) == 4
+        # The command line: warning by default, exit 1 and no output under --strict.
+        capsys.readouterr()
+        assert main(["convert", "jsonl", str(path), str(tmp / "a.spacy")]) == 0
+        err = capsys.readouterr().err
+        assert err.startswith("Warning:") and "line 2" in err
+        assert main(["convert", "jsonl", str(path), str(tmp / "b.spacy"), "--strict"]) == 1
+        assert not (tmp / "b.spacy").exists()
+        assert main(["convert", "jsonl", str(path), str(tmp / "c.spacy"), "--multilabel"]) == 0
+        assert capsys.readouterr().err.count("Warning") == 0
+
+
+@pytest.mark.parametrize(
+    "lines,problem",
+    [
+        (["text,labels", "a,x", "b,", "c,y"], "1 with no category (line 3)"),
+        (["text,labels", "a,x", "b,x|y", "c,y"], "1 with several (line 3)"),
+    ],
+)
+def test_csv_labels_cells_in_exclusive_mode(lines, problem, capsys):
+    with make_tempdir() as tmp:
+        path = write_lines(tmp / "a.csv", lines)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", ConversionWarning)
+            assert len(read_csv(path)) == 3  # a labels column is multi-label by default
+        with pytest.warns(ConversionWarning, match=r"1 of 3 documents") as record:
+            read_csv(path, exclusive=True)
+        assert problem in str(record[0].message)
+        with pytest.raises(ConversionError, match=r"1 of 3 documents") as exc_info:
+            convert_csv(path, tmp / "a.spacy", exclusive=True, strict=True)
+        assert_error(exc_info, path, 3)
+        assert not (tmp / "a.spacy").exists()
+        args = ["convert", "csv", str(path), str(tmp / "b.spacy"), "--exclusive", "--strict"]
+        assert main(args) == 1
+        assert f"{path}, line 3" in capsys.readouterr().err
+
+
+def test_csv_label_cell_with_separator_warns():
+    with make_tempdir() as tmp:
+        path = write_lines(tmp / "a.csv", ["text,label", "a,x", "b,x|y"])
+        with pytest.warns(ConversionWarning, match=r"1 'label' cell.*line 3.*'labels'"):
+            read_csv(path)
+        with pytest.raises(ConversionError, match="'labels'") as exc_info:
+            read_csv(path, strict=True)
+        assert_error(exc_info, path, 3)
+
+
+# format hints
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '[{"text": "a", "label": "x"}, {"text": "b", "label": "y"}]\n',
+        '[{"text": "a", "label": "x"},\n {"text": "b", "label": "y"}]\n',
+        '[\n  {"text": "a", "label": "x"}\n]\n',
+    ],
+)
+def test_jsonl_that_is_a_json_array_says_so(text):
+    with make_tempdir() as tmp:
+        path = tmp / "a.jsonl"
+        path.write_text(text, encoding="utf8")
+        with pytest.raises(ConversionError, match="looks like one JSON array") as exc_info:
+            read_jsonl(path)
+    assert_error(exc_info, path, 1)
+    assert "JSONL is expected" in str(exc_info.value)
+
+
+def test_jsonl_pretty_printed_object_says_so():
+    with make_tempdir() as tmp:
+        path = write_lines(tmp / "a.jsonl", ["{", '  "text": "a",', '  "label": "x"', "}"])
+        with pytest.raises(ConversionError, match="spread over several lines") as exc_info:
+            read_jsonl(path)
+    assert_error(exc_info, path, 1)
+
+
+@pytest.mark.parametrize(
+    "text,line,problem",
+    [
+        ('text,label\na,x\n"b,y\nc,z\n', 3, "unclosed double quote"),
+        ('text,label\n"a,x\nb,y\nc,"z\n', 2, "unclosed double quote"),
+        ('text,label\na,"x\nb,y\n', 2, "unclosed double quote"),
+        ('text,label\na,"x\nb,y\n"\n', 2, "label cell holds a line break"),
+    ],
+)
+def test_csv_unclosed_quote_is_named(text, line, problem):
+    with make_tempdir() as tmp:
+        path = tmp / "a.csv"
+        path.write_text(text, encoding="utf8")
+        with pytest.raises(ConversionError, match=problem) as exc_info:
+            read_csv(path)
+    assert_error(exc_info, path, line)
+
+
+def test_csv_text_after_closing_quote_is_an_error():
+    with make_tempdir() as tmp:
+        path = write_lines(tmp / "a.csv", ["text,label", "a,x", '"b"c,y'])
+        with pytest.raises(ConversionError, match="malformed CSV") as exc_info:
+            read_csv(path)
+    assert_error(exc_info, path, 3)
+
+
+@pytest.mark.parametrize("header", ["Text,Label", "TEXT,LABELS", " text , Label "])
+def test_csv_header_names_in_any_case(header):
+    with make_tempdir() as tmp:
+        docs = read_csv(write_lines(tmp / "a.csv", [header, "a,x", "b,y"]))
+    assert [doc.cats for doc in docs] == [{"x": 1.0, "y": 0.0}, {"x": 0.0, "y": 1.0}]
+
+
+def test_csv_header_error_lists_the_expected_names():
+    with make_tempdir() as tmp:
+        path = write_lines(tmp / "a.csv", ["Text,Label,label", "a,x,x"])
+        with pytest.raises(ConversionError, match="'label' appears twice") as exc_info:
+            read_csv(path)
+    assert "'text'" in str(exc_info.value) and "'labels'" in str(exc_info.value)
+    assert_error(exc_info, path, 1)
+
+
+# languages whose tokenizer needs another package
+
+
+@pytest.mark.parametrize(
+    "lang,module,package", [("ja", "sudachipy", "sudachipy"), ("ko", "natto", "natto-py")]
+)
+@pytest.mark.parametrize("fmt", ["jsonl", "csv"])
+def test_missing_tokenizer_package_is_named_in_one_line(fmt, lang, module, package, monkeypatch):
+    # None in sys.modules makes `import module` raise ImportError, as if not installed.
+    monkeypatch.setitem(sys.modules, module, None)
+    _load_tokenizer.cache_clear()
+    try:
+        with make_tempdir() as tmp:
+            path = write_corpus(tmp, fmt, "\n")
+            with pytest.raises(ConversionError, match=package) as exc_info:
+                read_corpus(fmt, path, lang=lang)
+            assert_error(exc_info, path, 1 if fmt == "jsonl" else 2)
+            assert "\n" not in str(exc_info.value)
+            # Given tokens need no tokenizer.
+            if fmt == "jsonl":
+                tokens = write_lines(tmp / "t.jsonl", ['{"tokens": ["a", "b"], "label": "x"}'])
+                assert [t.text for t in read_jsonl(tokens, lang=lang)[0]] == ["a", "b"]
+    finally:
+        _load_tokenizer.cache_clear()
+
+
+def test_cli_missing_tokenizer_package_without_traceback(capsys):
+    # Run for real where the Japanese tokenizer's package is missing (as on a bare install).
+    try:
+        import sudachipy  # noqa: F401
+
+        pytest.skip("sudachipy is installed here")
+    except ImportError:
+        pass
+    with make_tempdir() as tmp:
+        path = write_lines(tmp / "a.jsonl", JSONL_LINES)
+        assert main(["convert", "jsonl", str(path), str(tmp / "a.spacy"), "--lang", "ja"]) == 1
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1
+    assert "sudachipy" in err and f"{path}, line 1" in err
