@@ -1,4 +1,8 @@
-"""Every config follows `--nlp.lang`: the language's own tokenizer, as `spacy init config` gives."""
+"""Every config follows `--nlp.lang`: the language's own tokenizer, as `spacy init config` gives.
+
+The configs name `spacy_mtl.LanguageTokenizer.v1` (spacy_mtl/tokenizer.py), which builds the
+tokenizer the language's default config names.
+"""
 
 from pathlib import Path
 
@@ -13,6 +17,11 @@ CONFIGS = sorted((REPO / "configs").glob("*.cfg"))
 # en: rule-based; zh: spaCy's character segmenter; ja: SudachiPy with sudachidict_core
 # (both from PyPI, in the test extra; no download at run time).
 LANGS = ["en", "zh", "ja"]
+TEXTS = {
+    "en": "don't wake me at 6:30pm",
+    "zh": "明天早上六点半叫我",
+    "ja": "明日の朝六時に起こして",
+}
 JIEBA = {"@tokenizers": "spacy.zh.ChineseTokenizer", "segmenter": "jieba"}
 
 
@@ -26,14 +35,16 @@ def load(path: Path, **overrides) -> spacy.Language:
 def test_config_takes_the_tokenizer_of_the_language(path, lang):
     nlp = load(path, **{"nlp.lang": lang})
     assert nlp.lang == lang
-    expected = spacy.blank(lang).config["nlp"]["tokenizer"]
-    assert nlp.config["nlp"]["tokenizer"] == expected
-    assert type(nlp.tokenizer) is type(spacy.blank(lang).tokenizer)
+    assert nlp.config["nlp"]["tokenizer"] == {"@tokenizers": "spacy_mtl.LanguageTokenizer.v1"}
+    stock = spacy.blank(lang)
+    assert type(nlp.tokenizer) is type(stock.tokenizer)
+    text = TEXTS[lang]
+    assert [t.text for t in nlp.make_doc(text)] == [t.text for t in stock(text)]
 
 
 def test_chinese_default_is_the_character_segmenter():
     nlp = load(REPO / "configs" / "cnn.cfg", **{"nlp.lang": "zh"})
-    assert nlp.config["nlp"]["tokenizer"]["segmenter"] == "char"
+    assert nlp.tokenizer.segmenter == "char"
     doc = nlp.make_doc("我要听吴雨霏的歌")
     assert [t.text for t in doc] == list("我要听吴雨霏的歌")
     # The entity of the issue's error message aligns with the tokens now.
