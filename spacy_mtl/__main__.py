@@ -42,9 +42,15 @@ def add_convert_command(subparsers: argparse._SubParsersAction) -> None:
         help=f"comma-separated tasks to keep, from {','.join(TASKS)} (default: all the format has)",
     )
     parser.add_argument(
+        "--intents",
+        default=None,
+        metavar="FILE",
+        help="columns: the intents file of the slots file INPUT, one line per sentence",
+    )
+    parser.add_argument(
         "--strict",
         action="store_true",
-        help="joint, iob: stop at an I- tag that begins an entity instead of repairing it to B-",
+        help="joint, iob, columns: stop at an I- tag that begins an entity, not repair it to B-",
     )
     parser.set_defaults(func=run_convert)
 
@@ -62,7 +68,12 @@ def run_convert(args: argparse.Namespace) -> int:
         warnings.simplefilter("always")
         try:
             docs = read_corpus(
-                args.format, args.input, lang=args.lang, tasks=tasks, strict=args.strict
+                args.format,
+                args.input,
+                lang=args.lang,
+                tasks=tasks,
+                strict=args.strict,
+                intents=args.intents,
             )
             n_docs = write_docbin(docs, args.output)
         except ConversionError as err:

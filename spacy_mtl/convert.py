@@ -74,12 +74,17 @@ FORMAT_JOINT = "joint"
 FORMAT_IOB = "iob"
 FORMAT_JSONL = "jsonl"
 FORMAT_CSV = "csv"
-FORMATS = (FORMAT_JOINT, FORMAT_IOB, FORMAT_JSONL, FORMAT_CSV)
+FORMAT_COLUMNS = "columns"
+FORMAT_INTENTS = "intents"
+FORMATS = (FORMAT_JOINT, FORMAT_IOB, FORMAT_JSONL, FORMAT_CSV, FORMAT_COLUMNS, FORMAT_INTENTS)
 FORMAT_TASKS = {
     FORMAT_JOINT: (TASK_CATS, TASK_ENTS),
     FORMAT_IOB: (TASK_ENTS,),
     FORMAT_JSONL: (TASK_CATS,),
     FORMAT_CSV: (TASK_CATS,),
+    # Categories only with an intents file (convert_columns.read_columns).
+    FORMAT_COLUMNS: (TASK_CATS, TASK_ENTS),
+    FORMAT_INTENTS: (TASK_CATS,),
 }
 
 JOINT_TOKENS_FILE = "seq.in"
@@ -374,6 +379,7 @@ def read_corpus(
     lang: str = "en",
     tasks: Optional[Iterable[str]] = None,
     strict: bool = False,
+    intents: Optional[PathLike] = None,
 ) -> List[Doc]:
     """Read a corpus in any of FORMATS into Docs.
 
@@ -381,9 +387,11 @@ def read_corpus(
     input_path (Union[str, Path]): The input file, or folder for "joint".
     lang (str): Language code.
     tasks (Optional[Iterable[str]]): The tasks to keep; None keeps all the
-        format annotates. Only "joint" can drop one.
-    strict (bool): For "joint" and "iob": raise on a continuation tag that
-        begins an entity instead of repairing it.
+        format annotates. Only "joint" and "columns" can drop one.
+    strict (bool): For "joint", "iob" and "columns": raise on a continuation
+        tag that begins an entity instead of repairing it.
+    intents (Optional[Union[str, Path]]): For "columns": the intents file of
+        the slots file `input_path`.
     RETURNS (List[Doc]): The documents.
     """
     if format not in FORMATS:
@@ -393,6 +401,12 @@ def read_corpus(
         return read_joint(input_path, lang=lang, tasks=keep, strict=strict)
     if format == FORMAT_IOB:
         return read_iob(input_path, lang=lang, strict=strict)
+    if format in (FORMAT_COLUMNS, FORMAT_INTENTS):
+        from .convert_columns import read_columns, read_intents  # it imports this module
+
+        if format == FORMAT_INTENTS:
+            return read_intents(input_path, lang=lang)
+        return read_columns(input_path, intents_path=intents, lang=lang, tasks=tasks, strict=strict)
     if format == FORMAT_JSONL:
         return read_jsonl(input_path, lang=lang)
     return read_csv(input_path, lang=lang)
