@@ -121,9 +121,9 @@ def test_bilstm_config_learns_both_tasks_in_chinese(zh_corpus, tmp_path):
 @pytest.mark.slow
 def test_pipe_with_two_processes_equals_one_in_chinese(zh_cnn, zh_corpus):
     nlp = spacy.load(zh_cnn[0])
-    texts = [
-        doc.text for doc in DocBin().from_disk(zh_corpus / "test.spacy").get_docs(nlp.vocab)
-    ][:40]
+    texts = [doc.text for doc in DocBin().from_disk(zh_corpus / "test.spacy").get_docs(nlp.vocab)][
+        :40
+    ]
 
     def predictions(n_process):
         return [
