@@ -13,7 +13,8 @@ Each character is a token (what spaCy's Chinese character segmenter gives); whit
 characters are dropped, since the joint format separates tokens by spaces. Slots become IOB2.
 
 Usage:
-    python benchmarks/prepare_chinese.py --smp assets/caisandsmp --cais assets/cais --out assets/zh
+    python benchmarks/prepare_chinese.py --smp assets/smp2019_ecdt --cais assets/cais \\
+        --out assets/zh
 """
 
 import argparse
@@ -71,8 +72,8 @@ def drop_whitespace(chars: List[str], tags: List[str]) -> Tuple[List[str], List[
 
 
 def read_smp(root: Path) -> Dict[str, List[Sentence]]:
-    base = root / "SMP" / "GlobalPointer" / "GlobalPointerSMP2019"
-    source = json.loads((root / "SMP" / "source" / "2019train.json").read_text("utf8"))
+    base = root / "GlobalPointer" / "GlobalPointerSMP2019"
+    source = json.loads((root / "source" / "2019train.json").read_text("utf8"))
     domains = {record["text"]: record["domain"] for record in source}
     splits = {}
     for split, name in SMP_SPLITS.items():
@@ -94,7 +95,7 @@ def read_cais(root: Path) -> Dict[str, List[Sentence]]:
 
     splits = {}
     for split, name in CAIS_SPLITS.items():
-        slots = root / "CAIS" / name
+        slots = root / name
         docs = read_columns(slots, intents_path=Path(f"{slots}.intent"), lang="zh")
         sentences = []
         for doc in docs:
@@ -117,8 +118,8 @@ def write_joint(splits: Dict[str, List[Sentence]], out: Path) -> None:
 
 def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--smp", type=Path, help="a checkout of 1053399472/CAISandSMP")
-    parser.add_argument("--cais", type=Path, help="a checkout of Adaxry/CM-Net")
+    parser.add_argument("--smp", type=Path, help="the SMP folder of 1053399472/CAISandSMP")
+    parser.add_argument("--cais", type=Path, help="the CAIS folder of Adaxry/CM-Net")
     parser.add_argument("--out", type=Path, required=True, help="writes smp2019/ and cais/ here")
     args = parser.parse_args(argv)
     if args.smp:

@@ -100,11 +100,18 @@ def test_project_config_has_the_workflows_vars_and_extra_assets():
         if name != "clean":
             assert command["outputs"], name
             assert command["deps"], name
-    # The demo never needs the benchmarks: every asset is extra, from SlotGated-SLU.
-    assert {asset["git"]["path"] for asset in config["assets"]} == {"data/atis", "data/snips"}
+    # The demo never needs the benchmarks: every asset is extra, from its public repository.
+    sources = {(a["git"]["repo"].rsplit("/", 2)[-2], a["git"]["path"]) for a in config["assets"]}
+    assert sources == {
+        ("MiuLab", "data/atis"),
+        ("MiuLab", "data/snips"),
+        ("1053399472", "SMP"),
+        ("Adaxry", "CAIS"),
+    }
     for asset in config["assets"]:
         assert asset["extra"] is True
-        assert asset["git"]["repo"] == "https://github.com/MiuLab/SlotGated-SLU"
+        assert asset["git"]["repo"].startswith("https://github.com/")
+        assert "licence" in asset["description"] or asset["git"]["path"].startswith("data/")
     demo_deps = [dep for name in WORKFLOW_ALL + WORKFLOW_ZH for dep in commands[name]["deps"]]
     assert not [dep for dep in demo_deps if dep.startswith("assets")]
 
