@@ -260,7 +260,8 @@ def _read_intents(path: Path, *, need_text: bool) -> List[Intent]:
     # A trailing newline too many shifts no line.
     while lines and not lines[-1][1].strip():
         lines.pop()
-    if not lines:
+    # An empty intents file beside a slots file is reported as the sentences it lacks.
+    if not lines and need_text:
         raise ConversionError("no documents: the file is empty.", path=path)
     intents = []
     for line, text in lines:
