@@ -65,6 +65,10 @@ THREADS = 1  # set from --threads
 
 CATS = "cats"
 ENTS = "ents"
+# The language of each dataset that is not English: every system trains a pipeline of that
+# language, with the tokenizer spaCy's default config gives it (benchmarks/prepare_chinese.py
+# writes the Chinese sets one character per token, the tokens of spaCy's character segmenter).
+DATASET_LANGS = {"smp2019": "zh", "cais": "zh"}
 JOINT = "joint"
 FULL = "full"
 SEPARATE = "separate"
@@ -644,6 +648,12 @@ def derive_config(
         # configs/transformer.cfg), rather than never leaving the warm-up.
         share = learn_rate["warmup_steps"] / config["training"]["max_steps"]
         patches["training.optimizer.learn_rate.warmup_steps"] = max(1, round(share * steps))
+    lang = data.get("lang", "en")
+    if lang != "en":
+        import spacy
+
+        patches["nlp.lang"] = lang
+        patches["nlp.tokenizer"] = dict(spacy.blank(lang).config["nlp"]["tokenizer"])
     patches.update(system.patches)
     for path, value in patches.items():
         _set_dotted(config, path, value)
@@ -839,6 +849,8 @@ def prepare_dataset(data_dir: Path, name: str, cache: Path) -> Dict[str, Path]:
         "separate": out / "separate",
         "dev": out / "dev.spacy",
     }
+    lang = DATASET_LANGS.get(name, "en")
+    paths["lang"] = lang  # type: ignore[assignment]
     stamp = out / "source.json"
     fingerprint = {split: _file_digest(source / split) for split in (SPLIT_TRAIN, SPLIT_DEV)}
     if stamp.exists() and json.loads(stamp.read_text()) == fingerprint:
@@ -846,14 +858,14 @@ def prepare_dataset(data_dir: Path, name: str, cache: Path) -> Dict[str, Path]:
     log(f"converting {source}")
     shutil.rmtree(out, ignore_errors=True)
     paths["separate"].mkdir(parents=True)
-    train = read_joint(source / SPLIT_TRAIN)
-    cats_only = read_joint(source / SPLIT_TRAIN, tasks=[CATS])[0::2]
-    ents_only = read_joint(source / SPLIT_TRAIN, tasks=[ENTS])[1::2]
+    train = read_joint(source / SPLIT_TRAIN, lang=lang)
+    cats_only = read_joint(source / SPLIT_TRAIN, lang=lang, tasks=[CATS])[0::2]
+    ents_only = read_joint(source / SPLIT_TRAIN, lang=lang, tasks=[ENTS])[1::2]
     for key, docs in (
         ("train", train),
         ("cats", cats_only),
         ("ents", ents_only),
-        ("dev", read_joint(source / SPLIT_DEV)),
+        ("dev", read_joint(source / SPLIT_DEV, lang=lang)),
     ):
         DocBin(docs=docs, store_user_data=False).to_disk(paths[key])
     for key in ("cats", "ents"):

@@ -51,10 +51,17 @@ def add_convert_command(subparsers: argparse._SubParsersAction) -> None:
         help=f"comma-separated tasks to keep, from {','.join(TASKS)} (default: all the format has)",
     )
     parser.add_argument(
+        "--intents",
+        default=None,
+        metavar="FILE",
+        help="columns: the intents file of the slots file INPUT, one line per sentence",
+    )
+    parser.add_argument(
         "--strict",
         action="store_true",
-        help="stop at what is otherwise repaired or warned about: joint, iob: an I- tag that "
-        "begins an entity; jsonl, csv: a document without exactly one category in exclusive mode",
+        help="stop at what is otherwise repaired or warned about: joint, iob, columns: an I- tag "
+        "that begins an entity; jsonl, csv: a document without exactly one category in "
+        "exclusive mode",
     )
     cats_mode = parser.add_mutually_exclusive_group()
     cats_mode.add_argument(
@@ -88,7 +95,7 @@ def run_convert(args: argparse.Namespace) -> int:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
-            check_convert_output(args.format, args.input, args.output)
+            check_convert_output(args.format, args.input, args.output, args.intents)
             docs = read_corpus(
                 args.format,
                 args.input,
@@ -96,8 +103,9 @@ def run_convert(args: argparse.Namespace) -> int:
                 tasks=tasks,
                 strict=args.strict,
                 exclusive=args.exclusive,
+                intents=args.intents,
             )
-            inputs = input_files(args.format, args.input)
+            inputs = input_files(args.format, args.input, args.intents)
             n_docs = write_docbin(docs, args.output, inputs=inputs)
         except ConversionError as err:
             _print_warnings(caught)

@@ -88,12 +88,17 @@ FORMAT_JOINT = "joint"
 FORMAT_IOB = "iob"
 FORMAT_JSONL = "jsonl"
 FORMAT_CSV = "csv"
-FORMATS = (FORMAT_JOINT, FORMAT_IOB, FORMAT_JSONL, FORMAT_CSV)
+FORMAT_COLUMNS = "columns"
+FORMAT_INTENTS = "intents"
+FORMATS = (FORMAT_JOINT, FORMAT_IOB, FORMAT_JSONL, FORMAT_CSV, FORMAT_COLUMNS, FORMAT_INTENTS)
 FORMAT_TASKS = {
     FORMAT_JOINT: (TASK_CATS, TASK_ENTS),
     FORMAT_IOB: (TASK_ENTS,),
     FORMAT_JSONL: (TASK_CATS,),
     FORMAT_CSV: (TASK_CATS,),
+    # Categories only with an intents file (convert_columns.read_columns).
+    FORMAT_COLUMNS: (TASK_CATS, TASK_ENTS),
+    FORMAT_INTENTS: (TASK_CATS,),
 }
 
 JOINT_TOKENS_FILE = "seq.in"
@@ -470,6 +475,7 @@ def read_corpus(
     tasks: Optional[Iterable[str]] = None,
     strict: bool = False,
     exclusive: Optional[bool] = None,
+    intents: Optional[PathLike] = None,
 ) -> List[Doc]:
     """Read a corpus in any of FORMATS into Docs.
 
@@ -477,13 +483,15 @@ def read_corpus(
     input_path (Union[str, Path]): The input file, or folder for "joint".
     lang (str): Language code.
     tasks (Optional[Iterable[str]]): The tasks to keep; None keeps all the
-        format annotates. Only "joint" can drop one.
+        format annotates. Only "joint" and "columns" can drop one.
     strict (bool): Raise on what is otherwise repaired or warned about: for
-        "joint" and "iob" a continuation tag that begins an entity, for
-        "jsonl" and "csv" documents without exactly one category in
+        "joint", "iob" and "columns" a continuation tag that begins an entity,
+        for "jsonl" and "csv" documents without exactly one category in
         exclusive mode.
     exclusive (Optional[bool]): For "jsonl" and "csv": whether the
         categories are mutually exclusive; None infers it from the file.
+    intents (Optional[Union[str, Path]]): For "columns": the intents file of
+        the slots file `input_path`.
     RETURNS (List[Doc]): The documents.
     """
     if format not in FORMATS:
@@ -493,19 +501,30 @@ def read_corpus(
         return read_joint(input_path, lang=lang, tasks=keep, strict=strict)
     if format == FORMAT_IOB:
         return read_iob(input_path, lang=lang, strict=strict)
+    if format in (FORMAT_COLUMNS, FORMAT_INTENTS):
+        from .convert_columns import read_columns, read_intents  # it imports this module
+
+        if format == FORMAT_INTENTS:
+            return read_intents(input_path, lang=lang)
+        return read_columns(input_path, intents_path=intents, lang=lang, tasks=tasks, strict=strict)
     if format == FORMAT_JSONL:
         return read_jsonl(input_path, lang=lang, strict=strict, exclusive=exclusive)
     return read_csv(input_path, lang=lang, strict=strict, exclusive=exclusive)
 
 
-def input_files(format: str, input_path: PathLike) -> List[Path]:
+def input_files(
+    format: str, input_path: PathLike, intents: Optional[PathLike] = None
+) -> List[Path]:
     """The files a conversion reads, which its output must never be.
 
     format (str): One of FORMATS.
     input_path (Union[str, Path]): The input file, or folder for "joint".
+    intents (Optional[Union[str, Path]]): For "columns": its intents file.
     RETURNS (List[Path]): The input files.
     """
     input_path = Path(input_path)
+    if intents is not None:
+        return [input_path, Path(intents)]
     if format == FORMAT_JOINT:
         names = (JOINT_TOKENS_FILE, JOINT_TAGS_FILE, JOINT_LABELS_FILE)
         return [input_path / name for name in names]
@@ -515,7 +534,9 @@ def input_files(format: str, input_path: PathLike) -> List[Path]:
     return [input_path]
 
 
-def check_convert_output(format: str, input_path: PathLike, output_path: PathLike) -> None:
+def check_convert_output(
+    format: str, input_path: PathLike, output_path: PathLike, intents: Optional[PathLike] = None
+) -> None:
     """Raise a ConversionError if writing `output_path` would destroy something.
 
     The output must be absent or a regular file (not a folder, a link, a
@@ -526,8 +547,9 @@ def check_convert_output(format: str, input_path: PathLike, output_path: PathLik
     format (str): One of FORMATS.
     input_path (Union[str, Path]): The input file, or folder for "joint".
     output_path (Union[str, Path]): The .spacy file to write.
+    intents (Optional[Union[str, Path]]): For "columns": its intents file.
     """
-    _check_output(Path(output_path), input_files(format, input_path))
+    _check_output(Path(output_path), input_files(format, input_path, intents))
 
 
 def write_docbin(
