@@ -1,27 +1,41 @@
 """Every label a training corpus holds for one task, for `[initialize.components.*.labels]`.
 
 With `[training] max_epochs = -1` (the setting that draws a fresh sample of a
-multi-task corpus every epoch) spaCy initializes the components from the first
-100 training examples only, so a label that first occurs later is unknown to
-its head and training stops when it meets it. This reader goes through every
-document of every source of the training corpus instead, reading the DocBin
-files one at a time, so memory does not grow with the corpus:
+multi-task corpus every epoch, and that a streamed corpus needs) spaCy
+initializes the components from the first 100 training examples only, so a
+label that first occurs later is unknown to its head and training stops when
+it meets it. This reader goes through every document of the training data
+instead, one DocBin file at a time, so memory does not grow with the corpus:
 
     [initialize.components.ner.labels]
     @readers = "spacy_mtl.task_labels.v1"
-    corpus = ${corpora.train}
     task = "ents"
+    sources = ${corpora.train.sources}    # a multi-task corpus
+    # or: path = ${paths.train}           # a spacy.Corpus.v1
+
+It reads the sources' settings, not a corpus object, so that a pipeline
+initialized by hand (`nlp.initialize(get_examples)`) with its paths unset
+still works: with no path at all it returns None and the head collects its
+labels from the examples, as without this reader.
 """
 
-from typing import Any, Callable, Iterable, Iterator, List, Optional, Sequence
+from pathlib import Path
+from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Union
 
 from spacy.tokens import Doc, DocBin
-from spacy.training import Corpus
 from spacy.training.corpus import walk_corpus
 from spacy.util import registry
 from spacy.vocab import Vocab
 
-from ..annotation import TASK_CATS, TASK_ENTS, TASKS, describe_doc, has_cats, has_ents
+from ..annotation import (
+    SOURCE_KEY,
+    TASK_CATS,
+    TASK_ENTS,
+    TASKS,
+    describe_doc,
+    has_cats,
+    has_ents,
+)
 
 
 class TaskLabels(Sequence):
@@ -55,62 +69,75 @@ class TaskLabels(Sequence):
 
 
 @registry.readers("spacy_mtl.task_labels.v1")
-def create_task_labels(corpus: Callable, task: str) -> TaskLabels:
-    """Read the labels of one task from every document of a training corpus.
+def create_task_labels(
+    task: str,
+    sources: Optional[Dict[str, Dict[str, Any]]] = None,
+    path: Optional[Union[str, Path]] = None,
+) -> Optional[TaskLabels]:
+    """Read the labels of one task from every document of the training data.
 
     Reading every document anyway, it also notes the documents with categories
     that do not have exactly one positive one, for an exclusive classifier to
     refuse before training rather than when it meets them.
 
-    corpus (Callable): The training corpus, usually `${corpora.train}`: a
-        `spacy_mtl.MultiTaskCorpus.v1`, a streamed multi-task corpus or a
-        `spacy.Corpus.v1`.
     task (str): "cats" (the category names of documents with categories) or
         "ents" (the entity types of documents with entity annotation).
-    RETURNS (TaskLabels): The labels, sorted.
+    sources (Optional[Dict[str, Dict[str, Any]]]): The sources of a multi-task
+        corpus (`${corpora.train.sources}`): each one's `path` and `limit`; a
+        source whose `tasks` leave out `task` is skipped.
+    path (Optional[Union[str, Path]]): A .spacy file or folder, as read by
+        spacy.Corpus.v1 (`${paths.train}`).
+    RETURNS (Optional[TaskLabels]): The labels, sorted; None if no path is set
+        at all (the head then takes its labels from the examples).
     """
     if task not in TASKS:
         raise ValueError(
             f"spacy_mtl.task_labels.v1: unknown task {task!r}, expected one of "
             f"{', '.join(repr(t) for t in TASKS)}."
         )
+    sources = sources or {}
+    if path is None and all(source.get("path") is None for source in sources.values()):
+        return None
+    files = _task_files(task, sources, path)
     labels = set()
     not_one_hot = []
-    for i, doc in enumerate(task_documents(corpus, task)):
-        if task == TASK_CATS:
-            labels.update(doc.cats)
-            positives = [label for label, value in doc.cats.items() if value >= 0.5]
-            if len(positives) != 1:
-                not_one_hot.append(
-                    f"document {i} ({describe_doc(doc)}): {len(positives)} positive "
-                    f"categories {positives}"
-                )
-        else:
-            labels.update(ent.label_ for ent in doc.ents)
+    vocab = Vocab()
+    annotated = has_cats if task == TASK_CATS else has_ents
+    i = 0
+    for name, loc, limit in files:
+        for doc in read_docbins(loc, vocab, limit=limit):
+            if not annotated(doc):
+                continue
+            if name is not None:
+                doc.user_data[SOURCE_KEY] = name
+            if task == TASK_CATS:
+                labels.update(doc.cats)
+                positives = [label for label, value in doc.cats.items() if value >= 0.5]
+                if len(positives) != 1:
+                    not_one_hot.append(
+                        f"document {i} ({describe_doc(doc)}): {len(positives)} positive "
+                        f"categories {positives}"
+                    )
+            else:
+                labels.update(ent.label_ for ent in doc.ents)
+            i += 1
     return TaskLabels(sorted(labels), not_one_hot)
 
 
-def task_documents(corpus: Any, task: str) -> Iterator[Doc]:
-    """The reference documents of a corpus that are annotated for `task`.
-
-    corpus (Any): A reader with a `task_documents(task, vocab)` method (the
-        multi-task readers), or spaCy's `Corpus`.
-    task (str): "cats" or "ents".
-    YIELDS (Doc): The documents, read lazily.
-    """
-    vocab = Vocab()
-    if hasattr(corpus, "task_documents"):
-        docs = corpus.task_documents(task, vocab)
-    elif isinstance(corpus, Corpus):
-        docs = read_docbins(corpus.path, vocab, limit=corpus.limit)
-    else:
-        raise ValueError(
-            f"spacy_mtl.task_labels.v1 cannot read the labels of a {type(corpus).__name__}: "
-            "it reads spacy.Corpus.v1 and the spacy_mtl multi-task readers. List the labels "
-            "in [initialize.components.<name>.labels] instead (spacy init labels writes them)."
-        )
-    annotated = has_cats if task == TASK_CATS else has_ents
-    return (doc for doc in docs if annotated(doc))
+def _task_files(task: str, sources: Dict[str, Dict[str, Any]], path: Any) -> List[tuple]:
+    """(source name or None, path, limit) of what to read for `task`; unset paths left out."""
+    files = []
+    for name, source in sources.items():
+        declared = source.get("tasks")
+        if isinstance(declared, str):
+            declared = [declared]
+        if declared is not None and task not in declared:
+            continue
+        if source.get("path") is not None:
+            files.append((name, source["path"], source.get("limit") or 0))
+    if path is not None:
+        files.append((None, path, 0))
+    return files
 
 
 def read_docbins(path: Any, vocab: Vocab, limit: int = 0) -> Iterator[Doc]:
@@ -121,11 +148,6 @@ def read_docbins(path: Any, vocab: Vocab, limit: int = 0) -> Iterator[Doc]:
     limit (int): Stop after this many documents; 0 for all.
     YIELDS (Doc): The documents, in file order.
     """
-    if path is None:
-        raise ValueError(
-            "spacy_mtl.task_labels.v1: the training corpus has no path; set it (e.g. "
-            "--paths.train) before training."
-        )
     n = 0
     for loc in walk_corpus(path, ".spacy"):
         for doc in DocBin().from_disk(loc).get_docs(vocab):
@@ -141,5 +163,4 @@ __all__ = [
     "TaskLabels",
     "create_task_labels",
     "read_docbins",
-    "task_documents",
 ]

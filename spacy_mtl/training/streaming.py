@@ -227,7 +227,7 @@ class StreamingMultiTaskCorpus:
 
     Memory holds one shard per source, whatever the size of the corpus. Sizes
     come from each source's `size` or are counted on the first call (or the
-    first `stats` or `task_documents`), one shard at a time. Each call is one
+    first `stats`), one shard at a time. Each call is one
     epoch; `spacy train` calls the reader again for each epoch only with
     [training] max_epochs = -1, and with max_epochs >= 0 it holds the first
     epoch in memory, so use -1 (and max_steps) with this reader.
@@ -315,25 +315,6 @@ class StreamingMultiTaskCorpus:
         epoch = self._calls
         self._calls += 1
         return self._epoch(nlp, self._rng(epoch))
-
-    def task_documents(self, task: str, vocab: Vocab) -> Iterator[Doc]:
-        """Yield every reference doc of every source that teaches `task`, lazily.
-
-        A source teaches a task if it declares it, or (without `tasks`) if its
-        documents are annotated for it. Each source's `limit` applies; the
-        documents come in file order, other tasks marked missing.
-
-        task (str): "cats" or "ents".
-        vocab (Vocab): The vocab to read with.
-        YIELDS (Doc): The documents.
-        """
-        if task not in TASKS:
-            raise ValueError(f"Unknown task {task!r}: expected one of {TASKS}.")
-        for source in self.sources.values():
-            if source.declared is None and source.counts is None:
-                source.count(vocab)
-            if task in source.tasks:
-                yield from source.docs(vocab, None)
 
     def stats(self, nlp: "Language") -> Dict[str, Dict[str, Any]]:
         """Describe each source, counting the sources first if needed.

@@ -7,10 +7,8 @@ from pathlib import Path
 import pytest
 import spacy
 from spacy.tokens import DocBin
-from spacy.training import Corpus
 from spacy.util import load_config
 
-from spacy_mtl.training.corpus import MultiTaskCorpus
 from spacy_mtl.training.labels import create_task_labels
 
 REPO = Path(__file__).resolve().parent.parent.parent
@@ -53,33 +51,48 @@ def rare(tmp_path_factory):
     return _rare_label_corpus(tmp_path_factory.mktemp("rare"))
 
 
-def test_labels_of_a_multitask_corpus_come_from_every_document_of_its_sources(rare):
-    corpus = MultiTaskCorpus(
-        {
-            "cats": {"path": str(rare["cats"]), "tasks": ["cats"]},
-            "ents": {"path": str(rare["ents"]), "tasks": ["ents"]},
-        }
-    )
-    assert create_task_labels(corpus, "cats") == INTENTS
-    assert create_task_labels(corpus, "ents") == SLOTS
+def test_labels_of_multitask_sources_come_from_every_document(rare):
+    sources = {
+        "cats": {"path": str(rare["cats"]), "tasks": ["cats"]},
+        "ents": {"path": str(rare["ents"]), "tasks": ["ents"]},
+    }
+    assert create_task_labels("cats", sources=sources) == INTENTS
+    assert create_task_labels("ents", sources=sources) == SLOTS
 
 
 def test_labels_of_a_source_not_declared_for_the_task_are_left_out(rare):
-    corpus = MultiTaskCorpus({"joint": {"path": str(rare["joint"]), "tasks": ["cats"]}})
-    assert create_task_labels(corpus, "cats") == INTENTS
-    assert create_task_labels(corpus, "ents") == []
+    sources = {"joint": {"path": str(rare["joint"]), "tasks": ["cats"]}}
+    assert create_task_labels("cats", sources=sources) == INTENTS
+    assert create_task_labels("ents", sources=sources) == []
 
 
-def test_labels_of_a_spacy_corpus_and_its_limit(rare):
-    assert create_task_labels(Corpus(rare["joint"]), "ents") == SLOTS
-    assert create_task_labels(Corpus(rare["joint"], limit=LATE), "ents") == SLOTS[:-3]
+def test_labels_of_a_path_and_of_a_limited_source(rare):
+    assert create_task_labels("ents", path=str(rare["joint"])) == SLOTS
+    limited = {"joint": {"path": str(rare["joint"]), "limit": LATE}}
+    assert create_task_labels("ents", sources=limited) == SLOTS[:-3]
 
 
-def test_unknown_task_and_unknown_reader_are_named():
+def test_no_path_set_leaves_the_labels_to_the_examples():
+    assert create_task_labels("ents", sources={"a": {"path": None}}, path=None) is None
+
+
+def test_unknown_task_is_named():
     with pytest.raises(ValueError, match="unknown task 'tags'"):
-        create_task_labels(Corpus("x.spacy"), "tags")
-    with pytest.raises(ValueError, match="cannot read the labels of a list"):
-        create_task_labels([], "ents")
+        create_task_labels("tags", path="x.spacy")
+
+
+def test_every_config_initializes_by_hand_without_paths():
+    """nlp.initialize(get_examples) on a config's pipeline, its paths unset, as in a notebook."""
+    import sys as _sys
+
+    _sys.path.insert(0, str(REPO / "tests"))
+    from conftest import SENTENCES, make_examples
+
+    for config in ("cnn.cfg", "separate.cfg"):
+        nlp = spacy.util.load_model_from_config(load_config(REPO / "configs" / config))
+        examples = make_examples(nlp, SENTENCES)
+        nlp.initialize(lambda examples=examples: examples)
+        assert list(nlp.get_pipe("ner").labels) == ["ARTIST", "CITY", "DATE", "FROM", "TO"]
 
 
 STREAMING = [

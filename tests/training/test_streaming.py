@@ -169,25 +169,6 @@ def test_tasks_detected_and_checked(data, nlp):
                 create_streaming_multitask_corpus({"a": {"path": str(d)}})
 
 
-def test_task_documents(data, nlp):
-    mixed = str(data["dir"] / "mixed")
-    write_shards(data["dir"] / "mixed", [intent_doc(nlp, i, with_ents=True) for i in range(4)], 3)
-    sources = two_sources(data, news={"limit": 7})
-    sources["mixed"] = {"path": mixed}  # no tasks declared: detected as cats and ents
-    corpus = create_streaming_multitask_corpus(sources)
-    ents = corpus.task_documents("ents", nlp.vocab)
-    assert isinstance(ents, types.GeneratorType)
-    docs = list(ents)
-    assert [doc.text for doc in docs] == [news_doc(nlp, i).text for i in range(7)] + [
-        intent_doc(nlp, i).text for i in range(4)
-    ]
-    assert all(doc.ents for doc in docs)
-    cats = list(corpus.task_documents("cats", nlp.vocab))
-    assert len(cats) == 34 and all(doc.cats for doc in cats)
-    with pytest.raises(ValueError, match="Unknown task"):
-        next(corpus.task_documents("tags", nlp.vocab))
-
-
 def test_dev_mode_yields_every_document_once(data, nlp):
     corpus = create_streaming_multitask_corpus(two_sources(data), sampling="none", shuffle=False)
     expected = [intent_doc(nlp, i).text for i in range(30)]
