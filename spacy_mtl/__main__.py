@@ -12,6 +12,7 @@ from typing import Callable, List, Optional
 
 from .annotation import TASKS, annotated_tasks
 from .convert import FORMAT_TASKS, FORMATS, ConversionError, read_corpus, write_docbin
+from .serve.cli import add_serve_command
 
 PROG = "python -m spacy_mtl"
 
@@ -89,6 +90,7 @@ def run_convert(args: argparse.Namespace) -> int:
 
 
 COMMANDS: List[Callable[[argparse._SubParsersAction], None]] = [add_convert_command]
+COMMANDS.append(add_serve_command)
 
 
 def make_parser() -> argparse.ArgumentParser:

@@ -118,3 +118,21 @@ def trained_nlp() -> Language:
     for _ in range(15):
         nlp.update(examples, sgd=optimizer)
     return nlp
+
+
+@pytest.fixture(scope="session")
+def served_pipeline(tmp_path_factory) -> Path:
+    """A pipeline trained on the joint sentences, on disk, for the service and the page.
+
+    Session-scoped: it trains once (a few seconds) for all the serve tests.
+    """
+    nlp = build_nlp()
+    nlp.meta["name"] = "mtl_test"
+    nlp.meta["version"] = "0.0.1"
+    examples = make_examples(nlp, SENTENCES)
+    optimizer = nlp.initialize(lambda: examples)
+    for _ in range(40):
+        nlp.update(examples, sgd=optimizer)
+    path = tmp_path_factory.mktemp("served") / "pipeline"
+    nlp.to_disk(path)
+    return path
