@@ -298,7 +298,11 @@ def render_card(
         lines += ["## Labels", ""]
         lines += _table(
             ["component", "labels"],
-            [[f"`{pipe}`", ", ".join(f"`{label}`" for label in ls)] for pipe, ls in labels.items()],
+            [
+                [f"`{pipe}`", ", ".join(f"`{label}`" for label in pipe_labels)]
+                for pipe, pipe_labels in labels.items()
+                if pipe_labels
+            ],
         )
     return "\n".join(lines).rstrip() + "\n"
 
@@ -325,7 +329,11 @@ def training_lines(config: Any, meta: Dict[str, Any], config_name: Optional[str]
         "with the best dev score (`model-best`).",
         "",
     ]
-    performance = {k: v for k, v in (meta.get("performance") or {}).items() if _number(v)}
+    performance = {
+        key: value
+        for key, value in (meta.get("performance") or {}).items()
+        if _number(value) and not key.endswith("_loss")
+    }
     if performance:
         dev = ", ".join(f"{key} {100 * value:.1f}" for key, value in performance.items())
         lines += [f"Dev scores at that point (spaCy's `performance`, percent): {dev}.", ""]
@@ -334,7 +342,7 @@ def training_lines(config: Any, meta: Dict[str, Any], config_name: Optional[str]
 
 def limitation_lines(scores: Dict[str, Any], notes: str) -> List[str]:
     """Known limitations: the notes given, then what the test scores themselves say."""
-    lines = [notes, ""] if notes else []
+    lines = [notes] if notes else []
     n_docs = scores["n_docs"]
     accuracy = scores["joint"].get("cats_acc")
     if accuracy is not None and n_docs:

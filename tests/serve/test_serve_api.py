@@ -1,4 +1,4 @@
-"""The service (spacy_mtl.serve) over real HTTP: answers, refusals, concurrency, the command line."""
+"""The service (spacy_mtl.serve) over real HTTP: answers, refusals, concurrency, the CLI."""
 
 import json
 import socket
