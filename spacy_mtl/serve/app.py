@@ -7,16 +7,16 @@
 - ``POST /render`` answers the record of one text and displaCy's entity HTML, for the page;
 - ``GET /health`` and ``GET /meta``; ``GET /`` the demo page (a static file, no CDN).
 
-The pipeline runs on a pool of worker threads, never on the event loop, so a
-long batch keeps one worker busy while the others answer, and /health answers
-throughout. Bad requests get a 4xx, never a 500: FastAPI's 422 for invalid JSON,
-missing fields and wrong types; 422 naming the limit for a text over
+The pipeline runs on worker threads, never on the event loop, on batches
+gathered from concurrent requests (spacy_mtl.serve.batching): a long batch keeps
+one worker busy while the others answer, and /health answers throughout.
+
+Bad requests get a 4xx, never a 500: FastAPI's 422 for invalid JSON, missing
+fields and wrong types; 422 naming the limit for a text over
 ``max_chars``; 413 for a body over ``max_body_bytes``; 400 for a body that is not UTF-8.
 """
 
-import asyncio
 import contextlib
-from concurrent.futures import ThreadPoolExecutor
 from importlib import resources
 from typing import Any, Dict, List, Optional, Sequence, Union
 
@@ -31,9 +31,11 @@ from spacy.language import Language
 from .. import __version__
 from ..annotation import TASK_CATS, TASK_ENTS
 from ..records import doc_to_record
+from .batching import PipeBatcher
 from .limits import DEFAULT_MAX_CHARS, DEFAULT_WORKERS, MAX_BODY_BYTES, RequestBodyLimit
 
-BATCH_SIZE = 64
+# Texts gathered from concurrent requests into one nlp.pipe batch, at most.
+MAX_BATCH = 64
 # Sentences the page offers to click, for a pipeline trained on the demo corpus.
 DEFAULT_EXAMPLES = [
     "book a flight from boston to denver next friday",
@@ -121,7 +123,7 @@ def create_app(
     """
     if max_chars < 1 or workers < 1:
         raise ValueError(f"max_chars and workers must be >= 1, got {max_chars} and {workers}.")
-    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="spacy-mtl-nlp")
+    batcher = PipeBatcher(nlp, workers=workers, max_batch=MAX_BATCH)
     meta = pipeline_meta(nlp)
     meta.update(
         max_chars=max_chars,
@@ -133,8 +135,9 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI):
+        await batcher.start()
         yield
-        pool.shutdown(wait=False, cancel_futures=True)
+        await batcher.stop()
 
     app = FastAPI(
         title=f"spacy-mtl: {meta['name']}",
@@ -162,12 +165,6 @@ def create_app(
         if errors:
             raise RequestValidationError(errors)
 
-    async def run(function, *args):
-        return await asyncio.get_running_loop().run_in_executor(pool, function, *args)
-
-    def parse(texts: List[str]) -> List[Dict[str, Any]]:
-        return [doc_to_record(doc) for doc in nlp.pipe(texts, batch_size=BATCH_SIZE)]
-
     def render(text: str) -> Dict[str, Any]:
         doc = nlp(text)
         html = displacy.render(doc, style="ent", page=False, options={"colors": colors})
@@ -178,15 +175,15 @@ def create_app(
         """The intent, category scores and entities of one text, or of each of several."""
         if request.texts is not None:
             check_lengths(request.texts, "texts", batch=True)
-            return await run(parse, request.texts)
+            return await batcher.parse(request.texts)
         check_lengths([request.text], "text", batch=False)
-        return (await run(parse, [request.text]))[0]
+        return (await batcher.parse([request.text]))[0]
 
     @app.post("/render", response_model=Rendered)
     async def render_endpoint(request: RenderRequest):
         """One text's record and displaCy's entity HTML (what the page shows)."""
         check_lengths([request.text], "text", batch=False)
-        return await run(render, request.text)
+        return await batcher.run(render, request.text)
 
     @app.get("/health")
     async def health():

@@ -12,6 +12,10 @@ from typing import List, Optional
 from .limits import DEFAULT_MAX_CHARS, DEFAULT_WORKERS
 
 INSTALL_HINT = "pip install 'spacy-mtl[serve]'"
+# A server that closes idle connections before its clients do races them: a client
+# can send its next request on a connection the server is closing (uvicorn's own
+# default is 5 s, the same as httpx's). 75 s is nginx's keepalive_timeout.
+DEFAULT_KEEP_ALIVE = 75.0
 
 
 def add_serve_command(subparsers: argparse._SubParsersAction) -> None:
@@ -51,6 +55,15 @@ def add_serve_command(subparsers: argparse._SubParsersAction) -> None:
         type=Path,
         default=None,
         help="a text file, one sentence per line, for the demo page to offer",
+    )
+    parser.add_argument(
+        "--keep-alive",
+        type=float,
+        default=DEFAULT_KEEP_ALIVE,
+        help=(
+            "seconds an idle connection stays open (default: "
+            f"{DEFAULT_KEEP_ALIVE:g}, longer than a client's or proxy's usual idle timeout)"
+        ),
     )
     parser.add_argument("--log-level", default="info", help="uvicorn's log level (default: info)")
     parser.set_defaults(func=serve)
@@ -94,7 +107,13 @@ def serve(args: argparse.Namespace) -> int:
         file=sys.stderr,
         flush=True,
     )
-    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
+    uvicorn.run(
+        app,
+        host=args.host,
+        port=args.port,
+        log_level=args.log_level,
+        timeout_keep_alive=args.keep_alive,
+    )
     return 0
 
 
