@@ -51,6 +51,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     port = free_port()
     command = [sys.executable, "-m", "spacy_mtl", "serve", args.pipeline, "--port", str(port)]
     command += ["--workers", str(args.workers), "--log-level", "warning"]
+    load_before = os.getloadavg()
     server = subprocess.Popen(command)
     try:
         url = f"http://127.0.0.1:{port}"
@@ -68,6 +69,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         command=" ".join(["python", "benchmarks/bench_serve.py"] + sys.argv[1:]),
         machine={
             "cpus": os.cpu_count(),
+            # Other processes share these cores: the 1-minute load before and after the run.
+            "load_average_1min": [load_before[0], os.getloadavg()[0]],
             "python": platform.python_version(),
             "platform": platform.platform(),
         },
@@ -140,6 +143,7 @@ def percentile(values: List[float], q: float) -> float:
 
 def print_table(result: Dict[str, Any]) -> None:
     latency = result["latency_ms"]
+    load = result["machine"]["load_average_1min"]
     rows = [
         ("clients x requests", f"{result['clients']} x {result['requests_per_client']}"),
         ("requests", result["requests"]),
@@ -150,6 +154,7 @@ def print_table(result: Dict[str, Any]) -> None:
         ("latency p90 (ms)", f"{latency['p90']:.1f}"),
         ("latency p99 (ms)", f"{latency['p99']:.1f}"),
         ("latency max (ms)", f"{latency['max']:.1f}"),
+        ("machine load before/after", "{:.1f} / {:.1f}".format(*load)),
     ]
     msg.divider(f"POST /parse load test, {result['pipeline']}, {result['workers']} workers")
     msg.table(rows, aligns=["l", "r"], divider=False)
