@@ -71,7 +71,6 @@ SEPARATE = "separate"
 SETTINGS = (FULL, SEPARATE)
 SPLIT_TRAIN, SPLIT_DEV, SPLIT_TEST = "train", "valid", "test"
 # The task of spacy_mtl's heads, for their [initialize.components] labels.
-COMPONENT_TASKS = {"mtl_textcat": "cats", "mtl_ner": "ents"}
 
 # The metrics of the tables, as (key, title); values are percentages.
 METRICS = (
@@ -177,6 +176,25 @@ SYSTEMS = [
         BILSTM_ENCODER,
     ),
     System("mtl_bilstm", "spacy_mtl joint, BiLSTM", "mtl", {JOINT: "configs/bilstm.cfg"}),
+    # spaCy's loop settings: the encoder must take one step per training step.
+    System(
+        "mtl_accum2",
+        "spacy_mtl joint, accumulate_gradient 2",
+        "mtl",
+        {JOINT: "configs/cnn.cfg"},
+        {"training.accumulate_gradient": 2},
+    ),
+    # Information passing: the slots conditioned on the predicted intent distribution.
+    System(
+        "mtl_context",
+        "spacy_mtl joint, intent context",
+        "mtl",
+        {JOINT: "configs/cnn.cfg"},
+        {
+            "components.ner.model.context": "textcat",
+            "training.annotating_components": ["textcat"],
+        },
+    ),
     System(
         "mtl_transformer",
         "spacy_mtl joint, MiniLM-L6",
@@ -629,16 +647,6 @@ def derive_config(
     patches.update(system.patches)
     for path, value in patches.items():
         _set_dotted(config, path, value)
-    if config["training"].get("max_epochs") == -1:
-        # With max_epochs = -1 spaCy initializes the components from the first 100 training
-        # examples only, which miss some of ATIS's 79 slot types and 21 intents, and training
-        # then stops at the first unseen label. Give the labels of the run's training data.
-        labels = json.loads(data["labels"].read_text())
-        for name, component in config["components"].items():
-            task = COMPONENT_TASKS.get(component.get("factory"))
-            if task:
-                source = "train" if setting == FULL else task
-                _set_dotted(config, f"initialize.components.{name}.labels", labels[source][task])
     for section in ("train", "dev"):
         _set_dotted(config, f"corpora.{section}.gold_preproc", True)
     return config, overrides
@@ -813,8 +821,7 @@ def prepare_dataset(data_dir: Path, name: str, cache: Path) -> Dict[str, Path]:
     read from data_dir at evaluation time.
 
     RETURNS (Dict[str, Path]): "train", "cats", "ents", "separate" (a folder holding the
-        two halves, for stock spaCy's reader), "dev", and "labels" (a JSON file with the
-        intents and slot types of "train", "cats" and "ents").
+        two halves, for stock spaCy's reader) and "dev".
     """
     from spacy.tokens import DocBin
 
@@ -831,7 +838,6 @@ def prepare_dataset(data_dir: Path, name: str, cache: Path) -> Dict[str, Path]:
         "ents": out / "ents.spacy",
         "separate": out / "separate",
         "dev": out / "dev.spacy",
-        "labels": out / "labels.json",
     }
     stamp = out / "source.json"
     fingerprint = {split: _file_digest(source / split) for split in (SPLIT_TRAIN, SPLIT_DEV)}
@@ -852,15 +858,6 @@ def prepare_dataset(data_dir: Path, name: str, cache: Path) -> Dict[str, Path]:
         DocBin(docs=docs, store_user_data=False).to_disk(paths[key])
     for key in ("cats", "ents"):
         shutil.copy(paths[key], paths["separate"] / f"{key}.spacy")
-    labels = {
-        key: {
-            # Every label a document lists (0.0 or 1.0), as the components would collect them.
-            CATS: sorted({label for d in docs for label in d.cats}),
-            ENTS: sorted({e.label_ for d in docs for e in d.ents}),
-        }
-        for key, docs in (("train", train), ("cats", cats_only), ("ents", ents_only))
-    }
-    _write_json(paths["labels"], labels)
     _write_json(stamp, fingerprint)
     return paths
 
@@ -1613,10 +1610,9 @@ def _git(*args: str) -> str:
 
 def _write_json(path: Path, data: Any) -> None:
     """Write JSON atomically: a crash never leaves a half-written result that counts as done."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(data, indent=1, default=str), encoding="utf8")
-    tmp.replace(path)
+    from spacy_mtl.atomic import write_text_atomic
+
+    write_text_atomic(path, json.dumps(data, indent=1, default=str))
 
 
 def _rel(path: Path) -> str:

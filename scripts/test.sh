@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Set up .venv (scripts/setup_env.sh) and run the whole test suite.
+# Set up .venv (scripts/setup_env.sh), lint and format-check with ruff, and run the whole test suite.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup_env.sh
@@ -17,4 +17,6 @@ if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; the
     echo "No chromium and no root: the browser test will skip (apt-get install chromium chromium-driver)"
   fi
 fi
+.venv/bin/python -m ruff check .
+.venv/bin/python -m ruff format --check .
 exec .venv/bin/python -m pytest "$@"

@@ -124,6 +124,20 @@ def trained_nlp() -> Language:
     return nlp
 
 
+def train_step(
+    nlp: Language, examples, optimizer, *, exclude=(), annotates=(), drop=0.0, losses=None
+):
+    """One training step as spaCy's loop takes it: update with sgd=False, then finish_update."""
+    losses = {} if losses is None else losses
+    nlp.update(
+        examples, sgd=False, drop=drop, losses=losses, exclude=exclude, annotates=list(annotates)
+    )
+    for name, proc in nlp.pipeline:
+        if name not in exclude and getattr(proc, "is_trainable", False):
+            proc.finish_update(optimizer)
+    return losses
+
+
 @pytest.fixture(scope="session")
 def served_pipeline(tmp_path_factory) -> Path:
     """A pipeline trained on the joint sentences, on disk, for the service and the page.

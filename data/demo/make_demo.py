@@ -36,9 +36,16 @@ HERE = Path(__file__).resolve().parent
 # Per intent: sentences in each file.
 N_TRAIN_INTENTS = 30
 N_TRAIN_SLOTS = {  # play_music gets more, so that songs and artists are not rare
-    "book_flight": 30, "flight_status": 30, "hotel_booking": 28, "weather": 28,
-    "set_alarm": 28, "play_music": 40, "device_control": 30, "thermostat": 28,
-    "add_reminder": 28, "cancel": 30,
+    "book_flight": 30,
+    "flight_status": 30,
+    "hotel_booking": 28,
+    "weather": 28,
+    "set_alarm": 28,
+    "play_music": 40,
+    "device_control": 30,
+    "thermostat": 28,
+    "add_reminder": 28,
+    "cancel": 30,
 }
 N_DEV = 8
 N_TEST = 8
@@ -189,28 +196,90 @@ two one seven | four five two | 1180 | 36 | nine hundred | three forty
 # Hand-written building blocks for times, dates, temperatures and durations.
 HOURS = "one two three four five six seven eight nine ten eleven twelve".split()
 MINUTES = ["fifteen", "thirty", "forty five", "oh five", "twenty", "ten", "fifty"]
-MONTHS = ("january february march april may june july august september october"
-          " november december").split()
+MONTHS = (
+    "january february march april may june july august september october november december"
+).split()
 ORDINALS = [
-    "first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth",
-    "ninth", "tenth", "eleventh", "twelfth", "thirteenth", "fourteenth",
-    "fifteenth", "sixteenth", "seventeenth", "eighteenth", "nineteenth",
-    "twentieth", "twenty first", "twenty second", "twenty third",
-    "twenty fourth", "twenty fifth", "twenty sixth", "twenty seventh",
-    "twenty eighth", "thirtieth",
+    "first",
+    "second",
+    "third",
+    "fourth",
+    "fifth",
+    "sixth",
+    "seventh",
+    "eighth",
+    "ninth",
+    "tenth",
+    "eleventh",
+    "twelfth",
+    "thirteenth",
+    "fourteenth",
+    "fifteenth",
+    "sixteenth",
+    "seventeenth",
+    "eighteenth",
+    "nineteenth",
+    "twentieth",
+    "twenty first",
+    "twenty second",
+    "twenty third",
+    "twenty fourth",
+    "twenty fifth",
+    "twenty sixth",
+    "twenty seventh",
+    "twenty eighth",
+    "thirtieth",
 ]
-DIGIT_ORDINALS = ["1st", "2nd", "3rd", "4th", "9th", "11th", "14th", "17th", "18th",
-                  "21st", "22nd", "23rd", "28th"]
+DIGIT_ORDINALS = [
+    "1st",
+    "2nd",
+    "3rd",
+    "4th",
+    "9th",
+    "11th",
+    "14th",
+    "17th",
+    "18th",
+    "21st",
+    "22nd",
+    "23rd",
+    "28th",
+]
 WEEKDAYS = "monday tuesday wednesday thursday friday saturday sunday".split()
 NUMBER_WORDS = {
-    16: "sixteen", 17: "seventeen", 18: "eighteen", 19: "nineteen",
-    20: "twenty", 21: "twenty one", 22: "twenty two", 23: "twenty three",
-    24: "twenty four", 25: "twenty five", 30: "thirty", 32: "thirty two",
-    35: "thirty five", 60: "sixty", 62: "sixty two", 64: "sixty four",
-    65: "sixty five", 66: "sixty six", 68: "sixty eight", 69: "sixty nine",
-    70: "seventy", 71: "seventy one", 72: "seventy two", 74: "seventy four",
-    75: "seventy five", 80: "eighty", 85: "eighty five", 90: "ninety",
-    0: "zero", 5: "five", 10: "ten", 12: "twelve", 15: "fifteen",
+    16: "sixteen",
+    17: "seventeen",
+    18: "eighteen",
+    19: "nineteen",
+    20: "twenty",
+    21: "twenty one",
+    22: "twenty two",
+    23: "twenty three",
+    24: "twenty four",
+    25: "twenty five",
+    30: "thirty",
+    32: "thirty two",
+    35: "thirty five",
+    60: "sixty",
+    62: "sixty two",
+    64: "sixty four",
+    65: "sixty five",
+    66: "sixty six",
+    68: "sixty eight",
+    69: "sixty nine",
+    70: "seventy",
+    71: "seventy one",
+    72: "seventy two",
+    74: "seventy four",
+    75: "seventy five",
+    80: "eighty",
+    85: "eighty five",
+    90: "ninety",
+    0: "zero",
+    5: "five",
+    10: "ten",
+    12: "twelve",
+    15: "fifteen",
 }
 
 
@@ -231,13 +300,28 @@ def make_times(rng):
     for h in range(1, 13):
         out.append(("at", f"{h} {rng.choice(['am', 'pm'])}"))
         out.append(("at", f"{h} {rng.choice(['15', '30', '45', '05', '20', '40'])}"))
-    out += [("at", t) for t in [
-        "noon", "midnight", "a quarter to nine", "quarter past seven",
-        "a quarter past six", "quarter to five", "six in the morning",
-        "seven in the evening", "ten at night", "five in the afternoon",
-        "eight thirty in the morning", "six thirty am",
-        "eleven fifteen pm", "7 30 am", "14 00", "18 45", "midday",
-    ]]
+    out += [
+        ("at", t)
+        for t in [
+            "noon",
+            "midnight",
+            "a quarter to nine",
+            "quarter past seven",
+            "a quarter past six",
+            "quarter to five",
+            "six in the morning",
+            "seven in the evening",
+            "ten at night",
+            "five in the afternoon",
+            "eight thirty in the morning",
+            "six thirty am",
+            "eleven fifteen pm",
+            "7 30 am",
+            "14 00",
+            "18 45",
+            "midday",
+        ]
+    ]
     return out
 
 
@@ -245,21 +329,55 @@ def make_wake_times():
     """Morning clock times, for getting up."""
     out = []
     for h in ["five", "six", "seven", "eight", "nine"]:
-        out += [("at", f"{h} am"), ("at", f"{h} thirty"), ("at", f"half past {h}"),
-                ("at", f"{h} in the morning"), ("at", f"{h} fifteen am")]
-    out += [("at", t) for t in ["5 am", "5 45", "6 am", "6 10", "6 30 am", "7 am",
-                                "7 20", "8 am", "8 15 am", "9 am", "a quarter to six",
-                                "a quarter past seven", "quarter to eight", "seven o'clock",
-                                "six o'clock", "four forty five am", "ten am"]]
+        out += [
+            ("at", f"{h} am"),
+            ("at", f"{h} thirty"),
+            ("at", f"half past {h}"),
+            ("at", f"{h} in the morning"),
+            ("at", f"{h} fifteen am"),
+        ]
+    out += [
+        ("at", t)
+        for t in [
+            "5 am",
+            "5 45",
+            "6 am",
+            "6 10",
+            "6 30 am",
+            "7 am",
+            "7 20",
+            "8 am",
+            "8 15 am",
+            "9 am",
+            "a quarter to six",
+            "a quarter past seven",
+            "quarter to eight",
+            "seven o'clock",
+            "six o'clock",
+            "four forty five am",
+            "ten am",
+        ]
+    ]
     return out
 
 
 def make_dates(rng):
     """(preposition, entity text) pairs for dates."""
-    out = [("", d) for d in [
-        "today", "tomorrow", "the day after tomorrow", "tonight",
-        "this weekend", "next weekend", "next week", "later today", "next month", "this coming friday",
-    ]]
+    out = [
+        ("", d)
+        for d in [
+            "today",
+            "tomorrow",
+            "the day after tomorrow",
+            "tonight",
+            "this weekend",
+            "next weekend",
+            "next week",
+            "later today",
+            "next month",
+            "this coming friday",
+        ]
+    ]
     for w in WEEKDAYS:
         out.append(("on", w))
         out.append(("", f"next {w}"))
@@ -269,11 +387,22 @@ def make_dates(rng):
         out.append(("on", f"the {rng.choice(ORDINALS[:28])} of {m}"))
         out.append(("on", f"{m} {rng.choice(DIGIT_ORDINALS)}"))
         out.append(("on", f"{m} {rng.randint(1, 28)}"))
-    out += [("on", d) for d in [
-        "christmas eve", "new year's day", "new year's eve", "the 14th",
-        "the twentieth", "monday the ninth", "friday the thirteenth",
-        "the first", "easter sunday", "thanksgiving", "boxing day",
-    ]]
+    out += [
+        ("on", d)
+        for d in [
+            "christmas eve",
+            "new year's day",
+            "new year's eve",
+            "the 14th",
+            "the twentieth",
+            "monday the ninth",
+            "friday the thirteenth",
+            "the first",
+            "easter sunday",
+            "thanksgiving",
+            "boxing day",
+        ]
+    ]
     return out
 
 
@@ -287,17 +416,32 @@ def make_temperatures():
     for n in [62, 64, 65, 66, 68, 69, 70, 71, 72, 74, 75]:
         out.append(f"{NUMBER_WORDS[n]} degrees")
         out.append(f"{n} degrees")
-    out += ["sixty eight fahrenheit", "seventy two degrees fahrenheit",
-            "twenty and a half degrees", "nineteen point five degrees", "21 c",
-            "seventy", "sixty eight", "twenty one", "72", "19"]
+    out += [
+        "sixty eight fahrenheit",
+        "seventy two degrees fahrenheit",
+        "twenty and a half degrees",
+        "nineteen point five degrees",
+        "21 c",
+        "seventy",
+        "sixty eight",
+        "twenty one",
+        "72",
+        "19",
+    ]
     return out
 
 
 def make_weather_temperatures():
-    out = [f"{NUMBER_WORDS[n]} degrees" for n in [0, 5, 10, 15, 20, 25, 30, 35,
-                                                  60, 70, 80, 85, 90]]
-    out += ["freezing", "32 degrees", "minus five", "minus ten degrees",
-            "100 degrees", "40 degrees celsius", "ninety degrees fahrenheit"]
+    out = [f"{NUMBER_WORDS[n]} degrees" for n in [0, 5, 10, 15, 20, 25, 30, 35, 60, 70, 80, 85, 90]]
+    out += [
+        "freezing",
+        "32 degrees",
+        "minus five",
+        "minus ten degrees",
+        "100 degrees",
+        "40 degrees celsius",
+        "ninety degrees fahrenheit",
+    ]
     return out
 
 
@@ -545,17 +689,26 @@ TEMPLATES = {
     ],
 }
 
-PREFIXES = ["hey assistant", "okay", "um", "hi", "so", "hey", "alright", "uh",
-            "okay assistant"]
+PREFIXES = ["hey assistant", "okay", "um", "hi", "so", "hey", "alright", "uh", "okay assistant"]
 SUFFIXES = ["please", "thanks", "thank you", "if you can", "please and thank you"]
-PREFIX_OK = {"flight_status", "weather", "thermostat", "device_control",
-             "play_music", "set_alarm", "add_reminder", "book_flight",
-             "hotel_booking", "cancel"}
+PREFIX_OK = {
+    "flight_status",
+    "weather",
+    "thermostat",
+    "device_control",
+    "play_music",
+    "set_alarm",
+    "add_reminder",
+    "book_flight",
+    "hotel_booking",
+    "cancel",
+}
 
 
 # ---------------------------------------------------------------------------
 # Generator
 # ---------------------------------------------------------------------------
+
 
 class Pools:
     def __init__(self, rng, held_out: bool):
@@ -597,8 +750,9 @@ class Pools:
         # Dates and times carry a preposition, removed by ":np".
         self.prep = {"date": make_dates(rng), "time": make_times(rng)}
         self.entity["wake"] = [t for p, t in make_wake_times()]
-        self.entity["wake_date"] = [t for p, t in self.prep["date"]
-                                    if t not in ("tonight", "later today", "today")]
+        self.entity["wake_date"] = [
+            t for p, t in self.prep["date"] if t not in ("tonight", "later today", "today")
+        ]
         self.plain = {
             "task": split_pool(TASKS),
             "event": split_pool(EVENTS),
@@ -615,7 +769,7 @@ def expand(template, rng):
         if not m:
             return template
         choice = rng.choice(m.group(1).split("|"))
-        template = template[:m.start()] + choice + template[m.end():]
+        template = template[: m.start()] + choice + template[m.end() :]
 
 
 def fill(template, pools, rng):
@@ -697,9 +851,12 @@ def generate():
     seen = set()
     splits = {}
     # Dev and test first, so training sentences can never repeat them.
-    for name, n, pools in [("test", N_TEST, eval_pools), ("dev", N_DEV, eval_pools),
-                           ("train_intents", N_TRAIN_INTENTS, train_pools),
-                           ("train_slots", N_TRAIN_SLOTS, train_pools)]:
+    for name, n, pools in [
+        ("test", N_TEST, eval_pools),
+        ("dev", N_DEV, eval_pools),
+        ("train_intents", N_TRAIN_INTENTS, train_pools),
+        ("train_slots", N_TRAIN_SLOTS, train_pools),
+    ]:
         rows = []
         for intent in TEMPLATES:
             rows += sample(intent, n[intent] if isinstance(n, dict) else n, pools, rng, seen)
@@ -712,15 +869,20 @@ def generate():
 # Writers
 # ---------------------------------------------------------------------------
 
+
 def write(splits):
     with open(HERE / "train_intents.jsonl", "w", encoding="utf8") as f:
         for tokens, _tags, intent in splits["train_intents"]:
             text = " ".join(tokens)
-            f.write(json.dumps({"text": text, "tokens": text.split(" "),
-                                "label": intent}) + "\n")
+            f.write(json.dumps({"text": text, "tokens": text.split(" "), "label": intent}) + "\n")
     with open(HERE / "train_slots.iob", "w", encoding="utf8") as f:
-        f.write("\n\n".join("\n".join(f"{tok}\t{tag}" for tok, tag in zip(tokens, tags))
-                            for tokens, tags, _ in splits["train_slots"]) + "\n")
+        f.write(
+            "\n\n".join(
+                "\n".join(f"{tok}\t{tag}" for tok, tag in zip(tokens, tags))
+                for tokens, tags, _ in splits["train_slots"]
+            )
+            + "\n"
+        )
     for name in ("dev", "test"):
         d = HERE / name
         d.mkdir(exist_ok=True)
@@ -733,6 +895,7 @@ def write(splits):
 # ---------------------------------------------------------------------------
 # Readers and validation (read back from disk, independent of the generator)
 # ---------------------------------------------------------------------------
+
 
 def read_all():
     """{file: [(tokens, tags or None, intent or None)]}"""
@@ -760,13 +923,16 @@ def read_all():
             content = (HERE / name / f).read_text("utf8")
             assert content.endswith("\n"), f"{name}/{f} must end with a newline"
             files[f] = content[:-1].split("\n")
-            assert all(line.strip() == line and line for line in files[f]), \
+            assert all(line.strip() == line and line for line in files[f]), (
                 f"empty line or stray whitespace in {name}/{f}"
+            )
         assert len(files["seq.in"]) == len(files["seq.out"]) == len(files["label"]), name
         rows = []
         for i, (s, t, lab) in enumerate(zip(files["seq.in"], files["seq.out"], files["label"])):
             tokens, tags = s.split(" "), t.split(" ")
-            assert len(tokens) == len(tags), f"{name} line {i + 1}: {len(tokens)} tokens, {len(tags)} tags"
+            assert len(tokens) == len(tags), (
+                f"{name} line {i + 1}: {len(tokens)} tokens, {len(tags)} tags"
+            )
             rows.append((tokens, tags, lab))
         data[f"{name}/"] = rows
     return data
@@ -780,7 +946,7 @@ def validate(data, verbose=True):
     problems = []
     all_texts = Counter()
     for name, rows in data.items():
-        for tokens, tags, intent in rows:
+        for tokens, tags, _intent in rows:
             text = " ".join(tokens)
             all_texts[text] += 1
             if any(not tok or tok != tok.lower() or " " in tok or "\t" in tok for tok in tokens):
@@ -810,7 +976,9 @@ def validate(data, verbose=True):
     if max(ents.values()) > 4 * min(ents.values()):
         problems.append(f"entity imbalance over a factor of 4: {ents}")
     eval_labels = {i for k in ("dev/", "test/") for _, _, i in data[k]}
-    eval_ents = {e for k in ("dev/", "test/") for _, tags, _ in data[k] for e in entity_mentions(tags)}
+    eval_ents = {
+        e for k in ("dev/", "test/") for _, tags, _ in data[k] for e in entity_mentions(tags)
+    }
     if not eval_labels <= set(intents):
         problems.append(f"eval intents missing from training: {eval_labels - set(intents)}")
     if not eval_ents <= set(ents):
@@ -840,14 +1008,14 @@ ENTITY_DESCRIPTIONS = {
     "to_city": "destination city of a flight",
     "city": "city of a hotel stay or a weather question",
     "airline": "airline name",
-    "date": "day or date (\"tomorrow\", \"next friday\", \"the fifth of june\", \"march 12\")",
-    "time": "clock time or part of day (\"seven am\", \"6 30\", \"half past nine\", \"morning\")",
-    "duration": "length of time (\"ten minutes\", \"three nights\", \"half an hour\")",
+    "date": 'day or date ("tomorrow", "next friday", "the fifth of june", "march 12")',
+    "time": 'clock time or part of day ("seven am", "6 30", "half past nine", "morning")',
+    "duration": 'length of time ("ten minutes", "three nights", "half an hour")',
     "artist": "musician or band",
     "song": "song title",
-    "device": "home device (\"ceiling light\", \"dishwasher\", \"blinds\", \"sound bar\")",
-    "room": "room of the home (\"kitchen\", \"master bedroom\", \"laundry room\")",
-    "temperature": "temperature value (\"twenty one degrees\", \"68 degrees\", \"72\")",
+    "device": 'home device ("ceiling light", "dishwasher", "blinds", "sound bar")',
+    "room": 'room of the home ("kitchen", "master bedroom", "laundry room")',
+    "temperature": 'temperature value ("twenty one degrees", "68 degrees", "72")',
 }
 
 INTENT_DESCRIPTIONS = {
@@ -875,6 +1043,7 @@ def unseen_share(data):
                         j += 1
                     out.append((tag[2:], " ".join(tokens[i:j])))
         return out
+
     seen = set(mentions(data["train_slots.iob"]))
     ev = mentions(data["dev/"]) + mentions(data["test/"])
     return sum(m not in seen for m in ev) / len(ev)
@@ -895,7 +1064,7 @@ def write_readme(data):
     add("evaluated on the same sentences.")
     add("")
     add("The text imitates lower-cased speech-recogniser output: no punctuation, numbers")
-    add("written as words or digits (\"seven thirty\", \"7 30 am\", \"68 degrees\"), tokens")
+    add('written as words or digits ("seven thirty", "7 30 am", "68 degrees"), tokens')
     add("separated by single spaces.")
     add("")
     add("## Provenance and licence")
@@ -904,8 +1073,10 @@ def write_readme(data):
     add("fillers (cities, airlines, artists, song titles, devices, rooms, dates, times,")
     add("...), and the reminder phrases were written by hand in `make_demo.py`; no sentence")
     add("was taken from ATIS, SNIPS or any other data set. `make_demo.py` expands")
-    add(f"{sum(len(v) for v in TEMPLATES.values())} templates ({min(len(v) for v in TEMPLATES.values())}"
-        f" to {max(len(v) for v in TEMPLATES.values())} per intent, many with alternative")
+    add(
+        f"{sum(len(v) for v in TEMPLATES.values())} templates ({min(len(v) for v in TEMPLATES.values())}"
+        f" to {max(len(v) for v in TEMPLATES.values())} per intent, many with alternative"
+    )
     add("wordings inside) with a fixed random seed, so `python data/demo/make_demo.py` rewrites")
     add("exactly these files and validates them. The written files are the artifact; the script")
     add("documents how they were made.")
@@ -924,8 +1095,12 @@ def write_readme(data):
     add("")
     add("| file | annotation | sentences | tokens |")
     add("|---|---|---:|---:|")
-    desc = {"train_intents.jsonl": "intents only", "train_slots.iob": "slots only",
-            "dev/": "intents and slots", "test/": "intents and slots"}
+    desc = {
+        "train_intents.jsonl": "intents only",
+        "train_slots.iob": "slots only",
+        "dev/": "intents and slots",
+        "test/": "intents and slots",
+    }
     for name in ("train_intents.jsonl", "train_slots.iob", "dev/", "test/"):
         add(f"| `{name}` | {desc[name]} | {s[name]['sentences']} | {s[name]['tokens']} |")
     add("")
@@ -934,10 +1109,10 @@ def write_readme(data):
     add("## Formats")
     add("")
     add("- `train_intents.jsonl`: one JSON object per line,")
-    add("  `{\"text\": \"...\", \"tokens\": [...], \"label\": \"intent\"}`, with")
-    add("  `tokens == text.split(\" \")`. **No entity annotation**, although the sentences")
+    add('  `{"text": "...", "tokens": [...], "label": "intent"}`, with')
+    add('  `tokens == text.split(" ")`. **No entity annotation**, although the sentences')
     add("  mention cities, times, devices and so on: a loader must mark entities as")
-    add("  *missing*, not as \"no entities\".")
+    add('  *missing*, not as "no entities".')
     add("- `train_slots.iob`: CoNLL style, one `token<TAB>tag` per line with IOB2 tags")
     add("  (`O`, `B-to_city`, `I-to_city`, ...), one blank line between sentences. **No intent")
     add("  annotation**: a loader must leave the categories missing. A sentence whose tags are")
@@ -953,8 +1128,10 @@ def write_readme(data):
     add("|---|---|---:|---:|---:|---:|")
     slot_intents = Counter(i for _, _, i in GENERATED_SLOT_INTENTS)
     for i in intents:
-        add(f"| `{i}` | {INTENT_DESCRIPTIONS[i]} | {s['train_intents.jsonl']['intents'][i]} |"
-            f" {s['dev/']['intents'][i]} | {s['test/']['intents'][i]} | {slot_intents[i]} |")
+        add(
+            f"| `{i}` | {INTENT_DESCRIPTIONS[i]} | {s['train_intents.jsonl']['intents'][i]} |"
+            f" {s['dev/']['intents'][i]} | {s['test/']['intents'][i]} | {slot_intents[i]} |"
+        )
     add("")
     add("The last column says which kind of request the slots-only sentences were written")
     add("for; that label is not in the file.")
@@ -966,8 +1143,10 @@ def write_readme(data):
     add("| type | meaning | train_slots | dev | test |")
     add("|---|---|---:|---:|---:|")
     for e in ent_types:
-        add(f"| `{e}` | {ENTITY_DESCRIPTIONS[e]} | {s['train_slots.iob']['entities'][e]} |"
-            f" {s['dev/']['entities'][e]} | {s['test/']['entities'][e]} |")
+        add(
+            f"| `{e}` | {ENTITY_DESCRIPTIONS[e]} | {s['train_slots.iob']['entities'][e]} |"
+            f" {s['dev/']['entities'][e]} | {s['test/']['entities'][e]} |"
+        )
     tot = {k: sum(s[k]["entities"].values()) for k in ("train_slots.iob", "dev/", "test/")}
     add(f"| total | | {tot['train_slots.iob']} | {tot['dev/']} | {tot['test/']} |")
     add("")
@@ -976,13 +1155,15 @@ def write_readme(data):
     add("| entities in sentence | train_slots | dev | test |")
     add("|---|---:|---:|---:|")
     for n in range(0, max(max(s[k]["n_ents"]) for k in ("train_slots.iob", "dev/", "test/")) + 1):
-        add(f"| {n} | {s['train_slots.iob']['n_ents'][n]} | {s['dev/']['n_ents'][n]} |"
-            f" {s['test/']['n_ents'][n]} |")
+        add(
+            f"| {n} | {s['train_slots.iob']['n_ents'][n]} | {s['dev/']['n_ents'][n]} |"
+            f" {s['test/']['n_ents'][n]} |"
+        )
     add("")
     add("`from_city`/`to_city`/`city` share one list of city names: the type depends on")
-    add("context (\"from boston\" vs \"to boston\" vs \"a hotel in boston\"). Durations follow")
-    add("`for`/`in` (\"for three nights\", \"in ten minutes\"); prepositions (\"on\", \"at\",")
-    add("\"for\") are never part of an entity.")
+    add('context ("from boston" vs "to boston" vs "a hotel in boston"). Durations follow')
+    add('`for`/`in` ("for three nights", "in ten minutes"); prepositions ("on", "at",')
+    add('"for") are never part of an entity.')
     add("")
     (HERE / "README.md").write_text("\n".join(lines), "utf8")
 

@@ -5,10 +5,13 @@ derives its constraints (no "I-X" after anything but "B-X" or "I-X", no "I-X"
 first) from the number of tags alone, and Viterbi decoding never produces an
 invalid sequence. Training marginalises over the tags of tokens whose
 annotation is missing: the loss is log Z - log Z(paths consistent with the
-known tags), which is the usual NLL when every tag is known.
+known tags), which is the usual NLL when every tag is known. Both partitions
+are exact (see `LinearChainCRF._log_partition`).
+
+Prediction needs no torch: Viterbi runs in numpy, so `nlp.pipe(n_process=N)`
+never enters torch's thread pool in a forked worker.
 """
 
-import contextlib
 from typing import List, Optional, Tuple
 
 import numpy
@@ -33,6 +36,12 @@ from thinc.types import Floats2d, Ints1d
 # sequence whose gold tags are themselves invalid gives a large loss, not NaN.
 FORBIDDEN = -10000.0
 MISSING = -1
+# The score of a tag that contradicts a known gold tag in the constrained partition:
+# exp() of it is exactly 0, and it stays finite, so no NaN reaches a gradient.
+EXCLUDED = -1e30
+# A column sum of the rescaled forward step below this is recomputed in log space:
+# in float64, the terms it could have lost are below 1e-300, negligible against it.
+SAFE_SUM = 1e-200
 
 
 def bio_tag_names(labels: List[str]) -> List[str]:
@@ -70,13 +79,20 @@ class LinearChainCRF(torch.nn.Module):
             raise ValueError(
                 f"A BIO tag set has an odd number of tags (O + 2 per label), got {n_tags}."
             )
+        # On the device the module already lives on: thinc's shim moves the module
+        # when it is created, before the labels are known.
+        old = getattr(self, "transitions", None)
+        device = old.device if old is not None else torch.device("cpu")
         self.n_tags = n_tags
-        self.transitions = torch.nn.Parameter(torch.zeros(n_tags, n_tags))
-        self.start_transitions = torch.nn.Parameter(torch.zeros(n_tags))
-        self.end_transitions = torch.nn.Parameter(torch.zeros(n_tags))
+        self.transitions = torch.nn.Parameter(torch.zeros(n_tags, n_tags, device=device))
+        self.start_transitions = torch.nn.Parameter(torch.zeros(n_tags, device=device))
+        self.end_transitions = torch.nn.Parameter(torch.zeros(n_tags, device=device))
         allowed, start = bio_constraints(n_tags)
-        self.register_buffer("transition_penalty", (~allowed).float() * FORBIDDEN, persistent=False)
-        self.register_buffer("start_penalty", (~start).float() * FORBIDDEN, persistent=False)
+        transition_penalty = ((~allowed).float() * FORBIDDEN).to(device)
+        self.register_buffer("transition_penalty", transition_penalty, persistent=False)
+        self.register_buffer(
+            "start_penalty", ((~start).float() * FORBIDDEN).to(device), persistent=False
+        )
 
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
         saved = state_dict.get(prefix + "transitions")
@@ -97,23 +113,41 @@ class LinearChainCRF(torch.nn.Module):
         known = gold >= 0
         gold_onehot = torch.nn.functional.one_hot(gold.clamp(min=0), self.n_tags).bool()
         consistent = gold_onehot | ~known.unsqueeze(-1)
-        clamped = emissions + (~consistent).float() * FORBIDDEN
-        return self._log_partition(emissions, lengths) - self._log_partition(clamped, lengths)
+        # Inconsistent tags are excluded outright, not penalised by FORBIDDEN: with an
+        # invalid gold sequence a penalised inconsistent path could outscore the gold ones.
+        clamped = emissions.masked_fill(~consistent, EXCLUDED)
+        # Subtracted in float64: two partitions of 1e4 differ by a loss of 1e-2.
+        nll = self._log_partition(emissions, lengths) - self._log_partition(clamped, lengths)
+        return nll.float()
 
     def _log_partition(self, emissions: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        # The forward algorithm as a matrix product in probability space, rescaled by
-        # each row's maximum: logsumexp over a (batch, tags, tags) tensor at every step
-        # is an order of magnitude slower on a CPU with a hundred or more tags.
-        transitions = self.transitions + self.transition_penalty
+        """log Z of each padded sequence, exactly, in float64.
+
+        The forward algorithm runs as a matrix product in probability space,
+        rescaled by each row's maximum (a logsumexp over a (batch, tags, tags)
+        tensor at every step is an order of magnitude slower on a CPU with a
+        hundred or more tags). Where a column's sum falls below SAFE_SUM (every
+        allowed predecessor far below the row maximum: a gold "I-X" after a
+        missing token, an invalid gold sequence, extreme scores) those rows are
+        recomputed with logsumexp, so the result is exact, not clamped.
+        """
+        emissions = emissions.double()
+        transitions = (self.transitions + self.transition_penalty).double()
         shift = transitions.max()
         exp_transitions = torch.exp(transitions - shift)
-        alpha = self.start_transitions + self.start_penalty + emissions[:, 0]
+        alpha = (self.start_transitions + self.start_penalty).double() + emissions[:, 0]
         for t in range(1, emissions.shape[1]):
             top = alpha.max(dim=1, keepdim=True).values
             summed = torch.exp(alpha - top) @ exp_transitions
-            step = torch.log(summed.clamp_min(1e-30)) + top + shift + emissions[:, t]
+            step = torch.log(summed.clamp_min(SAFE_SUM)) + top + shift
+            unsafe = summed < SAFE_SUM
+            rows = unsafe.any(dim=1)
+            if bool(rows.any()):
+                exact = torch.logsumexp(alpha[rows].unsqueeze(2) + transitions.unsqueeze(0), dim=1)
+                step = step.index_put((rows,), torch.where(unsafe[rows], exact, step[rows]))
+            step = step + emissions[:, t]
             alpha = torch.where((t < lengths).unsqueeze(1), step, alpha)
-        return torch.logsumexp(alpha + self.end_transitions, dim=1)
+        return torch.logsumexp(alpha + self.end_transitions.double(), dim=1)
 
     @torch.no_grad()
     def decode(self, emissions: torch.Tensor, lengths: torch.Tensor) -> List[List[int]]:
@@ -123,10 +157,15 @@ class LinearChainCRF(torch.nn.Module):
     @torch.no_grad()
     def decode_scores(self) -> Tuple[numpy.ndarray, numpy.ndarray, numpy.ndarray]:
         """Transition, start and end scores with the constraints applied, as numpy arrays."""
+
+        # numpy, not torch: no torch operation (and thread pool) in prediction.
+        def numpy_of(tensor: torch.Tensor) -> numpy.ndarray:
+            return tensor.detach().cpu().numpy()
+
         return (
-            (self.transitions + self.transition_penalty).cpu().numpy(),
-            (self.start_transitions + self.start_penalty).cpu().numpy(),
-            self.end_transitions.cpu().numpy(),
+            numpy_of(self.transitions) + numpy_of(self.transition_penalty),
+            numpy_of(self.start_transitions) + numpy_of(self.start_penalty),
+            numpy_of(self.end_transitions).copy(),
         )
 
 
@@ -161,23 +200,6 @@ def viterbi(
             path.append(tag)
         paths.append(path[::-1])
     return paths
-
-
-@contextlib.contextmanager
-def single_threaded_torch():
-    """Run the CRF's small, sequential torch operations on one thread.
-
-    Each step of the forward algorithm is a tiny operation; torch's intra-op
-    threads cost more than they save there, and on a busy CPU their spinning
-    made a training step ten times slower (measured on ATIS: 2.7 s against
-    0.27 s a batch on 2 cores). The previous setting is restored afterwards.
-    """
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
 
 
 def _convert_crf_inputs(model: Model, X: Tuple[List[Floats2d], List[Ints1d]], is_train: bool):

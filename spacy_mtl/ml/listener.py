@@ -10,7 +10,7 @@ annotation there) silently drops every other head's gradient. The
 encoder that this head has nothing to send for the current batch.
 """
 
-from typing import Callable, List, Optional
+from typing import Any, Callable, List, Optional
 
 from spacy.pipeline.tok2vec import Tok2VecListener
 from spacy.util import registry
@@ -21,19 +21,31 @@ from thinc.types import Floats2d
 class TaskGradient:
     """The callback a shared encoder passes to one listener for one batch.
 
-    Calling it with the head's gradient (or with None to say "nothing to send")
-    reports to the encoder under the head's task name.
+    It belongs to that batch and that listener: calling it with the head's
+    gradient (or with None, "nothing to send") reports to the encoder under the
+    head's task name, and the encoder refuses a second or a late call.
+
+    receive (Callable[[TaskGradient, Optional[List[Floats2d]]], None]): The encoder's sink.
+    batch (Any): The encoder's record of the batch this callback belongs to.
+    task (str): The name of the listening component.
+    weight (float): The listener's task weight w_i.
     """
 
     def __init__(
-        self, receive: Callable[[str, Optional[List[Floats2d]], Optional[float]], None], task: str
+        self,
+        receive: Callable[["TaskGradient", Optional[List[Floats2d]]], None],
+        batch: Any,
+        task: str,
+        weight: float = 1.0,
     ):
         self._receive = receive
+        self.batch = batch
         self.task = task
+        self.weight = weight
         self.loss: Optional[float] = None
 
     def __call__(self, d_tokvecs: Optional[List[Floats2d]]) -> list:
-        self._receive(self.task, d_tokvecs, self.loss)
+        self._receive(self, d_tokvecs)
         return []
 
 

@@ -31,21 +31,18 @@ def build_pooling(pooling: str, width: int) -> Model:
     RETURNS (Model[Ragged, Floats2d]): The pooling layer.
     """
     if pooling == "mean":
-        pool = reduce_mean()
-    elif pooling == "max":
-        pool = reduce_max()
-    elif pooling == "attention":
-        pool = chain(ParametricAttention_v2(nO=width), reduce_sum())
-    else:
-        raise ValueError(f"Unknown pooling {pooling!r}: choose one of {', '.join(POOLINGS)}.")
-    return skip_empty(pool, width)
+        return reduce_mean()
+    if pooling == "max":
+        # thinc's max reduction refuses empty sequences; mean and attention give them zeros.
+        return skip_empty(reduce_max(), width)
+    if pooling == "attention":
+        # As spaCy's spacy.TextCatParametricAttention.v1 pools.
+        return chain(ParametricAttention_v2(nO=width), reduce_sum())
+    raise ValueError(f"Unknown pooling {pooling!r}: choose one of {', '.join(POOLINGS)}.")
 
 
 def skip_empty(pool: Model[Ragged, Floats2d], width: int) -> Model[Ragged, Floats2d]:
-    """Pool only the non-empty sequences; an empty document gets a zero vector.
-
-    thinc's reductions and attention softmax assume every sequence has a row.
-    """
+    """Pool only the non-empty sequences; an empty document gets a zero vector."""
     return Model(
         f"skip_empty({pool.name})",
         _skip_empty_forward,

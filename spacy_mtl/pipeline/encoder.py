@@ -2,12 +2,23 @@
 
 Stock `Tok2Vec` backpropagates when the last listener of the pipeline calls
 back. When that listener's head skips a batch (it has no annotation there), the
-gradients of all other heads are dropped. Here the encoder waits until every
-listening head has either sent its gradient or said it has none (see
-`SharedTok2VecListener.skip`), combines the per-task gradients with a balancer
-and backpropagates once. A head that never reports (a stock spaCy component,
-a frozen one) cannot stall training: its batch is flushed when the next batch
-starts.
+gradients of all other heads are dropped. Here each batch's forward pass waits,
+with its own record (`_PendingBatch`), until every listener has sent its
+gradient or said it has none (`SharedTok2VecListener.skip`); then the per-task
+gradients are combined by a balancer and backpropagated once.
+
+The optimizer is applied in `finish_update` only, the call spaCy's training
+loop makes once per training step, to every gradient backpropagated since the
+last step: with `accumulate_gradient = N` that is the sum over N sub-batches,
+one step, as for stock `tok2vec`. A listener that does not report (a frozen or
+excluded head, a stock component) cannot hold a batch back: `finish_update`
+backpropagates what has arrived, and so does the next batch's `update`. A
+gradient that arrives for a batch already backpropagated is refused with
+`LateGradientError`: it is never added to another batch.
+
+`update` also sets `doc.tensor`, as `set_annotations` does at inference, so
+that a component listed in `[training.annotating_components]` predicts during
+training from the same features it sees at inference.
 
 With a transformer, put a `transformer` component first and give `mtl_tok2vec`
 a `spacy-transformers.TransformerListener.v1` model: the encoder is then the
@@ -15,16 +26,17 @@ transformer pooled to tokens, and the heads are unchanged.
 """
 
 from itertools import combinations
-from typing import Dict, Iterable, List, Optional
+from typing import Dict, Iterable, List, Optional, Set
 
 from spacy.language import Language
-from spacy.pipeline.tok2vec import Tok2Vec
+from spacy.pipeline.tok2vec import Tok2Vec, Tok2VecListener
 from spacy.training import Example, validate_examples
 from thinc.api import Config, Model, Optimizer, set_dropout_rate
 from thinc.types import Floats2d
 
+from ..ml.balancing import Balancer, sum_gradients
 from ..ml.listener import TaskGradient
-from ..training.balancing import Balancer, sum_gradients
+from ..ml.torch_threads import use_one_torch_thread_in_forked_children
 
 DEFAULT_ENCODER_MODEL = Config().from_str(
     """
@@ -59,19 +71,26 @@ def make_shared_tok2vec(
     balancer (Callable): Combines the per-task gradients into one, e.g.
         "spacy_mtl.sum_gradients.v1" or "spacy_mtl.pcgrad.v1".
     """
+    use_one_torch_thread_in_forked_children()
     return SharedTok2Vec(nlp.vocab, model, name, balancer=balancer)
+
+
+class LateGradientError(RuntimeError):
+    """A head sent a gradient for a batch the encoder has already backpropagated."""
 
 
 class _PendingBatch:
     """One batch's forward pass, waiting for the task heads' gradients."""
 
-    def __init__(self, tokvecs, backprop, waiting: Iterable[str], losses):
-        self.tokvecs = tokvecs
+    def __init__(self, backprop, losses: Optional[Dict[str, float]], sgd: Optional[Optimizer]):
         self.backprop = backprop
-        self.waiting = set(waiting)
+        self.losses = losses
+        self.sgd = sgd
+        self.waiting: Set[int] = set()
+        self.reported = 0
         self.grads: Dict[str, List[Floats2d]] = {}
         self.task_losses: Dict[str, float] = {}
-        self.losses = losses
+        self.done = False
 
 
 class SharedTok2Vec(Tok2Vec):
@@ -83,7 +102,6 @@ class SharedTok2Vec(Tok2Vec):
         super().__init__(vocab, model, name)
         self.balancer = balancer
         self._pending: Optional[_PendingBatch] = None
-        self._sgd: Optional[Optimizer] = None
         self._unapplied = False
         self._stats: Dict[str, List[float]] = {}
 
@@ -97,78 +115,106 @@ class SharedTok2Vec(Tok2Vec):
     ) -> Dict[str, float]:
         """Run the encoder on a batch and hand its output to every listener.
 
-        The backward pass happens once every listening head has reported (see
-        the module docstring), and the optimizer is applied then if one is known
-        (`sgd` here, or the one last passed to `finish_update`).
+        The backward pass happens once every listener has reported, or at the
+        next `finish_update` or `update`, whichever comes first (see the module
+        docstring). spaCy passes sgd=None here and calls `finish_update` itself;
+        an optimizer given here steps the encoder once this batch is
+        backpropagated.
+
+        examples (Iterable[Example]): The batch.
+        drop (float): The dropout rate.
+        sgd (Optional[Optimizer]): An optimizer to apply once this batch is backpropagated.
+        losses (Optional[Dict[str, float]]): Collects the squared norm of the
+            combined gradient under the component's name.
+        RETURNS (Dict[str, float]): The losses.
         """
         if losses is None:
             losses = {}
+        examples = list(examples)
         validate_examples(examples, "SharedTok2Vec.update")
         self._flush()
-        if sgd is not None:
-            self._sgd = sgd
         losses.setdefault(self.name, 0.0)
         docs = [eg.predicted for eg in examples]
         if not self.listener_map:
             return losses
         set_dropout_rate(self.model, drop)
         tokvecs, bp_tokvecs = self.model.begin_update(docs)
-        self._pending = _PendingBatch(tokvecs, bp_tokvecs, self.listener_map, losses)
-        batch_id = self.listeners[0].get_batch_id(docs)
+        for doc, doc_tokvecs in zip(docs, tokvecs):
+            doc.tensor = doc_tokvecs
+        pending = _PendingBatch(bp_tokvecs, losses, sgd)
+        batch_id = Tok2VecListener.get_batch_id(docs)
         for task, listeners in self.listener_map.items():
             for listener in listeners:
-                listener.receive(batch_id, tokvecs, TaskGradient(self._receive_gradient, task))
+                callback = TaskGradient(
+                    self._receive_gradient, pending, task, getattr(listener, "task_weight", 1.0)
+                )
+                pending.waiting.add(id(callback))
+                listener.receive(batch_id, tokvecs, callback)
+        self._pending = pending
         return losses
 
-    def _receive_gradient(
-        self, task: str, d_tokvecs: Optional[List[Floats2d]], loss: Optional[float] = None
-    ) -> None:
-        pending = self._pending
-        if pending is None or task not in pending.waiting:
-            return
-        pending.waiting.discard(task)
-        if loss is not None:
-            pending.task_losses[task] = loss
-        weight = self._task_weight(task)
-        if d_tokvecs is not None and weight > 0:
+    def _receive_gradient(self, callback: TaskGradient, d_tokvecs: Optional[List[Floats2d]]):
+        pending = callback.batch
+        if pending.done or id(callback) not in pending.waiting:
+            raise LateGradientError(
+                f"{callback.task!r} sent a gradient to the shared encoder {self.name!r} for a "
+                "batch that was already backpropagated (or sent it twice). A gradient belongs "
+                "to the batch it was computed for: update the heads after the encoder, in the "
+                "same training step, as nlp.update does."
+            )
+        pending.waiting.discard(id(callback))
+        pending.reported += 1
+        task = callback.task
+        if callback.loss is not None:
+            pending.task_losses[task] = callback.loss
+        if d_tokvecs is not None and callback.weight > 0:
             if task in pending.grads:
                 for acc, d in zip(pending.grads[task], d_tokvecs):
-                    acc += weight * d
+                    acc += callback.weight * d
             else:
-                pending.grads[task] = [weight * d for d in d_tokvecs]
+                pending.grads[task] = [callback.weight * d for d in d_tokvecs]
         if not pending.waiting:
             self._flush()
-
-    def _task_weight(self, task: str) -> float:
-        weights = [getattr(node, "task_weight", 1.0) for node in self.listener_map.get(task, [])]
-        return weights[0] if weights else 1.0
 
     def _flush(self) -> None:
         """Backpropagate the combined gradient of the pending batch, if any head sent one."""
         pending, self._pending = self._pending, None
-        if pending is None or not pending.grads:
+        if pending is None:
             return
-        self._record_stats(pending.grads)
-        d_tokvecs = self.balancer(pending.grads, pending.task_losses)
-        pending.losses[self.name] = pending.losses.get(self.name, 0.0) + sum(
-            float((d**2).sum()) for d in d_tokvecs
-        )
-        pending.backprop(d_tokvecs)
-        self._unapplied = True
-        if self._sgd is not None:
-            self.finish_update(self._sgd)
+        pending.done = True
+        if pending.grads:
+            self._record_stats(pending.grads)
+            d_tokvecs = self.balancer(pending.grads, pending.task_losses)
+            pending.losses[self.name] = pending.losses.get(self.name, 0.0) + sum(
+                float((d**2).sum()) for d in d_tokvecs
+            )
+            pending.backprop(d_tokvecs)
+            self._unapplied = True
+        sgd = pending.sgd
+        # The listeners keep their callback, and it this record, until the next
+        # batch: drop what a finished batch no longer needs (and what cannot be pickled).
+        pending.backprop = pending.sgd = pending.losses = None
+        pending.grads = {}
+        if sgd is not None:
+            self.finish_update(sgd)
 
     def finish_update(self, sgd: Optimizer) -> None:
-        """Apply the optimizer, but only to gradients that have arrived.
+        """Apply the optimizer to every gradient backpropagated since the last step.
 
-        spaCy calls this right after `update`, before the heads have sent their
-        gradients; an extra optimizer step on zero gradients would still move
-        the weights through Adam's momentum, so it is skipped.
+        A pending batch that some listener has reported for is backpropagated
+        first, with what has arrived; one that nobody has reported for yet is
+        left waiting (nlp.update with an optimizer calls this right after the
+        encoder's own update, before the heads'). With no gradient at all the
+        step is skipped: a step on zero gradients would still move the weights
+        through Adam's momentum and weight decay.
+
+        sgd (Optimizer): The optimizer.
         """
-        self._sgd = sgd
+        if self._pending is not None and self._pending.reported:
+            self._flush()
         if self._unapplied:
-            super().finish_update(sgd)
             self._unapplied = False
+            super().finish_update(sgd)
 
     def _record_stats(self, grads: Dict[str, List[Floats2d]]) -> None:
         """Keep running means of each task's gradient norm and of the cosines between tasks."""

@@ -10,14 +10,13 @@ from typing import Callable, Dict, Iterable, List, Optional, Tuple
 import numpy
 from spacy.language import Language
 from spacy.tokens import Doc, Span
-from spacy.training import Example, validate_examples, validate_get_examples
+from spacy.training import Example
 from spacy.vocab import Vocab
 from thinc.api import Config, Model
 from thinc.types import Floats2d
 
 from ..annotation import describe_doc, has_ents
-from ..ml.crf import MISSING, bio_tag_names, crf_decode, single_threaded_torch
-from ..scorers import warn_unseen_labels
+from ..ml.crf import MISSING, bio_tag_names, crf_decode
 from .head import TaskHead
 
 DEFAULT_NER_MODEL = Config().from_str(
@@ -75,14 +74,6 @@ class MultiTaskEntityRecognizer(TaskHead):
         self.cfg: Dict[str, list] = {"labels": []}
 
     @property
-    def labels(self) -> Tuple[str, ...]:
-        return tuple(self.cfg["labels"])
-
-    @property
-    def label_data(self) -> List[str]:
-        return list(self.labels)
-
-    @property
     def tag_names(self) -> List[str]:
         return bio_tag_names(list(self.labels))
 
@@ -124,8 +115,13 @@ class MultiTaskEntityRecognizer(TaskHead):
                     start, label = i, tag[2:]
             doc.set_ents(spans, default="outside")
 
+    task_noun = "entities"
+
     def is_annotated(self, example: Example) -> bool:
         return has_ents(example.reference) and len(example.predicted) > 0
+
+    def gold_labels(self, doc: Doc) -> List[str]:
+        return [ent.label_ for ent in doc.ents]
 
     def gold(self, examples: List[Example]) -> Dict[int, numpy.ndarray]:
         """BIO tag ids of each annotated example, by its index in the batch."""
@@ -140,8 +136,8 @@ class MultiTaskEntityRecognizer(TaskHead):
 
         Accumulates the gradient of the CRF's transition scores as a side effect,
         applied with the rest of the model by `finish_update`.
-        RETURNS (Tuple[float, List[Floats2d]]): The mean loss per annotated document
-            and one gradient per document (zero for documents without entities).
+        RETURNS (Tuple[float, List[Floats2d]]): The summed loss over the annotated
+            documents and one gradient per document (zero for documents without entities).
         """
         ops = self.model.ops
         d_emissions = [ops.alloc2f(*e.shape) for e in emissions]
@@ -149,14 +145,11 @@ class MultiTaskEntityRecognizer(TaskHead):
             return 0.0, d_emissions
         rows = list(gold)
         crf = self.model.get_ref("crf")
-        with single_threaded_torch():
-            nll, backprop = crf.begin_update(
-                ([emissions[i] for i in rows], [gold[i] for i in rows])
-            )
-            d_rows = backprop(ops.alloc1f(len(rows)) + 1.0 / len(rows))
+        nll, backprop = crf.begin_update(([emissions[i] for i in rows], [gold[i] for i in rows]))
+        d_rows = backprop(ops.alloc1f(len(rows)) + 1.0)
         for i, d in zip(rows, d_rows):
             d_emissions[i] = ops.asarray2f(d)
-        return float(nll.sum()) / len(rows), d_emissions
+        return float(nll.sum()), d_emissions
 
     def _gold_tag_ids(self, example: Example, index: int) -> numpy.ndarray:
         """BIO tag ids aligned to the predicted tokens, MISSING where unknown."""
@@ -180,48 +173,12 @@ class MultiTaskEntityRecognizer(TaskHead):
             ids[i] = tag_index[bio]
         return ids
 
-    def score(self, examples: Iterable[Example], **kwargs) -> Dict[str, object]:
-        """Score the documents that have entity annotation (see spacy_mtl.scorers)."""
-        validate_examples(examples, "MultiTaskEntityRecognizer.score")
-        warn_unseen_labels(
-            self.name, self.labels, examples, lambda doc: [e.label_ for e in doc.ents]
-        )
-        return self.scorer(examples, **kwargs) if self.scorer else {}
+    def observe(self, example: Example, index: int) -> None:
+        _check_alignment(example, index, where="training example")
 
-    def initialize(
-        self,
-        get_examples: Callable[[], Iterable[Example]],
-        *,
-        nlp: Optional[Language] = None,
-        labels: Optional[Iterable[str]] = None,
-    ) -> None:
-        """Collect the entity types from the annotated documents and size the model.
-
-        get_examples (Callable[[], Iterable[Example]]): The training examples.
-        nlp (Language): The pipeline.
-        labels (Optional[Iterable[str]]): Entity types to use instead of those in the data.
-        """
-        validate_get_examples(get_examples, "MultiTaskEntityRecognizer.initialize")
-        found = set()
-        doc_sample = []
-        for i, eg in enumerate(get_examples()):
-            if len(doc_sample) < 10:
-                doc_sample.append(eg.predicted)
-            if has_ents(eg.reference):
-                _check_alignment(eg, i, where="training example")
-                found.update(ent.label_ for ent in eg.reference.ents)
-        self.cfg["labels"] = []
-        for label in sorted(found) if labels is None else labels:
-            self.add_label(label)
-        if not self.labels:
-            raise ValueError(
-                f"{self.name} found no entities among the training examples and no labels "
-                f"were given in [initialize.components.{self.name}.labels]. Check that the "
-                "training corpus annotates entities."
-            )
+    def finish_initialize(self, nlp: Optional[Language]) -> None:
         self.model.attrs["context_labels"] = self._context_labels(nlp)
         self.model.set_dim("nO", len(self.tag_names))
-        self.model.initialize(X=doc_sample or None)
 
     def _context_labels(self, nlp: Optional[Language]) -> List[str]:
         """The labels of the classifier this recogniser is conditioned on, if any."""

@@ -11,13 +11,12 @@ from typing import Callable, Dict, Iterable, List, Optional, Tuple, Union
 import numpy
 from spacy.language import Language
 from spacy.tokens import Doc
-from spacy.training import Example, validate_examples, validate_get_examples
+from spacy.training import Example
 from spacy.vocab import Vocab
-from thinc.api import Config, Model
+from thinc.api import CategoricalCrossentropy, Config, Model
 from thinc.types import Floats2d
 
 from ..annotation import describe_doc, has_cats
-from ..scorers import warn_unseen_labels
 from .head import TaskHead
 
 DEFAULT_TEXTCAT_MODEL = Config().from_str(
@@ -38,6 +37,8 @@ task_weight = 1.0
 )["model"]
 
 ClassWeights = Union[None, str, Dict[str, float]]
+# The gold label id of a document without categories, which teaches nothing.
+MISSING_LABEL = -1
 
 
 @Language.factory(
@@ -116,6 +117,7 @@ class MultiTaskTextCategorizer(TaskHead):
                 f'[components.{name}] class_weights must be null, "balanced" or a mapping '
                 f"of label to weight, got {class_weights!r}."
             )
+        self._cross_entropy = CategoricalCrossentropy(normalize=False, missing_value=MISSING_LABEL)
         self.cfg = {
             "labels": [],
             "exclusive_classes": exclusive_classes,
@@ -123,14 +125,6 @@ class MultiTaskTextCategorizer(TaskHead):
             "threshold": threshold,
             "label_weights": [],
         }
-
-    @property
-    def labels(self) -> Tuple[str, ...]:
-        return tuple(self.cfg["labels"])
-
-    @property
-    def label_data(self) -> List[str]:
-        return list(self.labels)
 
     def add_label(self, label: str) -> int:
         """Add a label before initialization. RETURNS (int): 1 if new, 0 if known."""
@@ -162,8 +156,16 @@ class MultiTaskTextCategorizer(TaskHead):
         for i, doc in enumerate(docs):
             doc.cats = {label: float(scores[i, j]) for j, label in enumerate(self.labels)}
 
+    task_noun = "document with categories (doc.cats)"
+
     def is_annotated(self, example: Example) -> bool:
         return has_cats(example.reference)
+
+    def gold_labels(self, doc: Doc) -> List[str]:
+        return [label for label, value in doc.cats.items() if value >= 0.5]
+
+    def labels_in(self, doc: Doc) -> List[str]:
+        return list(doc.cats)
 
     def gold(self, examples: List[Example]) -> Tuple[numpy.ndarray, numpy.ndarray]:
         """Gold targets and a mask of which (document, label) cells are annotated."""
@@ -174,28 +176,32 @@ class MultiTaskTextCategorizer(TaskHead):
     ) -> Tuple[float, Floats2d]:
         """Cross-entropy (exclusive) or binary cross-entropy (multi-label) over annotated rows.
 
-        RETURNS (Tuple[float, Floats2d]): The mean loss per annotated document and
-            the gradient of the logits; rows of documents without cats are zero.
+        Exclusive classes take their gradient from thinc's CategoricalCrossentropy
+        (rows without categories are its missing value); class weights scale
+        each row by the weight of its gold label, which thinc's losses do not
+        offer, and thinc has no binary cross-entropy, so multi-label is ours.
+
+        RETURNS (Tuple[float, Floats2d]): The summed loss over the annotated
+            documents and the gradient of the logits; rows of documents without
+            cats are zero.
         """
         targets, mask = gold
         ops = self.model.ops
-        n_annotated = max(float(mask.any(axis=1).sum()), 1.0)
         probs = ops.to_numpy(self._activate(logits))
         weights = numpy.asarray(self.cfg["label_weights"] or [1.0] * len(self.labels), dtype="f")
         if self.cfg["exclusive_classes"]:
-            row_mask = mask.any(axis=1, keepdims=True)
-            row_weight = (targets * weights).sum(axis=1, keepdims=True)
-            d = (probs - targets) * row_mask * row_weight
+            annotated = mask.any(axis=1)
+            gold_ids = numpy.where(annotated, targets.argmax(axis=1), MISSING_LABEL)
+            row_weight = ((targets * weights).sum(axis=1, keepdims=True)).astype("f")
+            d = self._cross_entropy.get_grad(probs, gold_ids) * row_weight
             gold_prob = (probs * targets).sum(axis=1, keepdims=True)
-            loss = float(
-                (-numpy.log(numpy.clip(gold_prob, 1e-8, 1.0)) * row_weight * row_mask).sum()
-            )
+            loss = float((-numpy.log(numpy.clip(gold_prob, 1e-8, 1.0)) * row_weight).sum())
         else:
             d = (probs - targets) * mask * weights
             eps = 1e-8
             bce = -(targets * numpy.log(probs + eps) + (1 - targets) * numpy.log(1 - probs + eps))
             loss = float((bce * mask * weights).sum())
-        return loss / n_annotated, ops.asarray2f(d / n_annotated)
+        return loss, ops.asarray2f(d)
 
     def _targets(self, examples: List[Example]) -> Tuple[numpy.ndarray, numpy.ndarray]:
         """Gold targets and a mask of which (document, label) cells are annotated."""
@@ -232,67 +238,30 @@ class MultiTaskTextCategorizer(TaskHead):
                     mask[i, index[label]] = 1.0
         return targets, mask
 
-    def score(self, examples: Iterable[Example], **kwargs) -> Dict[str, object]:
-        """Score the documents that have gold categories (see spacy_mtl.scorers)."""
-        validate_examples(examples, "MultiTaskTextCategorizer.score")
-        warn_unseen_labels(
-            self.name,
-            self.labels,
-            examples,
-            lambda doc: [label for label, value in doc.cats.items() if value >= 0.5],
-        )
-        kwargs.update(
-            labels=self.labels,
-            multi_label=not self.cfg["exclusive_classes"],
-            threshold=self.cfg["threshold"],
-        )
-        return self.scorer(examples, **kwargs) if self.scorer else {}
+    def scorer_settings(self) -> Dict[str, object]:
+        return {
+            "labels": self.labels,
+            "multi_label": not self.cfg["exclusive_classes"],
+            "threshold": self.cfg["threshold"],
+        }
 
-    def initialize(
-        self,
-        get_examples: Callable[[], Iterable[Example]],
-        *,
-        nlp: Optional[Language] = None,
-        labels: Optional[Iterable[str]] = None,
-    ) -> None:
-        """Collect the labels from the documents with categories and size the model.
+    def start_initialize(self) -> None:
+        self._counts: Dict[str, float] = {}
+        self._n_annotated = 0
 
-        get_examples (Callable[[], Iterable[Example]]): The training examples.
-        nlp (Language): The pipeline.
-        labels (Optional[Iterable[str]]): Labels to use instead of those in the data.
-        """
-        validate_get_examples(get_examples, "MultiTaskTextCategorizer.initialize")
-        self._require_labels_reset()
-        counts: Dict[str, float] = {}
-        doc_sample = []
-        n_annotated = 0
-        for eg in get_examples():
-            if len(doc_sample) < 10:
-                doc_sample.append(eg.predicted)
-            if not has_cats(eg.reference):
-                continue
-            n_annotated += 1
-            for label, value in eg.reference.cats.items():
-                counts[label] = counts.get(label, 0.0) + float(value)
-        if labels is None:
-            labels = sorted(counts)
-        for label in labels:
-            self.add_label(label)
-        if not self.labels:
-            raise ValueError(
-                f"{self.name} found no document with categories (doc.cats) among the "
-                "training examples, and no labels were given in "
-                f"[initialize.components.{self.name}.labels]. Check that the training corpus "
-                "annotates categories."
-            )
+    def observe(self, example: Example, index: int) -> None:
+        self._n_annotated += 1
+        for label, value in example.reference.cats.items():
+            self._counts[label] = self._counts.get(label, 0.0) + float(value)
+
+    def finish_initialize(self, nlp: Optional[Language]) -> None:
         if len(self.labels) < 2 and self.cfg["exclusive_classes"]:
             raise ValueError(
                 f"{self.name} has exclusive_classes = true but only one label {list(self.labels)}: "
                 "an exclusive classifier needs at least two."
             )
-        self.cfg["label_weights"] = self._label_weights(counts, n_annotated)
+        self.cfg["label_weights"] = self._label_weights(self._counts, self._n_annotated)
         self.model.get_ref("output_layer").set_dim("nO", len(self.labels))
-        self.model.initialize(X=doc_sample or None)
 
     def _label_weights(self, counts: Dict[str, float], n_annotated: int) -> List[float]:
         setting = self.cfg["class_weights"]
@@ -311,6 +280,3 @@ class MultiTaskTextCategorizer(TaskHead):
                 f"among the labels {list(self.labels)}."
             )
         return [float(setting.get(label, 1.0)) for label in self.labels]
-
-    def _require_labels_reset(self) -> None:
-        self.cfg["labels"] = []

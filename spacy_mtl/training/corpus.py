@@ -14,11 +14,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, Iterator, List, Optional
 
 from spacy import util
+from spacy.tokens import Doc
 from spacy.training import Corpus, Example
 from spacy.vocab import Vocab
 from wasabi import msg
 
 from ..annotation import TASK_CATS, TASK_ENTS, TASKS, annotated_tasks, mark_missing
+from .labels import read_docbins
 from .sampling import STRATEGIES, STRATEGY_PROPORTIONAL, sample_epoch, source_shares
 
 if TYPE_CHECKING:
@@ -345,6 +347,22 @@ class MultiTaskCorpus:
             }
             for name, source in self.sources.items()
         }
+
+    def task_documents(self, task: str, vocab: Vocab) -> Iterator[Doc]:
+        """Every reference document of the sources that teach `task`, read lazily.
+
+        A source declared for other tasks only is left out; a source without
+        declared tasks gives its documents annotated for `task`. Used by
+        `spacy_mtl.task_labels.v1`, which must see every label of the corpus.
+
+        task (str): "cats" or "ents".
+        vocab (Vocab): The vocab to read the documents into.
+        YIELDS (Doc): The documents, source after source, in file order.
+        """
+        for source in self.sources.values():
+            if source.declared is not None and task not in source.declared:
+                continue
+            yield from read_docbins(source.path, vocab, limit=source.limit)
 
     def _load(self, nlp: "Language") -> None:
         if self._vocab is nlp.vocab:

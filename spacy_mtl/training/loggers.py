@@ -15,8 +15,6 @@ import srsly
 from spacy.language import Language
 from spacy.util import registry
 
-from ..pipeline.encoder import SharedTok2Vec
-
 LogStep = Callable[[Optional[Dict[str, Any]]], None]
 
 
@@ -59,7 +57,9 @@ def make_console_logger(
 
     def setup(nlp: Language, stdout: IO = sys.stdout, stderr: IO = sys.stderr):
         log_step, finalize = base(nlp, stdout, stderr)
-        encoders = [(name, proc) for name, proc in nlp.pipeline if isinstance(proc, SharedTok2Vec)]
+        encoders = [
+            (name, proc) for name, proc in nlp.pipeline if hasattr(proc, "pop_gradient_stats")
+        ]
         records = open(diagnostics_file, "w", encoding="utf-8") if diagnostics_file else None
 
         def log_with_diagnostics(info: Optional[Dict[str, Any]]) -> None:

@@ -101,3 +101,90 @@ def test_state_dict_resizes_an_empty_crf(crf):
 def test_odd_tag_count_required():
     with pytest.raises(ValueError, match="odd number"):
         LinearChainCRF(4)
+
+
+def _brute_force_nll(crf, emissions, length, gold):
+    """log Z - log Z(consistent paths) by enumerating every tag sequence, in float64.
+
+    Forbidden transitions and first tags carry the CRF's finite penalty, so invalid
+    gold sequences have a (large) finite loss, as in the model.
+    """
+    n_tags = crf.n_tags
+    transitions = (crf.transitions + crf.transition_penalty).double()
+    start = (crf.start_transitions + crf.start_penalty).double()
+    end = crf.end_transitions.double()
+    e = emissions[:length].double()
+    paths = torch.tensor(list(itertools.product(range(n_tags), repeat=length)))
+    steps = torch.arange(length)
+    scores = start[paths[:, 0]] + end[paths[:, -1]] + e[steps, paths].sum(dim=1)
+    if length > 1:
+        scores = scores + transitions[paths[:, :-1], paths[:, 1:]].sum(dim=1)
+    known = gold[:length] >= 0
+    consistent = ((paths == gold[:length]) | ~known).all(dim=1)
+    return torch.logsumexp(scores, 0) - torch.logsumexp(scores[consistent], 0)
+
+
+def _grad(param):
+    return torch.zeros_like(param) if param.grad is None else param.grad.clone()
+
+
+def _random_case(rng, n_tags, extreme):
+    batch = int(rng.integers(1, 4))
+    max_len = int(rng.integers(1, 6))
+    lengths = rng.integers(1, max_len + 1, size=batch)
+    lengths[0] = max_len
+    scale = 1e4 if extreme else 3.0
+    emissions = torch.tensor(rng.normal(size=(batch, max_len, n_tags)) * scale, dtype=torch.float32)
+    if extreme:  # some scores at exactly +-1e4
+        emissions[torch.tensor(rng.random((batch, max_len, n_tags)) < 0.3)] = 1e4
+    gold = torch.tensor(rng.integers(0, n_tags, size=(batch, max_len)))
+    gold[torch.tensor(rng.random((batch, max_len)) < 0.4)] = MISSING
+    return emissions, torch.tensor(lengths), gold
+
+
+@pytest.mark.parametrize("n_labels", [1, 2])
+@pytest.mark.parametrize("extreme", [False, True])
+def test_loss_and_gradient_match_brute_force_on_random_cases(n_labels, extreme):
+    """Random emissions, transitions, missing tokens and (often invalid) gold sequences."""
+    import numpy
+
+    rng = numpy.random.default_rng(n_labels * 10 + extreme)
+    n_tags = 1 + 2 * n_labels
+    for _ in range(25):
+        crf = LinearChainCRF(n_tags)
+        with torch.no_grad():
+            for p in crf.parameters():
+                p.copy_(torch.tensor(rng.normal(size=p.shape) * 3.0))
+        emissions, lengths, gold = _random_case(rng, n_tags, extreme)
+        emissions.requires_grad_(True)
+        nll = crf(emissions, lengths, gold)
+        assert torch.isfinite(nll).all()
+        nll.sum().backward()
+        got_e, got_t = emissions.grad.clone(), _grad(crf.transitions)
+        assert torch.isfinite(got_e).all() and torch.isfinite(got_t).all()
+        emissions.grad = None
+        crf.zero_grad()
+        expected = torch.stack(
+            [
+                _brute_force_nll(crf, emissions[b], int(lengths[b]), gold[b])
+                for b in range(len(lengths))
+            ]
+        )
+        expected.sum().backward()
+        tolerance = 1e-5 * float(expected.detach().abs().max()) + 1e-4
+        assert torch.allclose(nll.double(), expected, atol=tolerance, rtol=1e-5), (nll, expected)
+        assert torch.allclose(got_e, emissions.grad, atol=1e-4)
+        assert torch.allclose(got_t, _grad(crf.transitions), atol=1e-4)
+
+
+def test_gold_inside_tag_after_a_missing_token_far_below_the_best_is_exact():
+    """Every allowed predecessor of the gold I-X lies 200 below the row maximum: a forward
+    pass clamped at 1e-30 overestimates the constrained partition and the loss collapses."""
+    crf = LinearChainCRF(N_TAGS)
+    emissions = torch.zeros(1, 2, N_TAGS)
+    emissions[0, 0, 0] = 200.0  # O at the missing first token
+    gold = torch.tensor([[MISSING, 2]])  # then a gold I-CITY
+    nll = crf(emissions.clone().requires_grad_(True), torch.tensor([2]), gold)
+    expected = _brute_force_nll(crf, emissions[0], 2, gold[0])
+    assert expected.item() > 199.0
+    assert nll.item() == pytest.approx(expected.item(), rel=1e-5)

@@ -2,7 +2,7 @@
 
 import numpy
 import pytest
-from conftest import SENTENCES, build_nlp, make_examples
+from conftest import SENTENCES, build_nlp, make_examples, train_step
 
 
 def _encoder_params(nlp):
@@ -31,8 +31,7 @@ def test_single_task_batch_updates_encoder_in_any_order(order, task):
     nlp, optimizer = _initialized(order)
     batch = make_examples(nlp, SENTENCES, cats=task == "cats", entities=task == "entities")
     before = _encoder_params(nlp)
-    losses = {}
-    nlp.update(batch, sgd=optimizer, losses=losses)
+    losses = train_step(nlp, batch, optimizer)
     assert _changed(before, _encoder_params(nlp))
     stats = nlp.get_pipe("mtl_tok2vec").pop_gradient_stats()
     learner, idle = ("mtl_textcat", "mtl_ner") if task == "cats" else ("mtl_ner", "mtl_textcat")
@@ -49,7 +48,7 @@ def test_zero_task_weight_shields_the_encoder_but_not_the_head():
     before = _encoder_params(nlp)
     head = nlp.get_pipe("mtl_textcat").model.get_ref("output_layer")
     head_before = head.get_param("W").copy()
-    nlp.update(batch, sgd=optimizer)
+    train_step(nlp, batch, optimizer)
     assert not _changed(before, _encoder_params(nlp))
     assert not numpy.array_equal(head_before, head.get_param("W"))
 
@@ -71,21 +70,31 @@ def test_task_weight_scales_the_gradient_into_the_encoder():
 
 def test_both_tasks_reach_the_encoder_and_their_cosine_is_reported():
     nlp, optimizer = _initialized(("mtl_textcat", "mtl_ner"))
-    nlp.update(make_examples(nlp, SENTENCES), sgd=optimizer)
+    train_step(nlp, make_examples(nlp, SENTENCES), optimizer)
     stats = nlp.get_pipe("mtl_tok2vec").pop_gradient_stats()
     assert stats["grad_norm_mtl_textcat"] > 0 and stats["grad_norm_mtl_ner"] > 0
     assert -1.0 <= stats["grad_cos_mtl_ner_mtl_textcat"] <= 1.0
     assert nlp.get_pipe("mtl_tok2vec").pop_gradient_stats() == {}
 
 
-def test_a_head_that_never_reports_is_flushed_by_the_next_batch():
+def test_a_head_that_never_reports_does_not_delay_the_step():
     nlp, optimizer = _initialized(("mtl_textcat", "mtl_ner"))
     batch = make_examples(nlp, SENTENCES, entities=False)
     before = _encoder_params(nlp)
     # Only the encoder and textcat update: ner (as a frozen or foreign head would) stays silent.
-    nlp.update(batch, sgd=optimizer, exclude=["mtl_ner"])
+    train_step(nlp, batch, optimizer, exclude=["mtl_ner"])
+    assert _changed(before, _encoder_params(nlp))
+
+
+def test_plain_nlp_update_steps_the_encoder_one_call_later_as_stock_tok2vec_does():
+    """nlp.update(sgd=...) calls finish_update right after the encoder's own update,
+    before the heads send their gradients: they are applied at the next call."""
+    nlp, optimizer = _initialized(("mtl_textcat", "mtl_ner"))
+    batch = make_examples(nlp, SENTENCES)
+    before = _encoder_params(nlp)
+    nlp.update(batch, sgd=optimizer)
     assert not _changed(before, _encoder_params(nlp))
-    nlp.update(batch, sgd=optimizer, exclude=["mtl_ner"])
+    nlp.update(batch, sgd=optimizer)
     assert _changed(before, _encoder_params(nlp))
 
 
@@ -112,7 +121,7 @@ def test_uncertainty_balancer_learns_lower_weight_for_the_larger_loss():
     examples = make_examples(nlp, SENTENCES)
     losses = {}
     for _ in range(10):
-        nlp.update(examples, sgd=optimizer, losses=losses)
+        train_step(nlp, examples, optimizer, losses=losses)
     stats = nlp.get_pipe("mtl_tok2vec").pop_gradient_stats()
     # The CRF's sequence NLL is larger than the classifier's cross-entropy.
     assert losses["mtl_ner"] > losses["mtl_textcat"]
@@ -124,8 +133,6 @@ def test_pcgrad_balancer_trains_both_tasks():
     examples = make_examples(nlp, SENTENCES)
     history = []
     for _ in range(15):
-        losses = {}
-        nlp.update(examples, sgd=optimizer, losses=losses)
-        history.append(losses)
+        history.append(train_step(nlp, examples, optimizer))
     assert history[-1]["mtl_textcat"] < history[0]["mtl_textcat"] / 2
     assert history[-1]["mtl_ner"] < history[0]["mtl_ner"] / 2

@@ -3,7 +3,7 @@
 import numpy
 import pytest
 import spacy
-from conftest import HELD_OUT, SENTENCES, build_nlp, make_examples
+from conftest import HELD_OUT, INTENTS, SENTENCES, build_nlp, make_examples, train_step
 from spacy.tokens import Doc
 from spacy.training import Example
 from spacy.util import make_tempdir
@@ -168,3 +168,38 @@ def test_intent_context_conditions_the_emissions_and_trains():
         loaded = spacy.load(tmp)
     text = "fly from oslo to lima tomorrow"
     assert [e.text for e in loaded(text).ents] == [e.text for e in nlp(text).ents]
+
+
+def test_intent_context_in_training_is_what_inference_sees_for_the_same_weights():
+    """The annotating pass in training predicts the intent from the encoder's output of the
+    batch (doc.tensor), so the recogniser trains on the context rows inference gives it."""
+    nlp = _context_nlp()
+    nlp.config["training"]["annotating_components"] = ["mtl_textcat"]
+    examples = make_examples(nlp, SENTENCES)
+    optimizer = nlp.initialize(lambda: examples)
+    for _ in range(5):
+        train_step(nlp, examples, optimizer, annotates=["mtl_textcat"])
+    seen = []
+    features = next(
+        n for n in nlp.get_pipe("mtl_ner").model.walk() if n.name == "doc_cats_features"
+    )
+    original = features._func
+
+    def spy(model, docs, is_train):
+        outputs, backprop = original(model, docs, is_train)
+        if is_train:
+            seen.extend(o[0].copy() for o in outputs)
+        return outputs, backprop
+
+    features._func = spy
+    batch = make_examples(nlp, SENTENCES)
+    nlp.update(batch, sgd=False, drop=0.0, annotates=["mtl_textcat"])  # no step: same weights
+    features._func = original
+    inference = [
+        numpy.asarray([doc.cats[label] for label in INTENTS], dtype="f")
+        for doc in nlp.pipe(text for text, _, _ in SENTENCES)
+    ]
+    assert len(seen) == len(inference) == len(SENTENCES)
+    assert len({tuple(numpy.round(row, 4)) for row in seen}) == len(SENTENCES)
+    for trained, inferred in zip(seen, inference):
+        numpy.testing.assert_allclose(trained, inferred, rtol=1e-4, atol=1e-5)

@@ -5,7 +5,7 @@ import random
 import numpy
 import pytest
 
-from spacy_mtl.training.balancing import (
+from spacy_mtl.ml.balancing import (
     PCGrad,
     UncertaintyWeighting,
     project_conflicting,
