@@ -87,6 +87,8 @@ class RenderRequest(BaseModel):
 
 
 class Entity(BaseModel):
+    """One entity of a record, with character offsets into the text."""
+
     start: int = Field(description="character offset of the first character")
     end: int = Field(description="character offset after the last character")
     label: str
@@ -94,6 +96,8 @@ class Entity(BaseModel):
 
 
 class Record(BaseModel):
+    """What POST /parse answers for one text (spacy_mtl.records.doc_to_record)."""
+
     text: str
     intent: Optional[str] = Field(description="the highest-scoring category")
     cats: Dict[str, float] = Field(description="every category's score")
@@ -101,6 +105,8 @@ class Record(BaseModel):
 
 
 class Rendered(Record):
+    """What POST /render answers: the record and displaCy's markup."""
+
     html: str = Field(description="displaCy's entity markup of the text")
 
 
