@@ -19,6 +19,8 @@ from spacy.tokens import Doc
 TASK_CATS = "cats"
 TASK_ENTS = "ents"
 TASKS = (TASK_CATS, TASK_ENTS)
+# doc.user_data key: the name of the multi-task corpus source a training document came from.
+SOURCE_KEY = "spacy_mtl.source"
 
 
 def has_cats(doc: Doc) -> bool:
@@ -52,6 +54,7 @@ def mark_missing(doc: Doc, task: str) -> None:
 
 
 def describe_doc(doc: Doc, length: int = 40) -> str:
-    """A short quoted preview of a document's text, for error messages."""
+    """A short quoted preview of a document's text and its source, for error messages."""
     text = doc.text if len(doc.text) <= length else doc.text[:length] + "..."
-    return repr(text)
+    source = doc.user_data.get(SOURCE_KEY) if doc.user_data else None
+    return repr(text) + (f" from source {source!r}" if source else "")

@@ -115,9 +115,9 @@ class LinearChainCRF(torch.nn.Module):
         consistent = gold_onehot | ~known.unsqueeze(-1)
         # Inconsistent tags are excluded outright, not penalised by FORBIDDEN: with an
         # invalid gold sequence a penalised inconsistent path could outscore the gold ones.
-        clamped = emissions.masked_fill(~consistent, EXCLUDED)
+        constrained = emissions.masked_fill(~consistent, EXCLUDED)
         # Subtracted in float64: two partitions of 1e4 differ by a loss of 1e-2.
-        nll = self._log_partition(emissions, lengths) - self._log_partition(clamped, lengths)
+        nll = self._log_partition(emissions, lengths) - self._log_partition(constrained, lengths)
         return nll.float()
 
     def _log_partition(self, emissions: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:

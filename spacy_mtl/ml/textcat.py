@@ -31,14 +31,16 @@ def build_pooling(pooling: str, width: int) -> Model:
     RETURNS (Model[Ragged, Floats2d]): The pooling layer.
     """
     if pooling == "mean":
-        return reduce_mean()
-    if pooling == "max":
-        # thinc's max reduction refuses empty sequences; mean and attention give them zeros.
-        return skip_empty(reduce_max(), width)
-    if pooling == "attention":
+        pool = reduce_mean()
+    elif pooling == "max":
+        pool = reduce_max()
+    elif pooling == "attention":
         # As spaCy's spacy.TextCatParametricAttention.v1 pools.
-        return chain(ParametricAttention_v2(nO=width), reduce_sum())
-    raise ValueError(f"Unknown pooling {pooling!r}: choose one of {', '.join(POOLINGS)}.")
+        pool = chain(ParametricAttention_v2(nO=width), reduce_sum())
+    else:
+        raise ValueError(f"Unknown pooling {pooling!r}: choose one of {', '.join(POOLINGS)}.")
+    # thinc's max refuses empty sequences, and attention fails on a batch of only empty ones.
+    return skip_empty(pool, width)
 
 
 def skip_empty(pool: Model[Ragged, Floats2d], width: int) -> Model[Ragged, Floats2d]:

@@ -37,6 +37,7 @@ from thinc.types import Floats2d
 from ..ml.balancing import Balancer, sum_gradients
 from ..ml.listener import TaskGradient
 from ..ml.torch_threads import use_one_torch_thread_in_forked_children
+from .loading import CheckedLoading
 
 DEFAULT_ENCODER_MODEL = Config().from_str(
     """
@@ -93,7 +94,7 @@ class _PendingBatch:
         self.done = False
 
 
-class SharedTok2Vec(Tok2Vec):
+class SharedTok2Vec(CheckedLoading, Tok2Vec):
     """A Tok2Vec that backpropagates the gradients of every head that learned."""
 
     def __init__(

@@ -16,6 +16,7 @@ documents annotated for the task, and the initialize loop that reads the
 training examples once for labels, a sample of documents and checks.
 """
 
+import warnings
 from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
 
 from spacy.language import Language
@@ -24,15 +25,57 @@ from spacy.tokens import Doc
 from spacy.training import Example, validate_examples, validate_get_examples
 from thinc.api import Optimizer, set_dropout_rate
 
+from ..annotation import describe_doc
 from ..ml.listener import report_loss, skip_listeners
 from ..scorers import warn_unseen_labels
+from .loading import CheckedLoading, ComponentLoadError
 
 # Documents the model is initialized on (to infer its shapes).
 N_SAMPLE_DOCS = 10
+# Problems listed one per line in an error; the rest are counted.
+MAX_LISTED = 50
 
 
-class TaskHead(TrainablePipe):
+class GoldDataWarning(UserWarning):
+    """Evaluation data that a head scores, though not as intended."""
+
+
+def describe_problems(noun: str, problems: List[Tuple[int, Doc, str]]) -> str:
+    """One line per problem: which document (index, preview, source) and what is wrong."""
+    return describe_lines(
+        [f"{noun} {i} ({describe_doc(doc)}): {problem}" for i, doc, problem in problems]
+    )
+
+
+def describe_lines(lines: List[str]) -> str:
+    """The lines indented, the first MAX_LISTED of them, and a count of the rest."""
+    shown = [f"  {line}" for line in lines[:MAX_LISTED]]
+    if len(lines) > MAX_LISTED:
+        shown.append(f"  ... and {len(lines) - MAX_LISTED} more")
+    return "\n".join(shown)
+
+
+class TaskHead(CheckedLoading, TrainablePipe):
     """A trainable component whose update skips examples not annotated for its task."""
+
+    def output_size(self) -> Optional[int]:
+        """The number of scores the model outputs, once known (labels, or BIO tags)."""
+        raise NotImplementedError
+
+    def expected_output_size(self) -> int:
+        """The number of scores the labels call for."""
+        return len(self.labels)
+
+    def check_labels_fit_model(self, where: str) -> None:
+        """Raise if the labels in cfg do not fit the weights (a hand-edited cfg)."""
+        size = self.output_size()
+        if size is not None and size != self.expected_output_size():
+            raise ComponentLoadError(
+                f"Component {self.name!r} ({where}): its {len(self.labels)} labels in cfg "
+                f"({', '.join(self.labels[:5])}{', ...' if len(self.labels) > 5 else ''}) call "
+                f"for {self.expected_output_size()} scores, but its weights give {size}. The "
+                "cfg file was edited or comes from another model: restore it."
+            )
 
     @property
     def labels(self) -> Tuple[str, ...]:
@@ -41,6 +84,24 @@ class TaskHead(TrainablePipe):
     @property
     def label_data(self) -> List[str]:
         return list(self.labels)
+
+    def require_encoder_output(self, docs: List[Doc]) -> None:
+        """Raise if the shared encoder did not run on the documents.
+
+        spaCy's listeners predict from zeros when the encoder did not set
+        doc.tensor (it was disabled with nlp.pipe(disable=...), or the head was
+        called alone), which gives confident nonsense with no warning.
+        """
+        for doc in docs:
+            if len(doc) and doc.tensor.size == 0:
+                listeners = [n for n in self.model.walk() if hasattr(n, "upstream_name")]
+                upstream = sorted({node.upstream_name for node in listeners})
+                raise ValueError(
+                    f"{self.name!r} got a document without token vectors ({doc.text[:40]!r}): "
+                    f"its shared encoder ({', '.join(map(repr, upstream))}) did not run on it. "
+                    "Do not disable the encoder while its heads run (nlp.pipe(disable=...), "
+                    "nlp.select_pipes), or run it on the documents first."
+                )
 
     def is_annotated(self, example: Example) -> bool:
         """Whether the example teaches this head anything."""
@@ -99,6 +160,20 @@ class TaskHead(TrainablePipe):
         examples = list(examples)
         validate_examples(examples, f"{type(self).__name__}.score")
         warn_unseen_labels(self.name, self.labels, examples, self.gold_labels)
+        problems = [
+            (i, eg.reference, problem)
+            for i, eg in enumerate(examples)
+            if self.is_annotated(eg)
+            for problem in self.gold_problems(eg)
+        ]
+        if problems:
+            warnings.warn(
+                f"{self.name}: {len(problems)} evaluation document(s) have gold data it cannot "
+                "score as intended; their scores count as they are:\n"
+                + describe_problems("document", problems),
+                GoldDataWarning,
+                stacklevel=2,
+            )
         kwargs.update(self.scorer_settings())
         return self.scorer(examples, **kwargs) if self.scorer else {}
 
@@ -111,25 +186,34 @@ class TaskHead(TrainablePipe):
         get_examples: Callable[[], Iterable[Example]],
         *,
         nlp: Optional[Language] = None,
-        labels: Optional[Iterable[str]] = None,
+        labels: Optional[Any] = None,
     ) -> None:
         """Read the training examples once: collect the labels and size the model.
 
         get_examples (Callable[[], Iterable[Example]]): The training examples.
         nlp (Language): The pipeline.
         labels (Optional[Iterable[str]]): Labels to use instead of those in the
-            data, e.g. from spacy_mtl.task_labels.v1.
+            data, e.g. from spacy_mtl.task_labels.v1 (typed Any so that spaCy's
+            settings validation passes its findings on unconverted).
         """
         validate_get_examples(get_examples, f"{type(self).__name__}.initialize")
+        if labels is not None:
+            self.check_given_labels(labels)
         doc_sample = []
         found = set()
+        problems: List[Tuple[int, Doc, str]] = []
+        named: List[Tuple[int, Doc, List[str]]] = []
         self.start_initialize()
         for i, eg in enumerate(get_examples()):
             if len(doc_sample) < N_SAMPLE_DOCS:
                 doc_sample.append(eg.predicted)
             if self.is_annotated(eg):
                 self.observe(eg, i)
-                found.update(self.labels_in(eg.reference))
+                problems.extend((i, eg.reference, p) for p in self.gold_problems(eg))
+                names = self.labels_in(eg.reference)
+                found.update(names)
+                if labels is not None:
+                    named.append((i, eg.reference, names))
         self.cfg["labels"] = []
         for label in sorted(found) if labels is None else labels:
             self.add_label(label)
@@ -139,8 +223,25 @@ class TaskHead(TrainablePipe):
                 f"labels were given in [initialize.components.{self.name}.labels]. Check that "
                 f"the training corpus annotates {self.task_noun}."
             )
+        for i, doc, names in named:
+            unknown = [name for name in names if name not in self.labels]
+            if unknown:
+                problems.append((i, doc, f"labels {unknown} not among the given labels"))
+        if problems:
+            raise ValueError(
+                f"{self.name} cannot learn from {len({i for i, _, _ in problems})} training "
+                "example(s); fix or remove them before training:\n"
+                + describe_problems("training example", sorted(problems, key=lambda p: p[0]))
+            )
         self.finish_initialize(nlp)
         self.model.initialize(X=doc_sample or None)
+
+    def gold_problems(self, example: Example) -> List[str]:
+        """What is wrong with an annotated example's gold data for this head, if anything."""
+        return []
+
+    def check_given_labels(self, labels: Iterable[str]) -> None:
+        """Raise for what a labels reader found wrong in the whole training corpus."""
 
     task_noun = "annotation"
 

@@ -77,6 +77,16 @@ class MultiTaskEntityRecognizer(TaskHead):
     def tag_names(self) -> List[str]:
         return bio_tag_names(list(self.labels))
 
+    def output_size(self) -> Optional[int]:
+        size = self.model.get_ref("output_layer").maybe_get_dim("nO")
+        n_tags = self.model.get_ref("crf").shims[0]._model.n_tags
+        if size is not None and n_tags and n_tags != size:
+            return n_tags  # the CRF's size disagrees with the emissions': report it
+        return size
+
+    def expected_output_size(self) -> int:
+        return len(self.tag_names)
+
     def add_label(self, label: str) -> int:
         """Add an entity type before initialization. RETURNS (int): 1 if new, 0 if known."""
         if not isinstance(label, str) or not label:
@@ -97,6 +107,7 @@ class MultiTaskEntityRecognizer(TaskHead):
         docs = list(docs)
         if not docs:
             return []
+        self.require_encoder_output(docs)
         emissions = self.model.predict(docs)
         return crf_decode(self.model.get_ref("crf"), emissions)
 
@@ -173,8 +184,9 @@ class MultiTaskEntityRecognizer(TaskHead):
             ids[i] = tag_index[bio]
         return ids
 
-    def observe(self, example: Example, index: int) -> None:
-        _check_alignment(example, index, where="training example")
+    def gold_problems(self, example: Example) -> List[str]:
+        problem = _alignment_problem(example)
+        return [problem] if problem else []
 
     def finish_initialize(self, nlp: Optional[Language]) -> None:
         self.model.attrs["context_labels"] = self._context_labels(nlp)
@@ -205,13 +217,22 @@ class MultiTaskEntityRecognizer(TaskHead):
 
 def _check_alignment(example: Example, index: int, where: str = "document") -> None:
     """Raise if a gold entity cannot be mapped onto the predicted tokens."""
+    problem = _alignment_problem(example)
+    if problem:
+        raise ValueError(
+            f"The {problem} of {where} {index} ({describe_doc(example.y)})."
+            " Fix the span offsets, or tokenize the text the way the gold data is tokenized."
+        )
+
+
+def _alignment_problem(example: Example) -> Optional[str]:
+    """Which gold entity cannot be mapped onto the predicted tokens, if any."""
     if [t.text for t in example.x] == [t.text for t in example.y]:
-        return
+        return None
     for ent in example.y.ents:
         if not example.get_aligned_spans_y2x([ent]):
-            raise ValueError(
-                f"The gold entity {ent.text!r} ({ent.label_}, characters {ent.start_char}-"
-                f"{ent.end_char}) of {where} {index} ({describe_doc(example.y)}) does not align "
-                "with the predicted tokens. Fix the span offsets, or tokenize the text the "
-                "way the gold data is tokenized."
+            return (
+                f"gold entity {ent.text!r} ({ent.label_}, characters {ent.start_char}-"
+                f"{ent.end_char}) does not align with the predicted tokens"
             )
+    return None

@@ -17,7 +17,7 @@ from thinc.api import CategoricalCrossentropy, Config, Model
 from thinc.types import Floats2d
 
 from ..annotation import describe_doc, has_cats
-from .head import TaskHead
+from .head import TaskHead, describe_lines
 
 DEFAULT_TEXTCAT_MODEL = Config().from_str(
     """
@@ -126,6 +126,9 @@ class MultiTaskTextCategorizer(TaskHead):
             "label_weights": [],
         }
 
+    def output_size(self) -> Optional[int]:
+        return self.model.get_ref("output_layer").maybe_get_dim("nO")
+
     def add_label(self, label: str) -> int:
         """Add a label before initialization. RETURNS (int): 1 if new, 0 if known."""
         if not isinstance(label, str):
@@ -142,6 +145,7 @@ class MultiTaskTextCategorizer(TaskHead):
         docs = list(docs)
         if not docs:
             return self.model.ops.alloc2f(0, len(self.labels))
+        self.require_encoder_output(docs)
         logits = self.model.predict(docs)
         return self._activate(logits)
 
@@ -166,6 +170,17 @@ class MultiTaskTextCategorizer(TaskHead):
 
     def labels_in(self, doc: Doc) -> List[str]:
         return list(doc.cats)
+
+    def gold_problems(self, example: Example) -> List[str]:
+        if not self.cfg["exclusive_classes"]:
+            return []
+        positives = self.gold_labels(example.reference)
+        if len(positives) == 1:
+            return []
+        return [
+            f"{len(positives)} positive categories {positives}, but exclusive_classes = true: "
+            "exactly one label must be 1.0 (set exclusive_classes = false for multi-label data)"
+        ]
 
     def gold(self, examples: List[Example]) -> Tuple[numpy.ndarray, numpy.ndarray]:
         """Gold targets and a mask of which (document, label) cells are annotated."""
@@ -253,6 +268,15 @@ class MultiTaskTextCategorizer(TaskHead):
         self._n_annotated += 1
         for label, value in example.reference.cats.items():
             self._counts[label] = self._counts.get(label, 0.0) + float(value)
+
+    def check_given_labels(self, labels: Iterable[str]) -> None:
+        not_one_hot = getattr(labels, "not_one_hot", None)
+        if self.cfg["exclusive_classes"] and not_one_hot:
+            raise ValueError(
+                f"{self.name} has exclusive_classes = true, but {len(not_one_hot)} training "
+                "document(s) do not have exactly one positive category (set exclusive_classes "
+                "= false for multi-label data):\n" + describe_lines(not_one_hot)
+            )
 
     def finish_initialize(self, nlp: Optional[Language]) -> None:
         if len(self.labels) < 2 and self.cfg["exclusive_classes"]:

@@ -19,7 +19,14 @@ from spacy.training import Corpus, Example
 from spacy.vocab import Vocab
 from wasabi import msg
 
-from ..annotation import TASK_CATS, TASK_ENTS, TASKS, annotated_tasks, mark_missing
+from ..annotation import (
+    SOURCE_KEY,
+    TASK_CATS,
+    TASK_ENTS,
+    TASKS,
+    annotated_tasks,
+    mark_missing,
+)
 from .labels import read_docbins
 from .sampling import STRATEGIES, STRATEGY_PROPORTIONAL, sample_epoch, source_shares
 
@@ -208,6 +215,8 @@ class _Source:
             for eg, tasks in zip(examples, per_doc):
                 if task in tasks:
                     mark_missing(eg.reference, task)
+        for eg in examples:
+            eg.reference.user_data[SOURCE_KEY] = self.name
         self.examples = examples
 
 
@@ -362,7 +371,9 @@ class MultiTaskCorpus:
         for source in self.sources.values():
             if source.declared is not None and task not in source.declared:
                 continue
-            yield from read_docbins(source.path, vocab, limit=source.limit)
+            for doc in read_docbins(source.path, vocab, limit=source.limit):
+                doc.user_data[SOURCE_KEY] = source.name
+                yield doc
 
     def _load(self, nlp: "Language") -> None:
         if self._vocab is nlp.vocab:

@@ -13,7 +13,7 @@ files one at a time, so memory does not grow with the corpus:
     task = "ents"
 """
 
-from typing import Any, Callable, Iterator, List
+from typing import Any, Callable, Iterable, Iterator, List, Optional, Sequence
 
 from spacy.tokens import Doc, DocBin
 from spacy.training import Corpus
@@ -21,19 +21,53 @@ from spacy.training.corpus import walk_corpus
 from spacy.util import registry
 from spacy.vocab import Vocab
 
-from ..annotation import TASK_CATS, TASK_ENTS, TASKS, has_cats, has_ents
+from ..annotation import TASK_CATS, TASK_ENTS, TASKS, describe_doc, has_cats, has_ents
+
+
+class TaskLabels(Sequence):
+    """The sorted labels of a task, and what the reader found wrong on the way.
+
+    Not a list on purpose: spaCy's validation of [initialize] settings turns a
+    list into a plain list, and the findings would be lost on the way to the head.
+
+    labels (Iterable[str]): The labels.
+    not_one_hot (List[str]): For "cats": one line for each document whose number
+        of positive categories is not one (index among the task's documents, a
+        preview and the source). An exclusive classifier refuses to train on
+        them (`mtl_textcat.initialize`), before step 0.
+    """
+
+    def __init__(self, labels: Iterable[str], not_one_hot: Optional[List[str]] = None):
+        self.labels = list(labels)
+        self.not_one_hot = list(not_one_hot or [])
+
+    def __getitem__(self, index):
+        return self.labels[index]
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def __eq__(self, other) -> bool:
+        return list(self) == list(other)
+
+    def __repr__(self) -> str:
+        return f"TaskLabels({self.labels!r})"
 
 
 @registry.readers("spacy_mtl.task_labels.v1")
-def create_task_labels(corpus: Callable, task: str) -> List[str]:
+def create_task_labels(corpus: Callable, task: str) -> TaskLabels:
     """Read the labels of one task from every document of a training corpus.
+
+    Reading every document anyway, it also notes the documents with categories
+    that do not have exactly one positive one, for an exclusive classifier to
+    refuse before training rather than when it meets them.
 
     corpus (Callable): The training corpus, usually `${corpora.train}`: a
         `spacy_mtl.MultiTaskCorpus.v1`, a streamed multi-task corpus or a
         `spacy.Corpus.v1`.
     task (str): "cats" (the category names of documents with categories) or
         "ents" (the entity types of documents with entity annotation).
-    RETURNS (List[str]): The labels, sorted.
+    RETURNS (TaskLabels): The labels, sorted.
     """
     if task not in TASKS:
         raise ValueError(
@@ -41,12 +75,19 @@ def create_task_labels(corpus: Callable, task: str) -> List[str]:
             f"{', '.join(repr(t) for t in TASKS)}."
         )
     labels = set()
-    for doc in task_documents(corpus, task):
+    not_one_hot = []
+    for i, doc in enumerate(task_documents(corpus, task)):
         if task == TASK_CATS:
             labels.update(doc.cats)
+            positives = [label for label, value in doc.cats.items() if value >= 0.5]
+            if len(positives) != 1:
+                not_one_hot.append(
+                    f"document {i} ({describe_doc(doc)}): {len(positives)} positive "
+                    f"categories {positives}"
+                )
         else:
             labels.update(ent.label_ for ent in doc.ents)
-    return sorted(labels)
+    return TaskLabels(sorted(labels), not_one_hot)
 
 
 def task_documents(corpus: Any, task: str) -> Iterator[Doc]:
@@ -94,4 +135,11 @@ def read_docbins(path: Any, vocab: Vocab, limit: int = 0) -> Iterator[Doc]:
                 return
 
 
-__all__ = ["TASK_CATS", "TASK_ENTS", "create_task_labels", "read_docbins", "task_documents"]
+__all__ = [
+    "TASK_CATS",
+    "TASK_ENTS",
+    "TaskLabels",
+    "create_task_labels",
+    "read_docbins",
+    "task_documents",
+]
