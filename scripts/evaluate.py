@@ -71,8 +71,9 @@ def main(argv: Optional[List[str]] = None) -> int:
             msg.fail(f"Not found: {path}. Run the steps that make it first.", exits=1)
     if args.gpu_id >= 0:
         spacy.require_gpu(args.gpu_id)
-    if args.chart is not None:
-        _check_matplotlib()
+    chart = args.chart
+    if chart is not None and not _has_matplotlib():
+        chart = None
 
     result = evaluate(
         args.test,
@@ -84,9 +85,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     print_table(result)
     write_atomic(args.output, lambda path: srsly.write_json(path, result))
     msg.good(f"Saved scores to {args.output}")
-    if args.chart is not None:
-        write_atomic(args.chart, lambda path: plot_scores(result, path))
-        msg.good(f"Saved chart to {args.chart}")
+    if chart is not None:
+        write_atomic(chart, lambda path: plot_scores(result, path))
+        msg.good(f"Saved chart to {chart}")
     return 0
 
 
@@ -255,15 +256,17 @@ def write_atomic(path: Path, write: Callable[[Path], Any]) -> None:
         write(tmp)
 
 
-def _check_matplotlib() -> None:
+def _has_matplotlib() -> bool:
+    """Whether the chart can be drawn; if not, warn: the scores are written all the same."""
     try:
         import matplotlib  # noqa: F401
     except ImportError:
-        msg.fail(
-            "The chart needs matplotlib, which is not installed.",
-            "Install it with: pip install 'spacy-mtl[plot]' (or leave out --chart).",
-            exits=1,
+        msg.warn(
+            "No chart: matplotlib is not installed. The scores are written all the same.",
+            "Install it with: pip install 'spacy-mtl[plot]'",
         )
+        return False
+    return True
 
 
 def _percent(value: Optional[float]) -> str:

@@ -21,6 +21,7 @@ from .convert import (
     read_corpus,
     write_docbin,
 )
+from .serve.cli import add_serve_command
 
 PROG = "python -m spacy_mtl"
 
@@ -132,6 +133,7 @@ def run_convert(args: argparse.Namespace) -> int:
 
 COMMANDS: List[Callable[[argparse._SubParsersAction], None]] = [add_convert_command]
 COMMANDS.append(add_annotate_command)
+COMMANDS.append(add_serve_command)
 
 
 def make_parser() -> argparse.ArgumentParser:

@@ -1,7 +1,11 @@
 """Shared fixtures: a tiny assistant corpus written for these tests, and pipelines on it."""
 
+import contextlib
+import socket
+import threading
+import time
 from pathlib import Path
-from typing import List
+from typing import Iterator, List
 
 import pytest
 import spacy
@@ -132,3 +136,49 @@ def train_step(
         if name not in exclude and getattr(proc, "is_trainable", False):
             proc.finish_update(optimizer)
     return losses
+
+
+@pytest.fixture(scope="session")
+def served_pipeline(tmp_path_factory) -> Path:
+    """A pipeline trained on the joint sentences, on disk, for the service and the page.
+
+    Session-scoped: it trains once (a few seconds) for all the serve tests.
+    """
+    nlp = build_nlp()
+    nlp.meta["name"] = "mtl_test"
+    nlp.meta["version"] = "0.0.1"
+    examples = make_examples(nlp, SENTENCES)
+    optimizer = nlp.initialize(lambda: examples)
+    for _ in range(40):
+        nlp.update(examples, sgd=optimizer)
+    path = tmp_path_factory.mktemp("served") / "pipeline"
+    nlp.to_disk(path)
+    return path
+
+
+@contextlib.contextmanager
+def live_server(app) -> Iterator[str]:
+    """Run an ASGI app with uvicorn on a free port of 127.0.0.1, in a thread.
+
+    app: The application.
+    YIELDS (str): The server's base URL, once it accepts connections.
+    """
+    import uvicorn
+
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("uvicorn did not start within 30 s")
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
+        sock.close()

@@ -22,8 +22,18 @@ SHARED_ATIS = REPO.parent / "shared" / "data" / "atis"
 # What the `all` workflow reads: the workflow, configs, scripts and the demo corpus.
 PROJECT_FILES = ["project.yml", "configs", "scripts", "data/demo", "data/demo_zh"]
 METRIC_KEYS = ["cats_acc", "cats_macro_f", "ents_p", "ents_r", "ents_f", "joint_sentence_acc"]
-WORKFLOW_ALL = ["convert", "train", "train-single", "evaluate", "package", "install-check"]
-WORKFLOW_ZH = [f"{name}-zh" for name in WORKFLOW_ALL]
+WORKFLOW_ALL = [
+    "check-requirements",
+    "convert",
+    "train",
+    "train-single",
+    "evaluate",
+    "package",
+    "install-check",
+]
+# Commands that must run every time (no outputs): a check, a server, a clean-up.
+ALWAYS_RUN = {"check-requirements", "serve", "clean"}
+WORKFLOW_ZH = ["check-requirements"] + [f"{name}-zh" for name in WORKFLOW_ALL[1:]]
 REQUIRED_VARS = [
     "lang",
     "config",
@@ -73,6 +83,28 @@ def requires_dist(wheel: Path) -> list:
     ]
 
 
+# Rows of the card's test-score table: key in scores.json -> metric name.
+CARD_ROWS = {
+    "cats_acc": "intent accuracy",
+    "cats_macro_f": "intent macro F",
+    "ents_p": "slot precision",
+    "ents_r": "slot recall",
+    "ents_f": "slot F",
+    "joint_sentence_acc": "sentence accuracy",
+}
+
+
+def wheel_card_and_meta(wheel: Path):
+    """The README.md inside a pipeline wheel (its model card) and its meta.json."""
+    with zipfile.ZipFile(wheel) as archive:
+        names = archive.namelist()
+        (readme,) = [n for n in names if n.count("/") == 2 and n.endswith("/README.md")]
+        (chart,) = [n for n in names if n.endswith("/scores.png")]
+        assert archive.read(chart)[:8] == b"\x89PNG\r\n\x1a\n"
+        meta = json.loads(archive.read(readme.replace("README.md", "meta.json")))
+        return archive.read(readme).decode("utf8"), meta
+
+
 def load_project() -> dict:
     """project.yml as weasel reads it: validated, vars filled in."""
     # Loading creates the project's directories: do it in a copy, not in the checkout.
@@ -95,11 +127,13 @@ def test_project_config_has_the_workflows_vars_and_extra_assets():
             assert step in commands, step
     for name in ("atis", "snips"):
         assert config["workflows"][name] == [f"convert-{name}", f"train-{name}", f"evaluate-{name}"]
-    # Outputs let reruns skip finished steps; `clean` is the one command without.
+    # Outputs let reruns skip finished steps, except for the commands that must always run.
     for name, command in commands.items():
-        if name != "clean":
+        if name not in ALWAYS_RUN:
             assert command["outputs"], name
             assert command["deps"], name
+        elif name != "clean":
+            assert not command.get("outputs"), name
     # The demo never needs the benchmarks: every asset is extra, from its public repository.
     sources = {(a["git"]["repo"].rsplit("/", 2)[-2], a["git"]["path"]) for a in config["assets"]}
     assert sources == {
@@ -142,6 +176,7 @@ def test_single_task_config_is_the_joint_config_minus_one_head(name):
     assert single["training"]["score_weights"][score] == 1.0
     expected = joint.copy()
     del expected["components"][drop]
+    expected["initialize"].get("components", {}).pop(drop, None)
     del expected["corpora"]["train"]["sources"][source]
     del expected["paths"][path]
     # The logger only reports; it does not change what is learned.
@@ -234,6 +269,22 @@ def test_project_all_workflow():
         assert [wheel.name for wheel in wheels] == ["en_mtl_demo-0.1.0-py3-none-any.whl"]
         requirements = requires_dist(wheels[0])
         assert any(req.lower().startswith("spacy-mtl") for req in requirements), requirements
+        # The model card is the wheel's README: per-task test scores from scores.json.
+        card, meta = wheel_card_and_meta(wheels[0])
+        assert "## Test scores" in card and "## Known limitations" in card
+        for key, title in CARD_ROWS.items():
+            joint, single = (100 * scores[system][key] for system in ("joint", "single"))
+            assert f"| {title} | {joint:.1f} | {single:.1f} |" in card, key
+        for label, type_scores in scores["joint"]["ents_per_type"].items():
+            p, r = 100 * type_scores["p"], 100 * type_scores["r"]
+            assert f"| `{label}` | {p:.1f} | {r:.1f} |" in card, label
+        assert "| step budget (`training.max_steps`) | 30 |" in card
+        assert "| seed (`system.seed`) | 0 |" in card
+        assert "| intents only | `corpus/train_cats.spacy` | 300 |" in card
+        assert "licence `CC0-1.0`" in card and "![Per-task test scores" in card
+        assert meta["license"] == "MIT" and meta["author"] == "spacy-mtl developers"
+        assert meta["sources"][0]["license"] == "CC0-1.0"
+        assert meta["test_performance"]["cats_acc"] == scores["joint"]["cats_acc"]
         # install-check: a fresh venv loaded the package and predicted.
         check = json.loads((tmp / "metrics" / "install_check.json").read_text(encoding="utf8"))
         assert "/venv/" in check["spacy_mtl_file"] and str(REPO) not in check["spacy_mtl_file"]
@@ -284,3 +335,60 @@ def test_project_zh_workflow_package_loads_and_predicts():
         assert result["tokens"] == list("明天早上七点叫我起床")
         assert len(result["cats"]) == 10
         assert sum(result["cats"].values()) == pytest.approx(1.0, abs=1e-4)
+
+
+def blocked_modules_env(tmp: Path, *modules: str) -> dict:
+    """An environment in which importing these modules fails, as if they were not installed."""
+    blocked = tmp / "blocked"
+    for module in modules:
+        (blocked / module).mkdir(parents=True)
+        (blocked / module / "__init__.py").write_text(
+            f"raise ImportError('{module} is blocked for this test')\n", encoding="utf8"
+        )
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(blocked), env.get("PYTHONPATH", "")])
+    return env
+
+
+def test_check_requirements_passes_with_the_test_install():
+    check = [sys.executable, str(REPO / "scripts" / "check_requirements.py")]
+    proc = subprocess.run(check + ["spacy-mtl", "plot", "build", "venv"], capture_output=True)
+    assert proc.returncode == 0, proc.stdout.decode() + proc.stderr.decode()
+
+
+def test_workflow_stops_at_its_first_step_when_a_need_is_missing():
+    """Without matplotlib and build, `all` stops in seconds, before converting or training."""
+    with make_tempdir() as tmp:
+        copy_project(tmp)
+        env = blocked_modules_env(tmp, "matplotlib", "build")
+        command = [sys.executable, "-m", "spacy", "project", "run", "all", str(tmp)]
+        proc = subprocess.run(
+            command, cwd=tmp, capture_output=True, text=True, env=env, timeout=300
+        )
+        output = " ".join((proc.stdout + proc.stderr).split())
+        assert proc.returncode != 0
+        assert "2 requirement(s) missing" in output
+        assert "pip install 'spacy-mtl[plot]'" in output and "pip install build" in output
+        assert not (tmp / "corpus").exists() or not any((tmp / "corpus").iterdir())
+        assert not (tmp / "training").exists() or not any((tmp / "training").iterdir())
+
+
+def test_evaluate_without_matplotlib_warns_and_still_writes_the_scores(served_pipeline):
+    import spacy
+    from conftest import HELD_OUT, make_examples
+
+    nlp = spacy.load(served_pipeline)
+    with make_tempdir() as tmp:
+        test = tmp / "test.spacy"
+        DocBin(docs=[eg.reference for eg in make_examples(nlp, HELD_OUT)]).to_disk(test)
+        command = [sys.executable, str(REPO / "scripts" / "evaluate.py"), str(test)]
+        command += ["--joint", str(served_pipeline), "--output", str(tmp / "scores.json")]
+        command += ["--chart", str(tmp / "scores.png")]
+        env = blocked_modules_env(tmp, "matplotlib")
+        proc = subprocess.run(command, capture_output=True, text=True, env=env, timeout=300)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        assert "No chart: matplotlib is not installed" in proc.stdout
+        scores = json.loads((tmp / "scores.json").read_text(encoding="utf8"))
+        assert scores["n_docs"] == len(HELD_OUT)
+        assert 0.0 <= scores["joint"]["cats_acc"] <= 1.0
+        assert not (tmp / "scores.png").exists()

@@ -1,0 +1,243 @@
+"""The HTTP service for a trained pipeline: the JSON API and the demo page.
+
+`create_app` wraps a loaded pipeline in a FastAPI application:
+
+- ``POST /parse`` with ``{"text": "..."}`` answers one record (spacy_mtl.records),
+  with ``{"texts": [...]}`` a list of them, from one ``nlp.pipe`` call;
+- ``POST /render`` answers the record of one text and displaCy's entity HTML, for the page;
+- ``GET /health`` and ``GET /meta``; ``GET /`` the demo page (a static file, no CDN).
+
+The pipeline runs on worker threads, never on the event loop, on batches
+gathered from concurrent requests (spacy_mtl.serve.batching): a long batch keeps
+one worker busy while the others answer, and /health answers throughout.
+
+Bad requests get a 4xx, never a 500: FastAPI's 422 for invalid JSON, missing
+fields and wrong types; 422 naming the limit for a text over
+``max_chars``; 413 for a body over ``max_body_bytes``; 400 for a body that is not UTF-8.
+"""
+
+import contextlib
+from importlib import resources
+from typing import Any, Dict, List, Optional, Sequence, Union
+
+import spacy
+from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse
+from pydantic import BaseModel, ConfigDict, Field, StrictStr, model_validator
+from spacy import displacy
+from spacy.language import Language
+
+from .. import __version__
+from ..annotation import TASK_CATS, TASK_ENTS
+from ..records import doc_to_record
+from .batching import PipeBatcher
+from .limits import DEFAULT_MAX_CHARS, DEFAULT_WORKERS, MAX_BODY_BYTES, RequestBodyLimit
+
+# Texts gathered from concurrent requests into one nlp.pipe batch, at most.
+MAX_BATCH = 64
+# Sentences the page offers to click, for a pipeline trained on the demo corpus.
+DEFAULT_EXAMPLES = [
+    "book a flight from boston to denver next friday",
+    "what is the weather in paris tomorrow",
+    "set an alarm for seven thirty am",
+    "play yellow by coldplay in the kitchen",
+    "turn off the ceiling light in the living room",
+]
+# Entity colours on the page: displaCy's own colours cover only its built-in labels.
+PALETTE = [
+    "#7aecec",
+    "#bfeeb7",
+    "#feca74",
+    "#ff9561",
+    "#aa9cfc",
+    "#c887fb",
+    "#9cc9cc",
+    "#ffeb80",
+    "#ff8197",
+    "#f0d0ff",
+    "#e4e7d2",
+    "#bfe1d9",
+]
+
+
+class ParseRequest(BaseModel):
+    """The body of POST /parse: one text, or a list of texts."""
+
+    model_config = ConfigDict(extra="forbid")
+    text: Optional[StrictStr] = Field(None, description="one text: the answer is one record")
+    texts: Optional[List[StrictStr]] = Field(
+        None, description="several texts: the answer is a list of records, in order"
+    )
+
+    @model_validator(mode="after")
+    def _one_of(self) -> "ParseRequest":
+        if (self.text is None) == (self.texts is None):
+            raise ValueError(
+                "give either 'text' (a string) or 'texts' (a list of strings), not both or neither"
+            )
+        return self
+
+
+class RenderRequest(BaseModel):
+    """The body of POST /render: one text."""
+
+    model_config = ConfigDict(extra="forbid")
+    text: StrictStr
+
+
+class Entity(BaseModel):
+    """One entity of a record, with character offsets into the text."""
+
+    start: int = Field(description="character offset of the first character")
+    end: int = Field(description="character offset after the last character")
+    label: str
+    text: str
+
+
+class Record(BaseModel):
+    """What POST /parse answers for one text (spacy_mtl.records.doc_to_record)."""
+
+    text: str
+    intent: Optional[str] = Field(description="the highest-scoring category")
+    cats: Dict[str, float] = Field(description="every category's score")
+    entities: List[Entity]
+
+
+class Rendered(Record):
+    """What POST /render answers: the record and displaCy's markup."""
+
+    html: str = Field(description="displaCy's entity markup of the text")
+
+
+def create_app(
+    nlp: Language,
+    *,
+    max_chars: int = DEFAULT_MAX_CHARS,
+    max_body_bytes: int = MAX_BODY_BYTES,
+    workers: int = DEFAULT_WORKERS,
+    examples: Optional[Sequence[str]] = None,
+) -> FastAPI:
+    """Build the service for a loaded pipeline.
+
+    nlp (Language): The pipeline.
+    max_chars (int): The longest text accepted, in characters.
+    max_body_bytes (int): The largest request body accepted, in bytes.
+    workers (int): The threads that run the pipeline.
+    examples (Optional[Sequence[str]]): Sentences the page offers; None: DEFAULT_EXAMPLES.
+    RETURNS (FastAPI): The application.
+    """
+    if max_chars < 1 or workers < 1:
+        raise ValueError(f"max_chars and workers must be >= 1, got {max_chars} and {workers}.")
+    batcher = PipeBatcher(nlp, workers=workers, max_batch=MAX_BATCH)
+    meta = pipeline_meta(nlp)
+    meta.update(
+        max_chars=max_chars,
+        max_body_bytes=max_body_bytes,
+        examples=list(DEFAULT_EXAMPLES if examples is None else examples),
+    )
+    colors = {label: PALETTE[i % len(PALETTE)] for i, label in enumerate(meta["labels"][TASK_ENTS])}
+    page = resources.files(__package__).joinpath("static", "index.html").read_text("utf8")
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI):
+        await batcher.start()
+        yield
+        await batcher.stop()
+
+    app = FastAPI(
+        title=f"spacy-mtl: {meta['name']}",
+        version=__version__,
+        description="Intents and slots from a spacy-mtl pipeline.",
+        lifespan=lifespan,
+    )
+    app.add_middleware(RequestBodyLimit, max_bytes=max_body_bytes)
+
+    def check_lengths(texts: Sequence[str], field: str, batch: bool) -> None:
+        errors = []
+        for i, text in enumerate(texts):
+            if len(text) > max_chars:
+                errors.append(
+                    {
+                        "type": "string_too_long",
+                        "loc": ("body", field, i) if batch else ("body", field),
+                        "msg": (
+                            f"Text has {len(text)} characters, more than the limit of "
+                            f"{max_chars} (--max-chars). Split it or raise the limit."
+                        ),
+                        "ctx": {"max_length": max_chars},
+                    }
+                )
+        if errors:
+            raise RequestValidationError(errors)
+
+    def render(text: str) -> Dict[str, Any]:
+        doc = nlp(text)
+        html = displacy.render(doc, style="ent", page=False, options={"colors": colors})
+        return {**doc_to_record(doc), "html": html}
+
+    @app.post("/parse", response_model=Union[Record, List[Record]])
+    async def parse_endpoint(request: ParseRequest):
+        """The intent, category scores and entities of one text, or of each of several."""
+        if request.texts is not None:
+            check_lengths(request.texts, "texts", batch=True)
+            return await batcher.parse(request.texts)
+        check_lengths([request.text], "text", batch=False)
+        return (await batcher.parse([request.text]))[0]
+
+    @app.post("/render", response_model=Rendered)
+    async def render_endpoint(request: RenderRequest):
+        """One text's record and displaCy's entity HTML (what the page shows)."""
+        check_lengths([request.text], "text", batch=False)
+        return await batcher.run(render, request.text)
+
+    @app.get("/health")
+    async def health():
+        """200 once the pipeline is loaded, which is before the server accepts requests."""
+        return {"status": "ok"}
+
+    @app.get("/meta")
+    async def meta_endpoint():
+        """The pipeline's name, version and labels per task, and spacy-mtl's version."""
+        return meta
+
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    async def index():
+        return HTMLResponse(page)
+
+    return app
+
+
+def pipeline_meta(nlp: Language) -> Dict[str, Any]:
+    """What /meta reports about a pipeline.
+
+    nlp (Language): The pipeline.
+    RETURNS (Dict[str, Any]): "name" (lang_name), "version", "lang", "pipeline",
+        "labels" by task ("cats", "ents"), "component_labels" by component, and
+        the versions of spacy-mtl and spaCy.
+    """
+    by_task: Dict[str, List[str]] = {TASK_CATS: [], TASK_ENTS: []}
+    by_component: Dict[str, List[str]] = {}
+    for name, pipe in nlp.pipeline:
+        labels = list(getattr(pipe, "labels", ()) or ())
+        if not labels:
+            continue
+        by_component[name] = labels
+        assigns = nlp.get_pipe_meta(name).assigns
+        if "doc.cats" in assigns:
+            by_task[TASK_CATS].extend(labels)
+        if "doc.ents" in assigns:
+            by_task[TASK_ENTS].extend(labels)
+    name = nlp.meta.get("name", "pipeline")
+    if not name.startswith(f"{nlp.lang}_"):
+        name = f"{nlp.lang}_{name}"
+    return {
+        "name": name,
+        "version": nlp.meta.get("version", "0.0.0"),
+        "lang": nlp.lang,
+        "pipeline": list(nlp.pipe_names),
+        "labels": by_task,
+        "component_labels": by_component,
+        "spacy_mtl_version": __version__,
+        "spacy_version": spacy.__version__,
+    }

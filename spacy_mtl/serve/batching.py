@@ -1,0 +1,111 @@
+"""Run the pipeline off the event loop, on batches gathered from concurrent requests.
+
+One ``nlp.pipe`` call over 64 short texts costs far less than 64 calls of
+``nlp(text)`` (the demo pipeline: about 1.4 against 4.9 ms a text on one core).
+`PipeBatcher` queues each request's texts; whenever a worker thread is free, it
+takes everything queued at that moment, up to `max_batch` texts, as one batch.
+Under no load a request runs at once, alone; under load the batches grow by
+themselves, with no timer to wait on. A request is never split, so a long batch
+occupies one worker while the other workers keep answering.
+"""
+
+import asyncio
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Callable, Dict, List, Optional, Tuple
+
+from spacy.language import Language
+
+from ..records import doc_to_record
+
+Record = Dict[str, Any]
+Job = Tuple[List[str], "asyncio.Future[List[Record]]"]
+
+
+class PipeBatcher:
+    """Gathers concurrent requests into `nlp.pipe` batches that run on worker threads.
+
+    nlp (Language): The pipeline.
+    workers (int): Worker threads, and so the number of batches running at once.
+    max_batch (int): Texts gathered into one batch, at most (a larger request runs alone).
+    """
+
+    def __init__(self, nlp: Language, workers: int = 2, max_batch: int = 64) -> None:
+        self.nlp = nlp
+        self.workers = workers
+        self.max_batch = max_batch
+        self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="spacy-mtl-nlp")
+        self._queue: Optional["asyncio.Queue[Job]"] = None
+        self._slots: Optional[asyncio.Semaphore] = None
+        self._task: Optional["asyncio.Task[None]"] = None
+
+    async def start(self) -> None:
+        """Start gathering batches, on the running event loop."""
+        self._queue = asyncio.Queue()
+        self._slots = asyncio.Semaphore(self.workers)
+        self._task = asyncio.create_task(self._dispatch())
+
+    async def stop(self) -> None:
+        """Stop gathering batches and shut the worker threads down."""
+        if self._task is not None:
+            self._task.cancel()
+        self.pool.shutdown(wait=False, cancel_futures=True)
+
+    async def parse(self, texts: List[str]) -> List[Record]:
+        """The records of texts, in order, once a worker has run them.
+
+        texts (List[str]): The texts of one request.
+        RETURNS (List[Record]): One record per text (spacy_mtl.records.doc_to_record).
+        """
+        if self._queue is None:
+            raise RuntimeError("PipeBatcher.start() was not called (the app's lifespan runs it).")
+        future: "asyncio.Future[List[Record]]" = asyncio.get_running_loop().create_future()
+        await self._queue.put((texts, future))
+        return await future
+
+    async def run(self, function: Callable[..., Any], *args: Any) -> Any:
+        """Run any function on the worker threads (for work that is not a plain parse)."""
+        return await asyncio.get_running_loop().run_in_executor(self.pool, function, *args)
+
+    async def _dispatch(self) -> None:
+        assert self._queue is not None and self._slots is not None
+        loop = asyncio.get_running_loop()
+        carry: Optional[Job] = None
+        while True:
+            # Wait for a free worker first: meanwhile requests queue up and join one batch.
+            await self._slots.acquire()
+            job = carry if carry is not None else await self._queue.get()
+            carry = None
+            jobs = [job]
+            size = len(job[0])
+            while size < self.max_batch and not self._queue.empty():
+                job = self._queue.get_nowait()
+                if size + len(job[0]) > self.max_batch:
+                    carry = job
+                    break
+                jobs.append(job)
+                size += len(job[0])
+            running = loop.run_in_executor(self.pool, self._parse_jobs, [j[0] for j in jobs])
+            running.add_done_callback(lambda done, jobs=jobs: self._deliver(done, jobs))
+
+    def _parse_jobs(self, batches: List[List[str]]) -> List[List[Record]]:
+        texts = [text for batch in batches for text in batch]
+        records = [doc_to_record(doc) for doc in self.nlp.pipe(texts, batch_size=self.max_batch)]
+        results = []
+        start = 0
+        for batch in batches:
+            results.append(records[start : start + len(batch)])
+            start += len(batch)
+        return results
+
+    def _deliver(self, done: "asyncio.Future[List[List[Record]]]", jobs: List[Job]) -> None:
+        assert self._slots is not None
+        self._slots.release()
+        error = done.exception() if not done.cancelled() else asyncio.CancelledError()
+        for i, (_, future) in enumerate(jobs):
+            # A request whose client went away has a cancelled future.
+            if future.done():
+                continue
+            if error is not None:
+                future.set_exception(error)
+            else:
+                future.set_result(done.result()[i])
