@@ -636,6 +636,15 @@ def derive_config(
             resolve_config(code_dir, "configs/separate.cfg"), interpolate=False
         )
         patches["corpora.train"] = dict(separate["corpora"]["train"])
+        # The labels reader reads the multi-task sources instead of paths.train.
+        for name, section in config["initialize"]["components"].items():
+            labels = section.get("labels") if isinstance(section, dict) else None
+            if isinstance(labels, dict) and labels.get("@readers") == "spacy_mtl.task_labels.v1":
+                patches[f"initialize.components.{name}.labels"] = {
+                    "@readers": "spacy_mtl.task_labels.v1",
+                    "task": labels["task"],
+                    "sources": "${corpora.train.sources}",
+                }
         patches["training.max_epochs"] = separate["training"]["max_epochs"]
         del config["paths"]["train"]
         for key in ("train_cats", "train_ents"):

@@ -87,10 +87,11 @@ def test_split_annotation_stays_close_to_full_annotation(tmp_path):
         examples = [Example(nlp.make_doc(doc.text), doc) for doc in held_out]
         scores[name] = nlp.evaluate(examples)
     print(json.dumps({k: {m: v[m] for m in ("cats_acc", "ents_f")} for k, v in scores.items()}))
-    assert scores["full"]["cats_acc"] > 0.7 and scores["full"]["ents_f"] > 0.5
-    # The margin rests on the spread of the gap over seeds and CPUs: split - full was
-    # -0.085 at the worst (slot F, an Intel Xeon), within +-0.06 elsewhere (see the
-    # module docstring). Documents without cats teaching the classifier (all-zero
-    # targets, stock textcat's fault) costs far more: split intent accuracy 0.33.
+    # 10 intents (chance 0.1): full annotation learned both tasks (seeds 1-2: 0.77-0.82, 0.75).
+    assert scores["full"]["cats_acc"] > 0.6 and scores["full"]["ents_f"] > 0.5
+    # The margin rests on the spread of split - full over seeds and CPUs: -0.011 to +0.089
+    # (intent) and -0.040 to -0.011 (slot F) for seeds 1 and 2 on an AMD EPYC, -0.085 (slot F)
+    # on an Intel Xeon. Documents without cats teaching the classifier (all-zero targets,
+    # stock textcat's fault) cost far more: split intent accuracy 0.527 against 0.773 (seed 1).
     assert scores["split"]["cats_acc"] > scores["full"]["cats_acc"] - MARGIN
     assert scores["split"]["ents_f"] > scores["full"]["ents_f"] - MARGIN

@@ -15,26 +15,10 @@ from typing import Any, Dict, Iterable, Iterator, List, Optional
 from spacy.language import Language
 from spacy.tokens import Doc
 
+from ..records import doc_to_record
+
 DEFAULT_MAX_CHARS = 100_000
 RECORD_FIELDS = ("id", "text", "intent", "cats", "entities", "error")
-
-
-def doc_to_record(doc: Doc) -> Dict[str, Any]:
-    """Describe a processed document as a JSON-ready dict.
-
-    doc (Doc): A document the pipeline has processed.
-    RETURNS (Dict[str, Any]): "text", "intent" (the label with the highest score,
-        or None without categories), "cats" (label to score) and "entities" (a
-        list of {"start", "end", "label", "text"}, offsets in characters).
-    """
-    cats = {label: float(score) for label, score in doc.cats.items()}
-    # max() keeps the first of equal scores, so ties go to the pipeline's label order.
-    intent = max(cats, key=cats.__getitem__) if cats else None
-    entities = [
-        {"start": ent.start_char, "end": ent.end_char, "label": ent.label_, "text": ent.text}
-        for ent in doc.ents
-    ]
-    return {"text": doc.text, "intent": intent, "cats": cats, "entities": entities}
 
 
 def make_row(row_id: Any, value: Any, *, field: str = "text", max_chars: int = DEFAULT_MAX_CHARS):
