@@ -218,6 +218,39 @@ class _Source:
         self.examples = examples
 
 
+def check_reader_settings(
+    sources: Any, sampling: str, epoch_size: Optional[int], reader: str
+) -> None:
+    """Raise MultiTaskCorpusError for settings a multi-task reader cannot use.
+
+    sources (Any): The sources section.
+    sampling (str): The sampling strategy.
+    epoch_size (Optional[int]): Examples per call, or None.
+    reader (str): What the reader is called in the message ("multi-task corpus").
+    """
+    if not isinstance(sources, dict) or not sources:
+        raise MultiTaskCorpusError(
+            f"The {reader} has no sources: add at least one section "
+            "[corpora.<name>.sources.<source>] with a `path`."
+        )
+    if sampling not in SAMPLINGS:
+        raise MultiTaskCorpusError(
+            f"Unknown sampling {sampling!r}: expected one of "
+            f"{', '.join(repr(s) for s in SAMPLINGS)}."
+        )
+    if epoch_size is not None and (
+        isinstance(epoch_size, bool) or not isinstance(epoch_size, int) or epoch_size < 1
+    ):
+        raise MultiTaskCorpusError(
+            f"epoch_size must be a positive integer or null (all documents), got {epoch_size!r}."
+        )
+    if sampling == SAMPLING_NONE and epoch_size is not None:
+        raise MultiTaskCorpusError(
+            f'sampling = "none" yields every document once, so epoch_size must be null, '
+            f"got {epoch_size!r}."
+        )
+
+
 class MultiTaskCorpus:
     """Iterate Example objects from several DocBin sources, each annotated for its own tasks.
 
@@ -254,28 +287,7 @@ class MultiTaskCorpus:
         max_length: int = 0,
         seed: Optional[int] = None,
     ) -> None:
-        if not isinstance(sources, dict) or not sources:
-            raise MultiTaskCorpusError(
-                "The multi-task corpus has no sources: add at least one section "
-                "[corpora.<name>.sources.<source>] with a `path`."
-            )
-        if sampling not in SAMPLINGS:
-            raise MultiTaskCorpusError(
-                f"Unknown sampling {sampling!r}: expected one of "
-                f"{', '.join(repr(s) for s in SAMPLINGS)}."
-            )
-        if epoch_size is not None and (
-            isinstance(epoch_size, bool) or not isinstance(epoch_size, int) or epoch_size < 1
-        ):
-            raise MultiTaskCorpusError(
-                f"epoch_size must be a positive integer or null (all documents), "
-                f"got {epoch_size!r}."
-            )
-        if sampling == SAMPLING_NONE and epoch_size is not None:
-            raise MultiTaskCorpusError(
-                f'sampling = "none" yields every document once, so epoch_size must be null, '
-                f"got {epoch_size!r}."
-            )
+        check_reader_settings(sources, sampling, epoch_size, "multi-task corpus")
         self.sources = {name: _Source(name, cfg) for name, cfg in sources.items()}
         self.sampling = sampling
         self.temperature = temperature

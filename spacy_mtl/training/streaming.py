@@ -28,12 +28,12 @@ from wasabi import msg
 from ..annotation import TASKS, annotated_tasks, mark_missing
 from .corpus import (
     SAMPLING_NONE,
-    SAMPLINGS,
     TASK_ANNOTATION,
     TASK_NOUNS,
     MultiTaskCorpusError,
     MultiTaskCorpusWarning,
     _Source,
+    check_reader_settings,
 )
 from .sampling import STRATEGY_PROPORTIONAL, allocate_slots, source_shares
 
@@ -254,28 +254,7 @@ class StreamingMultiTaskCorpus:
         max_length: int = 0,
         seed: Optional[int] = None,
     ) -> None:
-        if not isinstance(sources, dict) or not sources:
-            raise MultiTaskCorpusError(
-                "The streamed multi-task corpus has no sources: add at least one section "
-                "[corpora.<name>.sources.<source>] with a `path`."
-            )
-        if sampling not in SAMPLINGS:
-            raise MultiTaskCorpusError(
-                f"Unknown sampling {sampling!r}: expected one of "
-                f"{', '.join(repr(s) for s in SAMPLINGS)}."
-            )
-        if epoch_size is not None and (
-            isinstance(epoch_size, bool) or not isinstance(epoch_size, int) or epoch_size < 1
-        ):
-            raise MultiTaskCorpusError(
-                f"epoch_size must be a positive integer or null (all documents), "
-                f"got {epoch_size!r}."
-            )
-        if sampling == SAMPLING_NONE and epoch_size is not None:
-            raise MultiTaskCorpusError(
-                f'sampling = "none" yields every document once, so epoch_size must be null, '
-                f"got {epoch_size!r}."
-            )
+        check_reader_settings(sources, sampling, epoch_size, "streamed multi-task corpus")
         self.sources = {name: _StreamSource(name, cfg) for name, cfg in sources.items()}
         self.sampling = sampling
         self.temperature = temperature
