@@ -8,6 +8,7 @@ is missing are marginalised by the CRF (partial annotation); an explicitly empty
 from typing import Callable, Dict, Iterable, List, Optional, Tuple
 
 import numpy
+from spacy.attrs import IS_SPACE
 from spacy.language import Language
 from spacy.tokens import Doc, Span
 from spacy.training import Example
@@ -112,18 +113,27 @@ class MultiTaskEntityRecognizer(TaskHead):
         return crf_decode(self.model.get_ref("crf"), emissions)
 
     def set_annotations(self, docs: Iterable[Doc], tag_ids: List[List[int]]) -> None:
-        names = self.tag_names
+        # Tag ids, not names: 0 is "O", 2k + 1 "B-" and 2k + 2 "I-" of label k (bio_tag_names).
+        labels = list(self.labels)
         for doc, ids in zip(docs, tag_ids):
             spans = []
             start, label = None, None
-            for i, tag_id in enumerate(list(ids) + [0]):
-                # Whitespace tokens are never part of an entity, as in spaCy's own NER.
-                tag = "O" if i < len(doc) and doc[i].is_space else names[tag_id]
-                if start is not None and not (tag.startswith("I-") and tag[2:] == label):
-                    spans.append(Span(doc, start, i, label=label))
-                    start = None
-                if tag.startswith("B-") or (tag.startswith("I-") and start is None):
-                    start, label = i, tag[2:]
+            # Whitespace tokens are never part of an entity, as in spaCy's own NER.
+            is_space = doc.to_array(IS_SPACE).tolist() if any(ids) else []
+            for i, tag_id in enumerate(ids):
+                if tag_id == 0 or is_space[i]:
+                    if start is not None:
+                        spans.append(Span(doc, start, i, label=labels[label]))
+                        start = None
+                    continue
+                index, inside = divmod(tag_id - 1, 2)
+                if inside and start is not None and index == label:
+                    continue
+                if start is not None:
+                    spans.append(Span(doc, start, i, label=labels[label]))
+                start, label = i, index
+            if start is not None:
+                spans.append(Span(doc, start, len(ids), label=labels[label]))
             doc.set_ents(spans, default="outside")
 
     task_noun = "entities"

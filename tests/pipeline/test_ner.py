@@ -6,7 +6,7 @@ import spacy
 from conftest import HELD_OUT, INTENTS, SENTENCES, build_nlp, make_examples, train_step
 from spacy.tokens import Doc
 from spacy.training import Example
-from spacy.util import make_tempdir
+from spacy.util import fix_random_seed, make_tempdir
 
 
 def _initialized():
@@ -71,6 +71,7 @@ def test_predictions_are_valid_entities(trained_nlp):
 
 
 def test_training_on_entities_learns_held_out_sentences():
+    fix_random_seed(0)
     nlp = build_nlp(order=("mtl_ner",), width=64)
     examples = make_examples(nlp, SENTENCES, cats=False)
     optimizer = nlp.initialize(lambda: examples)
@@ -83,8 +84,10 @@ def test_training_on_entities_learns_held_out_sentences():
         losses_seen.append(losses["mtl_ner"])
     assert losses_seen[-1] < losses_seen[0] / 5
     after = nlp.evaluate(held_out)["ents_f"]
-    # Held-out sentences swap the cities' roles, so F stays well short of 1: chance is ~0.
-    assert after > 0.4 and after > before + 0.3
+    # Held-out sentences swap the cities' roles, so F stays well short of 1. Over seeds 0-11
+    # (tests/pipeline/test_ner.py's settings, AMD EPYC): before 0.00-0.20, after 0.44-0.78,
+    # after - before 0.32-0.78. The bars sit below those minima, far above chance.
+    assert after > 0.35 and after > before + 0.2
 
 
 def test_scorer_counts_only_documents_with_entity_annotation(trained_nlp):
@@ -203,3 +206,34 @@ def test_intent_context_in_training_is_what_inference_sees_for_the_same_weights(
     assert len({tuple(numpy.round(row, 4)) for row in seen}) == len(SENTENCES)
     for trained, inferred in zip(seen, inference):
         numpy.testing.assert_allclose(trained, inferred, rtol=1e-4, atol=1e-5)
+
+
+def test_tag_ids_become_entities_as_bio_reads_them():
+    """B starts an entity, I continues one of its own label and otherwise starts one, and a
+    whitespace token is never inside an entity (as in spaCy's NER)."""
+    nlp = _initialized()
+    ner = nlp.get_pipe("mtl_ner")
+    tag = {name: i for i, name in enumerate(ner.tag_names)}
+    words = ["fly", "from", "new", "\n", "york", "to", "oslo", "lima", "rome", "now"]
+    doc = Doc(nlp.vocab, words=words)
+    ids = [
+        tag["O"],
+        tag["O"],
+        tag["B-FROM"],
+        tag["I-FROM"],  # whitespace: closes "new"
+        tag["I-FROM"],  # starts a new FROM entity
+        tag["O"],
+        tag["B-TO"],
+        tag["B-TO"],  # a second entity right after the first
+        tag["I-CITY"],  # I of another label starts its own entity
+        tag["I-DATE"],
+    ]
+    ner.set_annotations([doc], [ids])
+    assert [(e.text, e.label_) for e in doc.ents] == [
+        ("new", "FROM"),
+        ("york", "FROM"),
+        ("oslo", "TO"),
+        ("lima", "TO"),
+        ("rome", "CITY"),
+        ("now", "DATE"),
+    ]
