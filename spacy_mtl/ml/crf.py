@@ -12,6 +12,7 @@ Prediction needs no torch: Viterbi runs in numpy, so `nlp.pipe(n_process=N)`
 never enters torch's thread pool in a forked worker.
 """
 
+import math
 from typing import List, Optional, Tuple
 
 import numpy
@@ -126,13 +127,12 @@ class LinearChainCRF(torch.nn.Module):
         The forward algorithm runs as a matrix product in probability space,
         rescaled by each row's maximum (a logsumexp over a (batch, tags, tags)
         tensor at every step is an order of magnitude slower on a CPU with a
-        hundred or more tags). Where a column's sum falls below SAFE_SUM (every
-        allowed predecessor far below the row maximum: a gold "I-X" after a
-        missing token, an invalid gold sequence, extreme scores) those rows are
-        recomputed with logsumexp, so the result is exact, not clamped.
+        hundred or more tags). A column whose sum falls below SAFE_SUM is
+        taken exactly by `_low_columns`, so the result is never clamped.
         """
         emissions = emissions.double()
         transitions = (self.transitions + self.transition_penalty).double()
+        allowed = (self.transition_penalty == 0).double()
         shift = transitions.max()
         exp_transitions = torch.exp(transitions - shift)
         alpha = (self.start_transitions + self.start_penalty).double() + emissions[:, 0]
@@ -140,11 +140,10 @@ class LinearChainCRF(torch.nn.Module):
             top = alpha.max(dim=1, keepdim=True).values
             summed = torch.exp(alpha - top) @ exp_transitions
             step = torch.log(summed.clamp_min(SAFE_SUM)) + top + shift
-            unsafe = summed < SAFE_SUM
-            rows = unsafe.any(dim=1)
-            if bool(rows.any()):
-                exact = torch.logsumexp(alpha[rows].unsqueeze(2) + transitions.unsqueeze(0), dim=1)
-                step = step.index_put((rows,), torch.where(unsafe[rows], exact, step[rows]))
+            # A tag excluded at this step stays near EXCLUDED however its sum is taken.
+            low = (summed < SAFE_SUM) & (emissions[:, t] > EXCLUDED / 2)
+            if bool(low.any()):
+                step = _low_columns(alpha, step, low, transitions, allowed)
             step = step + emissions[:, t]
             alpha = torch.where((t < lengths).unsqueeze(1), step, alpha)
         return torch.logsumexp(alpha + self.end_transitions.double(), dim=1)
@@ -167,6 +166,49 @@ class LinearChainCRF(torch.nn.Module):
             numpy_of(self.start_transitions) + numpy_of(self.start_penalty),
             numpy_of(self.end_transitions).copy(),
         )
+
+
+def _low_columns(
+    alpha: torch.Tensor,
+    step: torch.Tensor,
+    low: torch.Tensor,
+    transitions: torch.Tensor,
+    allowed: torch.Tensor,
+) -> torch.Tensor:
+    """The forward step's columns whose rescaled sum fell below SAFE_SUM, taken exactly.
+
+    The common case, in training: every allowed predecessor is excluded (in the
+    constrained partition, an "I-X" after a token whose known tag is neither
+    "B-X" nor "I-X"). Only forbidden transitions reach the tag then, so their
+    sum, rescaled by their own maximum, is the exact value: a small matrix
+    product. It matters when the gold sequence itself is invalid. Otherwise
+    (alive predecessors far below the row maximum: a gold "I-X" after a
+    missing token, extreme scores) the column is recomputed with logsumexp.
+    """
+    rows = low.any(dim=1)
+    alpha_rows, low_rows = alpha[rows], low[rows]
+    alive = (alpha_rows > EXCLUDED / 2).double()
+    only_forbidden = low_rows & ((alive @ allowed) == 0)
+    fixed = step[rows]
+    if bool(only_forbidden.any()):
+        forbidden = allowed == 0
+        shift = transitions[forbidden].max()
+        exp_forbidden = torch.exp((transitions - shift).masked_fill(~forbidden, -math.inf))
+        top = alpha_rows.max(dim=1, keepdim=True).values
+        summed = torch.exp(alpha_rows - top) @ exp_forbidden
+        only_forbidden = only_forbidden & (summed >= SAFE_SUM)
+        via_forbidden = torch.log(summed.clamp_min(SAFE_SUM)) + top + shift
+        fixed = torch.where(only_forbidden, via_forbidden, fixed)
+    unsafe = low_rows & ~only_forbidden
+    recompute = unsafe.any(dim=1)
+    if bool(recompute.any()):
+        exact = torch.logsumexp(
+            alpha_rows[recompute].unsqueeze(2) + transitions.unsqueeze(0), dim=1
+        )
+        fixed = fixed.index_put(
+            (recompute,), torch.where(unsafe[recompute], exact, fixed[recompute])
+        )
+    return step.index_put((rows,), fixed)
 
 
 def viterbi(
