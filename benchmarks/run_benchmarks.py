@@ -210,6 +210,9 @@ SYSTEMS = [
 SYSTEMS_BY_NAME = {system.name: system for system in SYSTEMS}
 # The speed comparison: the shared pipeline, the same heads as two pipelines, stock joint.
 SPEED_SHARED, SPEED_PAIR, SPEED_STOCK = "mtl_joint", "mtl_single", "stock_joint"
+# The shared pipeline with its heads disabled: what the heads cost on top of the encoder.
+SPEED_ENCODER = "mtl_joint_encoder"
+SPEED_ENCODER_TITLE = "spacy_mtl shared CNN, encoder alone"
 
 # Targets of the issue, as (dataset, setting, system, {metric: minimum}, source).
 JOINTBERT = {
@@ -233,7 +236,8 @@ TARGETS = [
     ),
 ]
 SEPARATE_TOLERANCE = 1.5
-SPEED_RATIO_TARGET = 1.7
+# Minimum words/s of the shared pipeline over each other, and its maximum cost over its encoder.
+SPEED_RATIO_TARGETS = {SPEED_PAIR: 1.8, SPEED_STOCK: 2.0, SPEED_ENCODER: 0.8}
 ANCHORS = [
     ("stock spaCy 3.8 shared CNN, 2000 steps (24 min here)", "atis", 93.84, 93.59, 78.61),
     ("JointBERT (BERT-base)", "atis", 97.5, 96.1, 88.2),
@@ -689,6 +693,7 @@ def run_speed(args: argparse.Namespace, code_dir: Path, dataset: str, seed: int)
     if SPEED_SHARED not in pipelines or SPEED_PAIR not in pipelines:
         log(f"speed {dataset}: needs {SPEED_SHARED} and {SPEED_PAIR} in the full setting; skipped")
         return
+    pipelines[SPEED_ENCODER] = dict(pipelines[SPEED_SHARED])
     out_dir.mkdir(parents=True, exist_ok=True)
     job = {
         "pipelines": pipelines,
@@ -696,6 +701,7 @@ def run_speed(args: argparse.Namespace, code_dir: Path, dataset: str, seed: int)
         "batch_size": args.batch_size,
         "speed_seconds": args.speed_seconds,
         "rounds": args.speed_rounds,
+        "encoder_only": [SPEED_ENCODER],
         "output": str(output),
     }
     log(f"speed comparison {dataset} seed {seed}")
@@ -919,10 +925,14 @@ class GivenTokens:
         return Doc(self.vocab, words=words, spaces=[True] * (len(words) - 1) + [False])
 
 
-def load_pipeline(path: str):
+def load_pipeline(path: str, encoder_only: bool = False):
+    """A trained pipeline reading the datasets' own tokens; encoder_only disables its heads."""
     import spacy
 
     nlp = spacy.load(path)
+    if encoder_only:
+        encoders = [name for name, proc in nlp.pipeline if hasattr(proc, "pop_gradient_stats")]
+        nlp.select_pipes(enable=encoders)
     nlp.tokenizer = GivenTokens(nlp.vocab)
     return nlp
 
@@ -1047,7 +1057,10 @@ def speed_job(job: Dict[str, Any]) -> Dict[str, Any]:
     texts, _, _ = read_test(job["test_dir"])
     batch_size = job["batch_size"]
     systems = {
-        name: [load_pipeline(path) for path in models.values()]
+        name: [
+            load_pipeline(path, encoder_only=name in job.get("encoder_only", []))
+            for path in models.values()
+        ]
         for name, models in job["pipelines"].items()
     }
     reps = repeats_for(systems[SPEED_SHARED], texts, job["speed_seconds"], batch_size)
@@ -1149,6 +1162,7 @@ def _strip_run(run: Dict[str, Any]) -> Dict[str, Any]:
         "train_wall_s": run["train_wall_s"],
         "train_cpu_s": run["train_cpu_s"],
         "train_peak_rss_mb": run["train_peak_rss_mb"],
+        "train_wps": train_words_per_second(run),
         "test": run["test"]["metrics"],
         "speed": run["test"]["speed"],
         "inference_peak_rss_mb": run["test"]["peak_rss_mb"],
@@ -1172,6 +1186,18 @@ def _strip_run(run: Dict[str, Any]) -> Dict[str, Any]:
     }
 
 
+def train_words_per_second(run: Dict[str, Any]) -> Optional[float]:
+    """Words/s of `spacy train` over the whole run, evaluations included, as its user sees it.
+
+    The logger's last record has spaCy's own word count and clock. A system of two pipelines
+    trains each on the same corpus, so its rate is one pipeline's words over both times.
+    """
+    lasts = [t["curve"][-1] for t in run["train"].values() if t.get("curve")]
+    if not lasts or any(not r.get("words") for r in lasts):
+        return None
+    return max(r["words"] for r in lasts) / sum(r["seconds"] for r in lasts)
+
+
 def aggregate(runs: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
     """One row per (dataset, setting, system): mean, std and n over seeds of every number."""
     groups: Dict[Tuple[str, str, str], List[Dict[str, Any]]] = {}
@@ -1193,6 +1219,7 @@ def aggregate(runs: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
             "infer_rss_mb": [r["test"]["peak_rss_mb"] for r in group],
             "wps_1": [r["test"]["speed"]["wps_1"] for r in group if r["test"]["speed"]["wps_1"]],
             "wps_2": [r["test"]["speed"]["wps_2"] for r in group if r["test"]["speed"]["wps_2"]],
+            "train_wps": [v for v in map(train_words_per_second, group) if v],
         }
         rows.append(
             {
@@ -1286,27 +1313,22 @@ def check_targets(rows: List[Dict[str, Any]], speed: Dict[str, Any]) -> List[Dic
                 )
     for dataset, result in speed.items():
         for n in (1, 2):
-            ratio = result["ratios"].get(f"{SPEED_SHARED}/{SPEED_PAIR}/n{n}")
-            if ratio:
-                checks.append(
-                    {
-                        "target": f"{dataset}: shared pipeline >= {SPEED_RATIO_TARGET}x the "
-                        f"words/s of two single-task pipelines (n_process={n})",
-                        "value": ratio["median"],
-                        "met": ratio["median"] >= SPEED_RATIO_TARGET,
-                    }
-                )
-            ratio = result["ratios"].get(f"{SPEED_SHARED}/{SPEED_STOCK}/n{n}")
-            if ratio:
-                checks.append(
-                    {
-                        "target": f"{dataset}: shared pipeline at least as fast as stock spaCy "
-                        f"joint (n_process={n})",
-                        "value": ratio["median"],
-                        "met": ratio["median"] >= 1.0,
-                    }
-                )
+            for other, minimum in SPEED_RATIO_TARGETS.items():
+                ratio = result["ratios"].get(f"{SPEED_SHARED}/{other}/n{n}")
+                if ratio:
+                    checks.append(
+                        {
+                            "target": f"{dataset}: words/s of the shared pipeline >= {minimum}x "
+                            f"those of {speed_title(other)} (n_process={n})",
+                            "value": ratio["median"],
+                            "met": ratio["median"] >= minimum,
+                        }
+                    )
     return checks
+
+
+def speed_title(system: str) -> str:
+    return SPEED_ENCODER_TITLE if system == SPEED_ENCODER else SYSTEMS_BY_NAME[system].title
 
 
 def machine() -> Dict[str, Any]:
@@ -1396,16 +1418,26 @@ def render_markdown(summary: Dict[str, Any]) -> str:
             "",
             "Words per second on the test texts (repeated), median over interleaved rounds in one "
             "process; the ratios are taken within each round. *single-task x2* runs the intent "
-            "pipeline and then the slot pipeline over the same texts.",
+            "pipeline and then the slot pipeline over the same texts; *encoder alone* is the "
+            "shared pipeline with its heads disabled. Training words/s: `spacy train`'s own "
+            "word count over its wall time, evaluations included, mean over the seeds (runs "
+            "trained --jobs at a time share the CPU).",
             "",
-            "| dataset | system | words/s (1 proc) | words/s (2 proc) |",
-            "| --- | --- | ---: | ---: |",
+            "| dataset | system | words/s (1 proc) | words/s (2 proc) | training words/s |",
+            "| --- | --- | ---: | ---: | ---: |",
         ]
+        train_wps = {
+            (r["dataset"], r["system"]): r["train_wps"]
+            for r in summary["rows"]
+            if r["setting"] == FULL and r.get("train_wps")
+        }
         for dataset, result in summary["speed"].items():
             for system, values in result["wps"].items():
+                train = train_wps.get((dataset, system))
                 lines.append(
-                    f"| {dataset} | {SYSTEMS_BY_NAME[system].title} | "
-                    f"{values.get('wps_1', 0):.0f} | {values.get('wps_2', 0):.0f} |"
+                    f"| {dataset} | {speed_title(system)} | "
+                    f"{values.get('wps_1', 0):.0f} | {values.get('wps_2', 0):.0f} | "
+                    f"{_fmt(train, 0) if train else '-'} |"
                 )
         lines += [
             "",
@@ -1416,8 +1448,8 @@ def render_markdown(summary: Dict[str, Any]) -> str:
             for key, value in result["ratios"].items():
                 shared, other, n = key.split("/")
                 lines.append(
-                    f"| {dataset} | {SYSTEMS_BY_NAME[shared].title} / "
-                    f"{SYSTEMS_BY_NAME[other].title}, n_process={n[1:]} | "
+                    f"| {dataset} | {speed_title(shared)} / "
+                    f"{speed_title(other)}, n_process={n[1:]} | "
                     f"{value['median']:.2f} | {value['min']:.2f} | {value['max']:.2f} |"
                 )
         lines.append("")
