@@ -48,6 +48,7 @@ MISSING_LABEL = -1
         "model": DEFAULT_TEXTCAT_MODEL,
         "exclusive_classes": True,
         "class_weights": None,
+        "label_smoothing": 0.0,
         "threshold": 0.5,
         "scorer": {"@scorers": "spacy_mtl.textcat_scorer.v1"},
     },
@@ -69,6 +70,7 @@ def make_mtl_textcat(
     model: Model[List[Doc], Floats2d],
     exclusive_classes: bool,
     class_weights: ClassWeights,
+    label_smoothing: float,
     threshold: float,
     scorer: Optional[Callable],
 ) -> "MultiTaskTextCategorizer":
@@ -78,6 +80,8 @@ def make_mtl_textcat(
     exclusive_classes (bool): One label per document (softmax) or any number (sigmoid).
     class_weights (None, "balanced" or Dict[str, float]): Loss weight per label;
         "balanced" weighs labels by inverse training frequency.
+    label_smoothing (float): Exclusive classes only: the share of each target moved from
+        the gold label to the others (thinc's CategoricalCrossentropy); 0 for none.
     threshold (float): Probability at which a multi-label prediction counts as positive.
     scorer (Optional[Callable]): Scores only documents that have gold categories.
     """
@@ -87,6 +91,7 @@ def make_mtl_textcat(
         name,
         exclusive_classes=exclusive_classes,
         class_weights=class_weights,
+        label_smoothing=label_smoothing,
         threshold=threshold,
         scorer=scorer,
     )
@@ -103,6 +108,7 @@ class MultiTaskTextCategorizer(TaskHead):
         *,
         exclusive_classes: bool = True,
         class_weights: ClassWeights = None,
+        label_smoothing: float = 0.0,
         threshold: float = 0.5,
         scorer: Optional[Callable] = None,
     ) -> None:
@@ -117,11 +123,23 @@ class MultiTaskTextCategorizer(TaskHead):
                 f'[components.{name}] class_weights must be null, "balanced" or a mapping '
                 f"of label to weight, got {class_weights!r}."
             )
-        self._cross_entropy = CategoricalCrossentropy(normalize=False, missing_value=MISSING_LABEL)
+        if not (0.0 <= label_smoothing < 0.5):
+            raise ValueError(
+                f"[components.{name}] label_smoothing must lie in [0, 0.5), got {label_smoothing}."
+            )
+        if label_smoothing and not exclusive_classes:
+            raise ValueError(
+                f"[components.{name}] label_smoothing applies to exclusive classes only; "
+                "set it to 0 or exclusive_classes = true."
+            )
+        self._cross_entropy = CategoricalCrossentropy(
+            normalize=False, missing_value=MISSING_LABEL, label_smoothing=label_smoothing
+        )
         self.cfg = {
             "labels": [],
             "exclusive_classes": exclusive_classes,
             "class_weights": class_weights,
+            "label_smoothing": label_smoothing,
             "threshold": threshold,
             "label_weights": [],
         }
@@ -209,8 +227,10 @@ class MultiTaskTextCategorizer(TaskHead):
             gold_ids = numpy.where(annotated, targets.argmax(axis=1), MISSING_LABEL)
             row_weight = ((targets * weights).sum(axis=1, keepdims=True)).astype("f")
             d = self._cross_entropy.get_grad(probs, gold_ids) * row_weight
-            gold_prob = (probs * targets).sum(axis=1, keepdims=True)
-            loss = float((-numpy.log(numpy.clip(gold_prob, 1e-8, 1.0)) * row_weight).sum())
+            # The (label-smoothed) targets thinc's gradient used; zero rows where cats are missing.
+            smoothed, row_mask = self._cross_entropy.convert_truths(gold_ids, probs)
+            log_probs = numpy.log(numpy.clip(probs, 1e-8, 1.0))
+            loss = float((-(smoothed * row_mask * log_probs) * row_weight).sum())
         else:
             d = (probs - targets) * mask * weights
             eps = 1e-8

@@ -64,6 +64,39 @@ def test_exclusive_probabilities_sum_to_one():
     assert sum(doc.cats.values()) == pytest.approx(1.0, abs=1e-5)
 
 
+def test_label_smoothing_moves_the_target_off_the_gold_label():
+    """The smoothed target is (1 - s) on the gold label and s / (n - 1) on each other one:
+    the gradient is p - target on annotated rows, zero on rows without cats, and the loss
+    is the cross-entropy against that target."""
+    smoothing = 0.1
+    nlp = _initialized(label_smoothing=smoothing)
+    batch = make_examples(nlp, SENTENCES[:3]) + make_examples(nlp, SENTENCES[3:5], cats=False)
+    textcat = nlp.get_pipe("mtl_textcat")
+    docs = list(nlp.get_pipe("mtl_tok2vec").pipe(eg.predicted for eg in batch))
+    logits = textcat.model.predict(docs)
+    probs = textcat._activate(logits)
+    loss, d_logits = textcat.get_loss(batch, logits)
+    n_labels = len(textcat.labels)
+    target = numpy.full((3, n_labels), smoothing / (n_labels - 1), dtype="f")
+    for row, (_, intent, _) in enumerate(SENTENCES[:3]):
+        target[row, textcat.labels.index(intent)] = 1.0 - smoothing
+    numpy.testing.assert_allclose(d_logits[:3], probs[:3] - target, atol=1e-6)
+    assert numpy.abs(d_logits[3:]).sum() == 0.0
+    assert loss == pytest.approx(float(-(target * numpy.log(probs[:3])).sum()), rel=1e-5)
+
+
+@pytest.mark.parametrize(
+    "cfg,message",
+    [
+        ({"label_smoothing": 0.6}, "must lie in"),
+        ({"label_smoothing": 0.1, "exclusive_classes": False}, "exclusive classes only"),
+    ],
+)
+def test_bad_label_smoothing_is_named(cfg, message):
+    with pytest.raises(ValueError, match=message):
+        build_nlp(**cfg)
+
+
 def test_balanced_class_weights_favour_the_rare_label():
     nlp = build_nlp(class_weights="balanced")
     rows = SENTENCES[:6] * 3 + SENTENCES[6:10] + SENTENCES[12:13]  # flight 18, weather 4, music 1
