@@ -274,6 +274,7 @@ def derive_config(
     separate setting, the folder of both halves (stock spaCy) or spacy_mtl's multi-task
     reader of configs/separate.cfg (spacy_mtl).
     """
+    from spacy.util import dot_to_dict
     from thinc.api import Config
 
     config = Config().from_disk(source, interpolate=False)
@@ -329,10 +330,14 @@ def derive_config(
         patches["nlp.lang"] = lang
         patches["nlp.tokenizer"] = dict(spacy.blank(lang).config["nlp"]["tokenizer"])
     patches.update(system.patches)
-    for path, value in patches.items():
-        _set_dotted(config, path, value)
-    for section in ("train", "dev"):
-        _set_dotted(config, f"corpora.{section}.gold_preproc", True)
+    # Each patch replaces the value or the whole section at its path. Config.merge alone would
+    # merge a section into one of the same registered function, keeping the keys the patch
+    # leaves out (the labels readers of the separate setting would keep their path to
+    # paths.train, deleted above), so the patched paths are first merged to None, which
+    # replaces whatever was there.
+    config = config.merge(dot_to_dict(dict.fromkeys(patches))).merge(dot_to_dict(patches))
+    gold_preproc = {f"corpora.{section}.gold_preproc": True for section in ("train", "dev")}
+    config = config.merge(dot_to_dict(gold_preproc))
     return config, overrides
 
 
@@ -437,11 +442,3 @@ def read_curve(path: Path) -> List[Dict[str, Any]]:
     if not path.exists():
         return []
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-
-
-def _set_dotted(config: Dict[str, Any], dotted: str, value: Any) -> None:
-    *sections, key = dotted.split(".")
-    node = config
-    for section in sections:
-        node = node.setdefault(section, {})
-    node[key] = value
