@@ -229,8 +229,9 @@ def viterbi(
     plus its best transition reaches a bound every column's maximum meets;
     with a trained model that leaves one to three tags of a hundred, so the
     max runs over those (`_best_predecessors`). The result is the full
-    argmax's, ties to the lower tag id included. The backtrace runs over the
-    batch at once.
+    (tags x tags) argmax's, ties to the lower tag id included, except where
+    that one would take a forbidden transition (its allowed ones all 10,000
+    below): this decoder never does. The backtrace runs over the batch at once.
     """
     n_docs, n_steps, n_tags = emissions.shape
     if n_docs == 0 or n_steps == 0:
