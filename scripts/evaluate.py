@@ -30,17 +30,9 @@ from wasabi import msg
 
 from spacy_mtl.annotation import has_cats, has_ents
 from spacy_mtl.atomic import atomic_path
+from spacy_mtl.scorers import REPORT_METRICS as METRICS
 from spacy_mtl.scorers import sentence_accuracy
 
-# (key in the scores, row name in the table and the chart), in the order shown.
-METRICS = [
-    ("cats_acc", "intent accuracy"),
-    ("cats_macro_f", "intent macro F"),
-    ("ents_p", "slot precision"),
-    ("ents_r", "slot recall"),
-    ("ents_f", "slot F"),
-    ("joint_sentence_acc", "sentence accuracy"),
-]
 CATS_KEYS = ("cats_acc", "cats_score", "cats_macro_f")
 ENTS_KEYS = ("ents_p", "ents_r", "ents_f", "ents_per_type")
 JOINT = "joint"

@@ -34,16 +34,8 @@ from spacy.vocab import Vocab
 from wasabi import msg
 
 from spacy_mtl.annotation import has_cats, has_ents
+from spacy_mtl.scorers import REPORT_METRICS as METRICS
 
-# (key in scores.json, row name), in the order of scripts/evaluate.py.
-METRICS = [
-    ("cats_acc", "intent accuracy"),
-    ("cats_macro_f", "intent macro F"),
-    ("ents_p", "slot precision"),
-    ("ents_r", "slot recall"),
-    ("ents_f", "slot F"),
-    ("joint_sentence_acc", "sentence accuracy"),
-]
 CHART_NAME = "scores.png"
 BAR_WIDTH = 40
 
