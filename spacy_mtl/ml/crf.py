@@ -132,7 +132,15 @@ class LinearChainCRF(torch.nn.Module):
         """
         emissions = emissions.double()
         transitions = (self.transitions + self.transition_penalty).double()
-        allowed = (self.transition_penalty == 0).double()
+        forbidden = self.transition_penalty != 0
+        allowed = (~forbidden).double()
+        # The forbidden transitions alone, rescaled by their own maximum (for `_low_columns`).
+        forbidden_shift = (
+            transitions[forbidden].max() if bool(forbidden.any()) else transitions.new_zeros(())
+        )
+        exp_forbidden = torch.exp(
+            (transitions - forbidden_shift).masked_fill(~forbidden, -math.inf)
+        )
         shift = transitions.max()
         exp_transitions = torch.exp(transitions - shift)
         alpha = (self.start_transitions + self.start_penalty).double() + emissions[:, 0]
@@ -143,7 +151,9 @@ class LinearChainCRF(torch.nn.Module):
             # A tag excluded at this step stays near EXCLUDED however its sum is taken.
             low = (summed < SAFE_SUM) & (emissions[:, t] > EXCLUDED / 2)
             if bool(low.any()):
-                step = _low_columns(alpha, step, low, transitions, allowed)
+                step = _low_columns(
+                    alpha, step, low, transitions, allowed, exp_forbidden, forbidden_shift
+                )
             step = step + emissions[:, t]
             alpha = torch.where((t < lengths).unsqueeze(1), step, alpha)
         return torch.logsumexp(alpha + self.end_transitions.double(), dim=1)
@@ -174,6 +184,8 @@ def _low_columns(
     low: torch.Tensor,
     transitions: torch.Tensor,
     allowed: torch.Tensor,
+    exp_forbidden: torch.Tensor,
+    forbidden_shift: torch.Tensor,
 ) -> torch.Tensor:
     """The forward step's columns whose rescaled sum fell below SAFE_SUM, taken exactly.
 
@@ -191,13 +203,10 @@ def _low_columns(
     only_forbidden = low_rows & ((alive @ allowed) == 0)
     fixed = step[rows]
     if bool(only_forbidden.any()):
-        forbidden = allowed == 0
-        shift = transitions[forbidden].max()
-        exp_forbidden = torch.exp((transitions - shift).masked_fill(~forbidden, -math.inf))
         top = alpha_rows.max(dim=1, keepdim=True).values
         summed = torch.exp(alpha_rows - top) @ exp_forbidden
         only_forbidden = only_forbidden & (summed >= SAFE_SUM)
-        via_forbidden = torch.log(summed.clamp_min(SAFE_SUM)) + top + shift
+        via_forbidden = torch.log(summed.clamp_min(SAFE_SUM)) + top + forbidden_shift
         fixed = torch.where(only_forbidden, via_forbidden, fixed)
     unsafe = low_rows & ~only_forbidden
     recompute = unsafe.any(dim=1)
