@@ -2,6 +2,8 @@
 
 import contextlib
 import socket
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -136,6 +138,17 @@ def train_step(
         if name not in exclude and getattr(proc, "is_trainable", False):
             proc.finish_update(optimizer)
     return losses
+
+
+def spacy_train(config: Path, output: Path, *overrides: str) -> str:
+    """`python -m spacy train CONFIG --output OUTPUT ...overrides`, as a user runs it, in a
+    subprocess started in OUTPUT's parent; fails the test with the log's tail, returns stdout."""
+    command = [sys.executable, "-m", "spacy", "train", str(config), "--output", str(output)]
+    result = subprocess.run(
+        [*command, *overrides], capture_output=True, text=True, cwd=output.parent
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return result.stdout
 
 
 @pytest.fixture(scope="session")

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 import spacy
+from conftest import spacy_train
 from spacy.tokens import DocBin
 from spacy.util import load_config
 
@@ -25,22 +26,6 @@ def demo_corpus(tmp_path_factory):
     convert_iob(DEMO / "train_slots.iob", out / "train_ents.spacy")
     convert_joint(DEMO / "dev", out / "dev.spacy")
     return out
-
-
-def _train(config, output, *overrides):
-    command = [
-        sys.executable,
-        "-m",
-        "spacy",
-        "train",
-        str(config),
-        "--output",
-        str(output),
-        *overrides,
-    ]
-    result = subprocess.run(command, capture_output=True, text=True, cwd=output.parent)
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    return result.stdout
 
 
 @pytest.mark.parametrize("path", CONFIGS, ids=lambda p: p.name)
@@ -99,7 +84,7 @@ def test_bilstm_config_learns_from_a_folder_of_single_task_corpora(demo_corpus, 
     train.mkdir()
     for name in ("train_cats.spacy", "train_ents.spacy"):
         (train / name).write_bytes((demo_corpus / name).read_bytes())
-    _train(
+    spacy_train(
         REPO / "configs" / "bilstm.cfg",
         tmp_path / "model",
         "--paths.train",
@@ -121,7 +106,7 @@ def test_bilstm_config_learns_from_a_folder_of_single_task_corpora(demo_corpus, 
 @pytest.mark.slow
 def test_separate_corpora_train_both_tasks(demo_corpus, tmp_path):
     """Cats-only and entities-only corpora: both heads learn, scored on a held-back joint set."""
-    stdout = _train(
+    stdout = spacy_train(
         REPO / "configs" / "separate.cfg",
         tmp_path / "model",
         "--paths.train_cats",
@@ -175,7 +160,7 @@ def test_transformer_config_trains_offline(demo_corpus, tmp_path):
     from spacy_mtl.pretrained import extract_minilm
 
     model_dir = extract_minilm(tmp_path / "models")
-    _train(
+    spacy_train(
         REPO / "configs" / "transformer.cfg",
         tmp_path / "model",
         "--paths.train",

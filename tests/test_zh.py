@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import spacy
+from conftest import spacy_train
 from spacy.tokens import DocBin
 from spacy.util import make_tempdir
 
@@ -43,14 +44,9 @@ def zh_corpus(tmp_path_factory):
 
 def train(config: Path, output: Path, corpus: Path, *overrides: str) -> dict:
     """`spacy train` with --nlp.lang zh and no other edit; the model-best scores."""
-    command = [
-        sys.executable,
-        "-m",
-        "spacy",
-        "train",
-        str(config),
-        "--output",
-        str(output),
+    spacy_train(
+        config,
+        output,
         "--nlp.lang",
         "zh",
         "--paths.train",
@@ -62,9 +58,7 @@ def train(config: Path, output: Path, corpus: Path, *overrides: str) -> dict:
         "--training.eval_frequency",
         "100",
         *overrides,
-    ]
-    proc = subprocess.run(command, capture_output=True, text=True)
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    )
     meta = json.loads((output / "model-best" / "meta.json").read_text(encoding="utf8"))
     return meta
 

@@ -1,11 +1,10 @@
 """Every label of a training corpus reaches its head, however late it first occurs."""
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import spacy
+from conftest import spacy_train
 from spacy.tokens import DocBin
 from spacy.util import load_config
 
@@ -114,27 +113,17 @@ def test_streaming_config_trains_on_labels_first_seen_after_100_documents(config
     declared = load_config(config)["paths"]
     paths = {"train_cats": rare["cats"], "train_ents": rare["ents"], "dev": rare["joint"]}
     overrides = [a for k, v in paths.items() if k in declared for a in (f"--paths.{k}", str(v))]
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "spacy",
-            "train",
-            str(config),
-            "--output",
-            str(tmp_path / "model"),
-            *overrides,
-            "--training.max_steps",
-            "30",
-            "--training.eval_frequency",
-            "30",
-            "--components.tok2vec.model.encode.width",
-            "32",
-        ],
-        capture_output=True,
-        text=True,
+    spacy_train(
+        config,
+        tmp_path / "model",
+        *overrides,
+        "--training.max_steps",
+        "30",
+        "--training.eval_frequency",
+        "30",
+        "--components.tok2vec.model.encode.width",
+        "32",
     )
-    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     nlp = spacy.load(tmp_path / "model" / "model-last")
     if "textcat" in nlp.pipe_names:
         assert list(nlp.get_pipe("textcat").labels) == INTENTS
