@@ -86,6 +86,15 @@ BILSTM_ENCODER = {
         "dropout": 0.1,
     }
 }
+# Warm-up and linear decay for the BiLSTM, ending at step 4000: run it with --steps 4000.
+LR_SCHEDULE = {
+    "training.optimizer.learn_rate": {
+        "@schedules": "warmup_linear.v1",
+        "warmup_steps": 300,
+        "total_steps": 4000,
+        "initial_rate": 0.002,
+    }
+}
 SYSTEMS = [
     System(
         "stock_joint", "stock spaCy joint", "stock", {JOINT: "benchmarks/configs/stock_joint.cfg"}
@@ -152,14 +161,16 @@ SYSTEMS = [
         "spacy_mtl joint, BiLSTM, warmup + linear decay",
         "mtl",
         {JOINT: "configs/bilstm.cfg"},
-        {
-            "training.optimizer.learn_rate": {
-                "@schedules": "warmup_linear.v1",
-                "warmup_steps": 300,
-                "total_steps": 4000,
-                "initial_rate": 0.002,
-            }
-        },
+        LR_SCHEDULE,
+    ),
+    # The same with Adam's parameter averages (spaCy evaluates and saves the averaged weights):
+    # on SNIPS's valid split (seed 0) intent +0.43, sentence -1.29 against the schedule alone.
+    System(
+        "mtl_bilstm_lr_avg",
+        "spacy_mtl joint, BiLSTM, warmup + linear decay, averaged weights",
+        "mtl",
+        {JOINT: "configs/bilstm.cfg"},
+        {**LR_SCHEDULE, "training.optimizer.use_averages": True},
     ),
     System(
         "mtl_transformer",
