@@ -241,10 +241,10 @@ def render_card(
         better = [t for k, t in METRICS if _gt(joint.get(k), single.get(k))]
         worse = [t for k, t in METRICS if _gt(single.get(k), joint.get(k))]
         lines += [
-            "The baselines are one pipeline per task with the same encoder, corpora, step "
-            "budget and seed (`configs/single_textcat.cfg`, `configs/single_ner.cfg`); their "
-            "sentence accuracy puts the two pipelines' predictions together. The joint model "
-            "is one pipeline: one encoder pass feeds both heads.",
+            "The baselines are one pipeline per task with the same encoder, corpora and seed "
+            "(`configs/single_textcat.cfg`, `configs/single_ner.cfg`); their sentence accuracy "
+            "puts the two pipelines' predictions together. The joint model is one pipeline: "
+            "one encoder pass feeds both heads." + step_budgets(scores),
             "",
             f"Joint higher: {', '.join(better) or 'none'}. "
             f"Single-task higher: {', '.join(worse) or 'none'}.",
@@ -330,6 +330,30 @@ def training_lines(config: Any, meta: Dict[str, Any], config_name: Optional[str]
         dev = ", ".join(f"{key} {100 * value:.1f}" for key, value in performance.items())
         lines += [f"Dev scores at that point (spaCy's `performance`, percent): {dev}.", ""]
     return lines
+
+
+def step_budgets(scores: Dict[str, Any]) -> str:
+    """A sentence giving each compared pipeline's `training.max_steps`, read from the
+    config.cfg of the paths in scores.json; empty when one cannot be read."""
+    budgets = {}
+    for name, path in scores.get("models", {}).items():
+        config_path = Path(path) / "config.cfg"
+        if not config_path.exists():
+            return ""
+        budgets[name] = load_config(config_path, interpolate=False)["training"].get("max_steps")
+    if set(budgets) != {"joint", "textcat", "ner"}:
+        return ""
+    text = (
+        f" Step budgets: joint {budgets['joint']}, intents alone {budgets['textcat']}, slots "
+        f"alone {budgets['ner']}."
+    )
+    if budgets["joint"] == budgets["textcat"] + budgets["ner"]:
+        text += (
+            " From two separate corpora each joint batch holds both, so the joint model takes "
+            "the baselines' steps together for each head to see as many documents as its "
+            "baseline."
+        )
+    return text
 
 
 def limitation_lines(scores: Dict[str, Any], notes: str) -> List[str]:

@@ -143,7 +143,7 @@ def test_separate_corpora_train_both_tasks(demo_corpus, tmp_path):
     )
     assert result.returncode == 0, result.stderr[-2000:]
     metrics = json.loads((tmp_path / "metrics.json").read_text())
-    assert metrics["cats_n_docs"] == metrics["ents_n_docs"] == 80
+    assert metrics["cats_n_docs"] == metrics["ents_n_docs"] == 300
     assert 0 < metrics["joint_sentence_acc"] <= min(metrics["cats_acc"], 1.0)
     # The saved pipeline predicts as it scored: the held-back dev set, reloaded.
     nlp = spacy.load(tmp_path / "model" / "model-best")

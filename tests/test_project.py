@@ -38,6 +38,7 @@ REQUIRED_VARS = [
     "lang",
     "config",
     "max_steps",
+    "joint_max_steps",
     "eval_frequency",
     "gpu_id",
     "package_name",
@@ -246,6 +247,8 @@ def test_project_all_workflow():
             str(tmp),
             "--vars.max_steps",
             "30",
+            "--vars.joint_max_steps",
+            "30",
             "--vars.eval_frequency",
             "10",
             # The copy holds no package source: install-check installs spacy-mtl from here.
@@ -255,7 +258,7 @@ def test_project_all_workflow():
         )
         # The scores: per task, for the joint model and the single-task pair, as fractions.
         scores = json.loads((tmp / "metrics" / "scores.json").read_text(encoding="utf8"))
-        assert scores["n_docs"] == 80
+        assert scores["n_docs"] == 300
         for system in ("joint", "single"):
             for key in METRIC_KEYS:
                 value = scores[system][key]
@@ -279,6 +282,7 @@ def test_project_all_workflow():
             p, r = 100 * type_scores["p"], 100 * type_scores["r"]
             assert f"| `{label}` | {p:.1f} | {r:.1f} |" in card, label
         assert "| step budget (`training.max_steps`) | 30 |" in card
+        assert "Step budgets: joint 30, intents alone 30, slots alone 30." in " ".join(card.split())
         assert "| seed (`system.seed`) | 0 |" in card
         assert "| intents only | `corpus/train_cats.spacy` | 300 |" in card
         assert "licence `CC0-1.0`" in card and "![Per-task test scores" in card
@@ -305,7 +309,8 @@ def test_project_zh_workflow_package_loads_and_predicts():
     """
     with make_tempdir() as tmp:
         copy_project(tmp)
-        steps = ["--vars.max_steps", "30", "--vars.eval_frequency", "10"]
+        steps = ["--vars.max_steps", "30", "--vars.joint_max_steps", "30"]
+        steps += ["--vars.eval_frequency", "10"]
         for command in WORKFLOW_ZH[:-1]:
             run_project(tmp, command, str(tmp), *steps, timeout=600)
         scores = json.loads((tmp / "metrics" / "zh" / "scores.json").read_text(encoding="utf8"))

@@ -47,8 +47,8 @@ N_TRAIN_SLOTS = {  # play_music gets more, so that songs and artists are not rar
     "add_reminder": 28,
     "cancel": 30,
 }
-N_DEV = 8
-N_TEST = 8
+N_DEV = 30
+N_TEST = 30
 
 # ---------------------------------------------------------------------------
 # Slot fillers (hand-written). For the open-class pools every fifth item is
