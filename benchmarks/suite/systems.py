@@ -153,9 +153,9 @@ SYSTEMS = [
             "training.annotating_components": ["textcat"],
         },
     ),
-    # A learning-rate schedule for the BiLSTM: chosen on the valid splits (seed 0) over the plain
-    # 2000 steps at 0.001, character features, intent context and label smoothing (see
-    # benchmarks/README.md, "Accuracy levers"). The schedule ends at step 4000: use --steps 4000.
+    # A learning-rate schedule for the BiLSTM (LR_SCHEDULE): chosen on the valid splits (seed 0)
+    # over the plain 2000 steps at 0.001, character features, intent context and label smoothing
+    # (see benchmarks/README.md, "Accuracy levers").
     System(
         "mtl_bilstm_lr",
         "spacy_mtl joint, BiLSTM, warmup + linear decay",
@@ -164,7 +164,8 @@ SYSTEMS = [
         LR_SCHEDULE,
     ),
     # The same with Adam's parameter averages (spaCy evaluates and saves the averaged weights):
-    # on SNIPS's valid split (seed 0) intent +0.43, sentence -1.29 against the schedule alone.
+    # a lever tried for SNIPS intents and not kept (3 seeds on valid: within the spread of the
+    # schedule alone; benchmarks/README.md, "Accuracy levers").
     System(
         "mtl_bilstm_lr_avg",
         "spacy_mtl joint, BiLSTM, warmup + linear decay, averaged weights",
