@@ -31,7 +31,7 @@ from thinc.api import (
     with_array,
     xp2torch,
 )
-from thinc.types import Floats2d, Ints1d
+from thinc.types import Floats2d
 
 # Added to the score of a forbidden transition or tag. Finite, so that a
 # sequence whose gold tags are themselves invalid gives a large loss, not NaN.
@@ -102,13 +102,27 @@ class LinearChainCRF(torch.nn.Module):
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     def forward(
-        self, emissions: torch.Tensor, lengths: torch.Tensor, gold: torch.Tensor
+        self,
+        emissions: torch.Tensor,
+        lengths: torch.Tensor,
+        gold: torch.Tensor,
+        soft: Optional[torch.Tensor] = None,
+        soft_weight: float = 0.0,
+        temperature: float = 1.0,
     ) -> torch.Tensor:
         """Negative log-likelihood of the gold tags, marginalising missing ones.
+
+        With `soft` (a teacher's per-token tag marginals, for distillation) a
+        document's loss is (1 - soft_weight) times that NLL plus soft_weight
+        times `soft_loss` at the temperature.
 
         emissions (Tensor): (batch, time, n_tags) scores, padded.
         lengths (Tensor): (batch,) sequence lengths, each > 0.
         gold (Tensor): (batch, time) tag ids, MISSING (-1) where unknown.
+        soft (Optional[Tensor]): (batch, time, n_tags) target marginals, rows of
+            zeros for the documents that have none.
+        soft_weight (float): The share of the soft loss, in [0, 1].
+        temperature (float): Divides the student's scores in the soft loss.
         RETURNS (Tensor): (batch,) losses.
         """
         known = gold >= 0
@@ -119,10 +133,64 @@ class LinearChainCRF(torch.nn.Module):
         constrained = emissions.masked_fill(~consistent, EXCLUDED)
         # Subtracted in float64: two partitions of 1e4 differ by a loss of 1e-2.
         nll = self._log_partition(emissions, lengths) - self._log_partition(constrained, lengths)
-        return nll.float()
+        if soft is None or not soft_weight:
+            return nll.float()
+        has_soft = soft.sum(dim=(1, 2)) > 0
+        distilled = (1.0 - soft_weight) * nll + soft_weight * self.soft_loss(
+            emissions, lengths, soft, temperature
+        )
+        return torch.where(has_soft, distilled, nll).float()
 
-    def _log_partition(self, emissions: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    def soft_loss(
+        self, emissions: torch.Tensor, lengths: torch.Tensor, soft: torch.Tensor, temperature: float
+    ) -> torch.Tensor:
+        """Cross-entropy of the CRF at a temperature against per-token target marginals.
+
+        log Z of the scores divided by the temperature, less the expected score
+        of a path whose tags are drawn from the targets, each pair of
+        neighbours independently (the targets are marginals, not a sequence
+        distribution). Times temperature squared, so that its gradient keeps
+        its size as the temperature grows (Hinton et al. 2015). The gradient of
+        the emissions is temperature * (student marginals - targets). The fixed
+        BIO penalties are left out of the expectation: independent neighbours
+        would give forbidden pairs weight, a constant that only hides the loss.
+
+        RETURNS (Tensor): (batch,) losses, float64.
+        """
+        scale = 1.0 / temperature
+        soft = soft.double()
+        steps = torch.arange(soft.shape[1], device=soft.device)
+        last = torch.nn.functional.one_hot(lengths - 1, soft.shape[1]).double()
+        expected = (soft * emissions.double()).sum(dim=(1, 2))
+        expected = expected + soft[:, 0] @ self.start_transitions.double()
+        expected = expected + (last.unsqueeze(2) * soft).sum(1) @ self.end_transitions.double()
+        if soft.shape[1] > 1:
+            pairs = (steps[1:] < lengths.unsqueeze(1)).double()
+            moves = torch.einsum(
+                "bti,ij,btj->bt", soft[:, :-1], self.transitions.double(), soft[:, 1:]
+            )
+            expected = expected + (moves * pairs).sum(1)
+        log_z = self._log_partition(emissions, lengths, scale=scale)
+        return temperature**2 * (log_z - scale * expected)
+
+    def marginals(self, emissions: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """Each token's posterior tag distribution: the gradient of log Z by the emissions.
+
+        RETURNS (Tensor): (batch, time, n_tags) marginals, zero on padding.
+        """
+        with torch.enable_grad():
+            emissions = emissions.detach().double().requires_grad_(True)
+            log_z = self._log_partition(emissions, lengths).sum()
+            (marginals,) = torch.autograd.grad(log_z, emissions)
+        return marginals.float()
+
+    def _log_partition(
+        self, emissions: torch.Tensor, lengths: torch.Tensor, scale: float = 1.0
+    ) -> torch.Tensor:
         """log Z of each padded sequence, exactly, in float64.
+
+        scale (float): Multiplies every score (emissions, transitions, start,
+            end) first: 1 / temperature.
 
         The forward algorithm runs as a matrix product in probability space,
         rescaled by each row's maximum (a logsumexp over a (batch, tags, tags)
@@ -130,8 +198,8 @@ class LinearChainCRF(torch.nn.Module):
         hundred or more tags). A column whose sum falls below SAFE_SUM is
         taken exactly by `_low_columns`, so the result is never clamped.
         """
-        emissions = emissions.double()
-        transitions = (self.transitions + self.transition_penalty).double()
+        emissions = emissions.double() * scale
+        transitions = (self.transitions + self.transition_penalty).double() * scale
         forbidden = self.transition_penalty != 0
         allowed = (~forbidden).double()
         # The forbidden transitions alone, rescaled by their own maximum (for `_low_columns`).
@@ -143,7 +211,7 @@ class LinearChainCRF(torch.nn.Module):
         )
         shift = transitions.max()
         exp_transitions = torch.exp(transitions - shift)
-        alpha = (self.start_transitions + self.start_penalty).double() + emissions[:, 0]
+        alpha = (self.start_transitions + self.start_penalty).double() * scale + emissions[:, 0]
         for t in range(1, emissions.shape[1]):
             top = alpha.max(dim=1, keepdim=True).values
             summed = torch.exp(alpha - top) @ exp_transitions
@@ -156,7 +224,7 @@ class LinearChainCRF(torch.nn.Module):
                 )
             step = step + emissions[:, t]
             alpha = torch.where((t < lengths).unsqueeze(1), step, alpha)
-        return torch.logsumexp(alpha + self.end_transitions.double(), dim=1)
+        return torch.logsumexp(alpha + self.end_transitions.double() * scale, dim=1)
 
     @torch.no_grad()
     def decode(self, emissions: torch.Tensor, lengths: torch.Tensor) -> List[List[int]]:
@@ -328,9 +396,13 @@ def _best_predecessors(
     return came_from, best
 
 
-def _convert_crf_inputs(model: Model, X: Tuple[List[Floats2d], List[Ints1d]], is_train: bool):
-    """Pad the emissions and gold tags of a batch into torch tensors, and unpad the gradient."""
-    emissions, golds = X
+def _convert_crf_inputs(model: Model, X: Tuple, is_train: bool):
+    """Pad a batch's emissions, gold tags and soft targets into torch tensors; unpad the gradient.
+
+    X is (emissions, golds) or, to distill, (emissions, golds, softs, (weight,
+    temperature)), where softs holds a (tokens, tags) array or None per document.
+    """
+    emissions, golds = X[0], X[1]
     lengths = [e.shape[0] for e in emissions]
     device = model.shims[0].device
     padded = model.ops.pad(emissions)
@@ -342,12 +414,46 @@ def _convert_crf_inputs(model: Model, X: Tuple[List[Floats2d], List[Ints1d]], is
         torch.tensor(lengths, dtype=torch.long, device=device),
         torch.from_numpy(gold).to(device),
     )
+    kwargs = {}
+    if len(X) > 2 and any(soft is not None for soft in X[2]):
+        soft = numpy.zeros(padded.shape, dtype="float32")
+        for i, probs in enumerate(X[2]):
+            if probs is not None:
+                soft[i, : len(probs)] = probs
+        weight, temperature = X[3]
+        kwargs = {
+            "soft": torch.from_numpy(soft).to(device),
+            "soft_weight": float(weight),
+            "temperature": float(temperature),
+        }
 
     def convert_backprop(d_inputs: ArgsKwargs) -> List[Floats2d]:
         d_padded = torch2xp(d_inputs.args[0])
         return [d_padded[i, :length] for i, length in enumerate(lengths)]
 
-    return ArgsKwargs(args=args, kwargs={}), convert_backprop
+    return ArgsKwargs(args=args, kwargs=kwargs), convert_backprop
+
+
+def crf_marginals(
+    crf: Model, emissions: List[Floats2d], chunk_size: int = 64
+) -> List[numpy.ndarray]:
+    """Each document's (tokens, tags) posterior marginals under the CRF inside `crf`.
+
+    For distillation targets (spacy_mtl.distillation); runs torch, unlike decoding.
+    """
+    module = crf.shims[0]._model
+    device = crf.shims[0].device
+    order = sorted(range(len(emissions)), key=lambda i: emissions[i].shape[0])
+    out: List[numpy.ndarray] = [numpy.zeros((0, module.n_tags), dtype="float32") for _ in emissions]
+    nonempty = [i for i in order if emissions[i].shape[0] > 0]
+    for start in range(0, len(nonempty), chunk_size):
+        chunk = nonempty[start : start + chunk_size]
+        padded = xp2torch(crf.ops.pad([emissions[i] for i in chunk]), device=device)
+        lengths = [emissions[i].shape[0] for i in chunk]
+        marginals = module.marginals(padded, torch.tensor(lengths, device=device)).cpu().numpy()
+        for row, (i, length) in enumerate(zip(chunk, lengths)):
+            out[i] = marginals[row, :length]
+    return out
 
 
 def crf_decode(crf: Model, emissions: List[Floats2d], chunk_size: int = 64) -> List[List[int]]:

@@ -3,9 +3,14 @@
 It learns only from documents with entity annotation. Tokens whose annotation
 is missing are marginalised by the CRF (partial annotation); an explicitly empty
 `doc.ents` (every token "O") means "no entities here" and is learned as such.
+
+With `distill_weight` set, a document that also carries a teacher CRF's tag
+marginals (spacy_mtl.distillation) learns from those too: the CRF's
+cross-entropy against them at `distill_temperature` (`LinearChainCRF.soft_loss`).
 """
 
-from typing import Callable, Dict, Iterable, List, Optional, Tuple
+import warnings
+from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
 
 import numpy
 from spacy.attrs import IS_SPACE
@@ -17,7 +22,15 @@ from thinc.api import Config, Model
 from thinc.types import Floats2d
 
 from ..annotation import describe_doc, has_ents
-from ..ml.crf import MISSING, bio_tag_names, crf_decode
+from ..distillation import (
+    TEACHER_TAGS_KEY,
+    check_distill_settings,
+    columns_for,
+    no_targets_error,
+    soften,
+    teacher_tags,
+)
+from ..ml.crf import MISSING, bio_tag_names, crf_decode, crf_marginals
 from .head import TaskHead
 
 DEFAULT_NER_MODEL = Config().from_str(
@@ -41,20 +54,39 @@ task_weight = 1.0
     assigns=["doc.ents", "token.ent_iob", "token.ent_type"],
     default_config={
         "model": DEFAULT_NER_MODEL,
+        "distill_weight": 0.0,
+        "distill_temperature": 2.0,
         "scorer": {"@scorers": "spacy_mtl.ner_scorer.v1"},
     },
     default_score_weights={"ents_f": 1.0, "ents_p": None, "ents_r": None, "ents_per_type": None},
 )
 def make_mtl_ner(
-    nlp: Language, name: str, model: Model, scorer: Optional[Callable]
+    nlp: Language,
+    name: str,
+    model: Model,
+    distill_weight: float,
+    distill_temperature: float,
+    scorer: Optional[Callable],
 ) -> "MultiTaskEntityRecognizer":
     """Create a CRF entity recogniser for multi-task training.
 
     model (Model[List[Doc], List[Floats2d]]): Per-token BIO emission scores with a
         "crf" ref, such as spacy_mtl.CRFTagger.v1.
+    distill_weight (float): The share of the loss taken from a teacher's tag marginals
+        on the documents that carry them (written by `python -m spacy_mtl
+        distill-targets`); 0 for none.
+    distill_temperature (float): Softens the teacher's marginals and the CRF's scores in
+        that part of the loss.
     scorer (Optional[Callable]): Scores only documents with entity annotation.
     """
-    return MultiTaskEntityRecognizer(nlp.vocab, model, name, scorer=scorer)
+    return MultiTaskEntityRecognizer(
+        nlp.vocab,
+        model,
+        name,
+        distill_weight=distill_weight,
+        distill_temperature=distill_temperature,
+        scorer=scorer,
+    )
 
 
 class MultiTaskEntityRecognizer(TaskHead):
@@ -66,13 +98,20 @@ class MultiTaskEntityRecognizer(TaskHead):
         model: Model,
         name: str = "mtl_ner",
         *,
+        distill_weight: float = 0.0,
+        distill_temperature: float = 2.0,
         scorer: Optional[Callable] = None,
     ) -> None:
         self.vocab = vocab
         self.model = model
         self.name = name
         self.scorer = scorer
-        self.cfg: Dict[str, list] = {"labels": []}
+        check_distill_settings(name, distill_weight, distill_temperature)
+        self.cfg: Dict[str, Any] = {
+            "labels": [],
+            "distill_weight": distill_weight,
+            "distill_temperature": distill_temperature,
+        }
 
     @property
     def tag_names(self) -> List[str]:
@@ -112,6 +151,17 @@ class MultiTaskEntityRecognizer(TaskHead):
         emissions = self.model.predict(docs)
         return crf_decode(self.model.get_ref("crf"), emissions)
 
+    def marginals(self, docs: Iterable[Doc]) -> List[numpy.ndarray]:
+        """Each document's (tokens, tags) posterior tag marginals, in `tag_names` order.
+
+        The targets a student learns from in distillation; unlike `predict`, this runs torch.
+        """
+        docs = list(docs)
+        if not docs:
+            return []
+        self.require_encoder_output(docs)
+        return crf_marginals(self.model.get_ref("crf"), self.model.predict(docs))
+
     def set_annotations(self, docs: Iterable[Doc], tag_ids: List[List[int]]) -> None:
         # Tag ids, not names: 0 is "O", 2k + 1 "B-" and 2k + 2 "I-" of label k (bio_tag_names).
         labels = list(self.labels)
@@ -144,16 +194,46 @@ class MultiTaskEntityRecognizer(TaskHead):
     def gold_labels(self, doc: Doc) -> List[str]:
         return [ent.label_ for ent in doc.ents]
 
-    def gold(self, examples: List[Example]) -> Dict[int, numpy.ndarray]:
-        """BIO tag ids of each annotated example, by its index in the batch."""
+    def gold(
+        self, examples: List[Example]
+    ) -> Dict[int, Tuple[numpy.ndarray, Optional[numpy.ndarray]]]:
+        """BIO tag ids and teacher targets of each annotated example, by its index in the batch.
+
+        The teacher targets are the softened teacher marginals, or None (the head
+        does not distill, the document has none, or the pipeline tokenizes it
+        unlike the gold document the teacher read).
+        """
         return {
-            i: self._gold_tag_ids(eg, i) for i, eg in enumerate(examples) if self.is_annotated(eg)
+            i: (self._gold_tag_ids(eg, i), self._teacher_targets(eg, i))
+            for i, eg in enumerate(examples)
+            if self.is_annotated(eg)
         }
 
+    def _teacher_targets(self, example: Example, index: int) -> Optional[numpy.ndarray]:
+        if not self.cfg.get("distill_weight"):
+            return None
+        stored = teacher_tags(example.reference)
+        if stored is None or not _same_tokens(example):
+            return None
+        names, probs = stored
+        where = f"document {index} of the batch ({describe_doc(example.reference)})"
+        columns = columns_for(self.tag_names, names, "tags", where)
+        if probs.shape[0] != len(example.reference):
+            raise ValueError(
+                f"The teacher tag marginals of {where} have {probs.shape[0]} rows for "
+                f"{len(example.reference)} tokens: the document was changed after "
+                "distill-targets annotated it."
+            )
+        return soften(probs[:, columns], self.cfg["distill_temperature"])
+
     def loss(
-        self, gold: Dict[int, numpy.ndarray], emissions: List[Floats2d]
+        self,
+        gold: Dict[int, Tuple[numpy.ndarray, Optional[numpy.ndarray]]],
+        emissions: List[Floats2d],
     ) -> Tuple[float, List[Floats2d]]:
         """The CRF's NLL over the annotated documents, and the emissions' gradient.
+
+        Documents with teacher targets mix in the CRF's soft loss against them.
 
         Accumulates the gradient of the CRF's transition scores as a side effect,
         applied with the rest of the model by `finish_update`.
@@ -166,7 +246,12 @@ class MultiTaskEntityRecognizer(TaskHead):
             return 0.0, d_emissions
         rows = list(gold)
         crf = self.model.get_ref("crf")
-        nll, backprop = crf.begin_update(([emissions[i] for i in rows], [gold[i] for i in rows]))
+        inputs: Tuple = ([emissions[i] for i in rows], [gold[i][0] for i in rows])
+        softs = [gold[i][1] for i in rows]
+        if any(soft is not None for soft in softs):
+            settings = (self.cfg["distill_weight"], self.cfg["distill_temperature"])
+            inputs = (*inputs, softs, settings)
+        nll, backprop = crf.begin_update(inputs)
         d_rows = backprop(ops.alloc1f(len(rows)) + 1.0)
         for i, d in zip(rows, d_rows):
             d_emissions[i] = ops.asarray2f(d)
@@ -198,9 +283,44 @@ class MultiTaskEntityRecognizer(TaskHead):
         problem = _alignment_problem(example)
         return [problem] if problem else []
 
+    def start_initialize(self) -> None:
+        # The first training document with each set of teacher tags, and how many
+        # documents with teacher tags the pipeline tokenizes otherwise.
+        self._teacher_tags: Dict[Tuple[str, ...], str] = {}
+        self._n_teacher = 0
+        self._n_retokenized = 0
+
+    def observe(self, example: Example, index: int) -> None:
+        stored = teacher_tags(example.reference) if self.cfg["distill_weight"] else None
+        if stored is None:
+            return
+        self._n_teacher += 1
+        if not _same_tokens(example):
+            self._n_retokenized += 1
+        where = f"training example {index} ({describe_doc(example.reference)})"
+        self._teacher_tags.setdefault(tuple(stored[0]), where)
+
     def finish_initialize(self, nlp: Optional[Language]) -> None:
         self.model.attrs["context_labels"] = self._context_labels(nlp)
         self.model.set_dim("nO", len(self.tag_names))
+        if self.cfg["distill_weight"]:
+            self._check_teacher_tags()
+
+    def _check_teacher_tags(self) -> None:
+        if not self._teacher_tags:
+            raise no_targets_error(self.name, "tag marginals", TEACHER_TAGS_KEY)
+        for names, where in self._teacher_tags.items():
+            columns_for(self.tag_names, list(names), "tags", where)
+        if self._n_retokenized:
+            warnings.warn(
+                f"{self.name}: the pipeline's tokenizer splits {self._n_retokenized} of the "
+                f"{self._n_teacher} training documents with teacher tag marginals otherwise "
+                "than their gold tokens, which the teacher read; those learn from their gold "
+                "tags alone. Train with gold_preproc = true in [corpora.train], or tokenize "
+                "the corpus with the pipeline's tokenizer before distill-targets.",
+                UserWarning,
+                stacklevel=2,
+            )
 
     def _context_labels(self, nlp: Optional[Language]) -> List[str]:
         """The labels of the classifier this recogniser is conditioned on, if any."""
@@ -225,6 +345,11 @@ class MultiTaskEntityRecognizer(TaskHead):
         return labels
 
 
+def _same_tokens(example: Example) -> bool:
+    """Whether the predicted document has the gold document's tokens."""
+    return [t.text for t in example.x] == [t.text for t in example.y]
+
+
 def _check_alignment(example: Example, index: int, where: str = "document") -> None:
     """Raise if a gold entity cannot be mapped onto the predicted tokens."""
     problem = _alignment_problem(example)
@@ -237,7 +362,7 @@ def _check_alignment(example: Example, index: int, where: str = "document") -> N
 
 def _alignment_problem(example: Example) -> Optional[str]:
     """Which gold entity cannot be mapped onto the predicted tokens, if any."""
-    if [t.text for t in example.x] == [t.text for t in example.y]:
+    if _same_tokens(example):
         return None
     for ent in example.y.ents:
         if not example.get_aligned_spans_y2x([ent]):

@@ -4,6 +4,10 @@ Exclusive classes use a softmax and cross-entropy, multi-label a sigmoid and
 binary cross-entropy. A document whose `doc.cats` is empty contributes no loss
 and no gradient (stock `textcat` trains it towards "every label is 0"), and in
 multi-label mode a label missing from a non-empty `doc.cats` is masked.
+
+With `distill_weight` set, a document that also carries a teacher's category
+probabilities (spacy_mtl.distillation) learns from those too, softened by
+`distill_temperature`.
 """
 
 from typing import Callable, Dict, Iterable, List, Optional, Tuple, Union
@@ -17,6 +21,14 @@ from thinc.api import CategoricalCrossentropy, Config, Model
 from thinc.types import Floats2d
 
 from ..annotation import describe_doc, has_cats
+from ..distillation import (
+    TEACHER_CATS_KEY,
+    check_distill_settings,
+    columns_for,
+    no_targets_error,
+    soften,
+    teacher_cats,
+)
 from .head import TaskHead, describe_lines
 
 DEFAULT_TEXTCAT_MODEL = Config().from_str(
@@ -49,6 +61,8 @@ MISSING_LABEL = -1
         "exclusive_classes": True,
         "class_weights": None,
         "label_smoothing": 0.0,
+        "distill_weight": 0.0,
+        "distill_temperature": 2.0,
         "threshold": 0.5,
         "scorer": {"@scorers": "spacy_mtl.textcat_scorer.v1"},
     },
@@ -71,6 +85,8 @@ def make_mtl_textcat(
     exclusive_classes: bool,
     class_weights: ClassWeights,
     label_smoothing: float,
+    distill_weight: float,
+    distill_temperature: float,
     threshold: float,
     scorer: Optional[Callable],
 ) -> "MultiTaskTextCategorizer":
@@ -82,6 +98,11 @@ def make_mtl_textcat(
         "balanced" weighs labels by inverse training frequency.
     label_smoothing (float): Exclusive classes only: the share of each target moved from
         the gold label to the others (thinc's CategoricalCrossentropy); 0 for none.
+    distill_weight (float): Exclusive classes only: the share of the loss taken from a
+        teacher's probabilities on the documents that carry them (written by
+        `python -m spacy_mtl distill-targets`); 0 for none.
+    distill_temperature (float): Softens the teacher's and the model's distributions in
+        that part of the loss (its gradient is scaled back by the temperature).
     threshold (float): Probability at which a multi-label prediction counts as positive.
     scorer (Optional[Callable]): Scores only documents that have gold categories.
     """
@@ -92,6 +113,8 @@ def make_mtl_textcat(
         exclusive_classes=exclusive_classes,
         class_weights=class_weights,
         label_smoothing=label_smoothing,
+        distill_weight=distill_weight,
+        distill_temperature=distill_temperature,
         threshold=threshold,
         scorer=scorer,
     )
@@ -109,6 +132,8 @@ class MultiTaskTextCategorizer(TaskHead):
         exclusive_classes: bool = True,
         class_weights: ClassWeights = None,
         label_smoothing: float = 0.0,
+        distill_weight: float = 0.0,
+        distill_temperature: float = 2.0,
         threshold: float = 0.5,
         scorer: Optional[Callable] = None,
     ) -> None:
@@ -132,6 +157,12 @@ class MultiTaskTextCategorizer(TaskHead):
                 f"[components.{name}] label_smoothing applies to exclusive classes only; "
                 "set it to 0 or exclusive_classes = true."
             )
+        check_distill_settings(name, distill_weight, distill_temperature)
+        if distill_weight and not exclusive_classes:
+            raise ValueError(
+                f"[components.{name}] distill_weight applies to exclusive classes only; "
+                "set it to 0 or exclusive_classes = true."
+            )
         self._cross_entropy = CategoricalCrossentropy(
             normalize=False, missing_value=MISSING_LABEL, label_smoothing=label_smoothing
         )
@@ -140,6 +171,8 @@ class MultiTaskTextCategorizer(TaskHead):
             "exclusive_classes": exclusive_classes,
             "class_weights": class_weights,
             "label_smoothing": label_smoothing,
+            "distill_weight": distill_weight,
+            "distill_temperature": distill_temperature,
             "threshold": threshold,
             "label_weights": [],
         }
@@ -200,13 +233,33 @@ class MultiTaskTextCategorizer(TaskHead):
             "exactly one label must be 1.0 (set exclusive_classes = false for multi-label data)"
         ]
 
-    def gold(self, examples: List[Example]) -> Tuple[numpy.ndarray, numpy.ndarray]:
-        """Gold targets and a mask of which (document, label) cells are annotated."""
-        return self._targets(examples)
+    def gold(self, examples: List[Example]) -> Tuple[numpy.ndarray, ...]:
+        """Gold targets, a mask of the annotated (document, label) cells, and teacher targets.
 
-    def loss(
-        self, gold: Tuple[numpy.ndarray, numpy.ndarray], logits: Floats2d
-    ) -> Tuple[float, Floats2d]:
+        The teacher targets are the softened teacher probabilities of each
+        annotated document that carries them (rows of zeros elsewhere), or
+        None when the head does not distill.
+        """
+        targets, mask = self._targets(examples)
+        return targets, mask, self._teacher_targets(examples, mask)
+
+    def _teacher_targets(
+        self, examples: List[Example], mask: numpy.ndarray
+    ) -> Optional[numpy.ndarray]:
+        if not self.cfg.get("distill_weight"):
+            return None
+        teacher = numpy.zeros(mask.shape, dtype="f")
+        for i, eg in enumerate(examples):
+            cats = teacher_cats(eg.reference)
+            if cats is None or not mask[i].any():
+                continue
+            where = f"document {i} of the batch ({describe_doc(eg.reference)})"
+            columns = columns_for(list(self.labels), list(cats), "categories", where)
+            probs = numpy.asarray(list(cats.values()), dtype="f")[columns]
+            teacher[i] = soften(probs / probs.sum(), self.cfg["distill_temperature"])
+        return teacher
+
+    def loss(self, gold: Tuple[numpy.ndarray, ...], logits: Floats2d) -> Tuple[float, Floats2d]:
         """Cross-entropy (exclusive) or binary cross-entropy (multi-label) over annotated rows.
 
         Exclusive classes take their gradient from thinc's CategoricalCrossentropy
@@ -214,11 +267,13 @@ class MultiTaskTextCategorizer(TaskHead):
         each row by the weight of its gold label, which thinc's losses do not
         offer, and thinc has no binary cross-entropy, so multi-label is ours.
 
+        With teacher targets, their rows mix in the teacher's part (`_distill`).
+
         RETURNS (Tuple[float, Floats2d]): The summed loss over the annotated
             documents and the gradient of the logits; rows of documents without
             cats are zero.
         """
-        targets, mask = gold
+        targets, mask, teacher = gold
         ops = self.model.ops
         probs = ops.to_numpy(self._activate(logits))
         weights = numpy.asarray(self.cfg["label_weights"] or [1.0] * len(self.labels), dtype="f")
@@ -230,13 +285,45 @@ class MultiTaskTextCategorizer(TaskHead):
             # The (label-smoothed) targets thinc's gradient used; zero rows where cats are missing.
             smoothed, row_mask = self._cross_entropy.convert_truths(gold_ids, probs)
             log_probs = numpy.log(numpy.clip(probs, 1e-8, 1.0))
-            loss = float((-(smoothed * row_mask * log_probs) * row_weight).sum())
+            row_loss = (-(smoothed * row_mask * log_probs) * row_weight).sum(axis=1)
+            if teacher is not None and teacher.any():
+                d, row_loss = self._distill(logits, teacher, row_weight, d, row_loss)
+            loss = float(row_loss.sum())
         else:
             d = (probs - targets) * mask * weights
             eps = 1e-8
             bce = -(targets * numpy.log(probs + eps) + (1 - targets) * numpy.log(1 - probs + eps))
             loss = float((bce * mask * weights).sum())
         return loss, ops.asarray2f(d)
+
+    def _distill(
+        self,
+        logits: Floats2d,
+        teacher: numpy.ndarray,
+        row_weight: numpy.ndarray,
+        d_gold: numpy.ndarray,
+        loss_gold: numpy.ndarray,
+    ) -> Tuple[numpy.ndarray, numpy.ndarray]:
+        """Mix the gold loss with the teacher's, on the rows that have teacher targets.
+
+        The teacher's part is T^2 times the KL divergence from the softened
+        teacher distribution q_T to the model's at temperature T, p_T; its
+        gradient is T * (p_T - q_T) (Hinton et al. 2015).
+
+        RETURNS (Tuple[numpy.ndarray, numpy.ndarray]): The gradient of the logits
+            and the loss of each row.
+        """
+        weight, temperature = self.cfg["distill_weight"], self.cfg["distill_temperature"]
+        scaled = self.model.ops.to_numpy(logits).astype("f") / temperature
+        log_p = scaled - scaled.max(axis=1, keepdims=True)
+        log_p = log_p - numpy.log(numpy.exp(log_p).sum(axis=1, keepdims=True))
+        d_teacher = temperature * (numpy.exp(log_p) - teacher) * row_weight
+        log_q = numpy.log(numpy.where(teacher > 0, teacher, 1.0))
+        kl = temperature**2 * (teacher * (log_q - log_p)).sum(axis=1) * row_weight[:, 0]
+        rows = teacher.any(axis=1)
+        d = numpy.where(rows[:, None], (1.0 - weight) * d_gold + weight * d_teacher, d_gold)
+        loss = numpy.where(rows, (1.0 - weight) * loss_gold + weight * kl, loss_gold)
+        return d.astype("f"), loss
 
     def _targets(self, examples: List[Example]) -> Tuple[numpy.ndarray, numpy.ndarray]:
         """Gold targets and a mask of which (document, label) cells are annotated."""
@@ -283,11 +370,17 @@ class MultiTaskTextCategorizer(TaskHead):
     def start_initialize(self) -> None:
         self._counts: Dict[str, float] = {}
         self._n_annotated = 0
+        # The first training document with each set of teacher labels.
+        self._teacher_labels: Dict[Tuple[str, ...], str] = {}
 
     def observe(self, example: Example, index: int) -> None:
         self._n_annotated += 1
         for label, value in example.reference.cats.items():
             self._counts[label] = self._counts.get(label, 0.0) + float(value)
+        cats = teacher_cats(example.reference) if self.cfg["distill_weight"] else None
+        if cats is not None:
+            where = f"training example {index} ({describe_doc(example.reference)})"
+            self._teacher_labels.setdefault(tuple(cats), where)
 
     def check_given_labels(self, labels: Iterable[str]) -> None:
         not_one_hot = getattr(labels, "not_one_hot", None)
@@ -305,6 +398,11 @@ class MultiTaskTextCategorizer(TaskHead):
                 "an exclusive classifier needs at least two."
             )
         self.cfg["label_weights"] = self._label_weights(self._counts, self._n_annotated)
+        if self.cfg["distill_weight"]:
+            if not self._teacher_labels:
+                raise no_targets_error(self.name, "categories", TEACHER_CATS_KEY)
+            for teacher_labels, where in self._teacher_labels.items():
+                columns_for(list(self.labels), list(teacher_labels), "categories", where)
         self.model.get_ref("output_layer").set_dim("nO", len(self.labels))
 
     def _label_weights(self, counts: Dict[str, float], n_annotated: int) -> List[float]:

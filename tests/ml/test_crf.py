@@ -1,4 +1,4 @@
-"""The CRF against brute force: partition, partial-annotation NLL and constrained decoding."""
+"""The CRF against brute force: partition, partial-annotation NLL, decoding, distillation."""
 
 import itertools
 
@@ -273,3 +273,94 @@ def test_best_predecessors_equal_the_dense_max(spread):
 def test_viterbi_of_empty_inputs():
     transitions, start, end = numpy.zeros((3, 3), "f"), numpy.zeros(3, "f"), numpy.zeros(3, "f")
     assert viterbi(numpy.zeros((0, 0, 3), "f"), [], transitions, start, end) == []
+
+
+def _valid_paths(length):
+    return [p for p in itertools.product(range(N_TAGS), repeat=length) if _is_valid(p)]
+
+
+def test_marginals_match_brute_force_with_padding(crf):
+    torch.manual_seed(3)
+    emissions = torch.randn(2, 4, N_TAGS)
+    marginals = crf.marginals(emissions, torch.tensor([4, 3]))
+    for b, length in enumerate((4, 3)):
+        paths = _valid_paths(length)
+        scores = torch.stack([_score(crf, emissions[b], p) for p in paths]).detach()
+        probs = torch.softmax(scores.double(), 0)
+        expected = torch.zeros(length, N_TAGS, dtype=torch.float64)
+        for p, prob in zip(paths, probs):
+            for t, tag in enumerate(p):
+                expected[t, tag] += prob
+        assert torch.allclose(marginals[b, :length].double(), expected, atol=1e-5)
+        assert marginals[b, length:].abs().sum() == 0
+
+
+def _brute_force_soft_loss(crf, emissions, length, soft, temperature):
+    """T^2 (log Z at T - E_q[score] / T), the pairs drawn independently, penalties left out."""
+    paths = _valid_paths(length)
+    e = emissions[:length]
+    log_z = torch.logsumexp(torch.stack([_score(crf, e, p) / temperature for p in paths]), 0)
+    q = soft[:length]
+    expected = (q * e).sum() + q[0] @ crf.start_transitions + q[-1] @ crf.end_transitions
+    for t in range(1, length):
+        expected = expected + q[t - 1] @ crf.transitions @ q[t]
+    return temperature**2 * (log_z - expected / temperature)
+
+
+@pytest.mark.parametrize("temperature", [1.0, 2.5])
+def test_soft_loss_and_gradient_match_brute_force(crf, temperature):
+    torch.manual_seed(4)
+    emissions = torch.randn(2, 3, N_TAGS)
+    lengths = torch.tensor([3, 2])
+    soft = torch.softmax(torch.randn(2, 3, N_TAGS), -1)
+    soft[1, 2] = 0.0
+    leaf = emissions.clone().requires_grad_(True)
+    loss = crf.soft_loss(leaf, lengths, soft, temperature)
+    loss.sum().backward()
+    crf_grads = [p.grad.clone() for p in crf.parameters()]
+    crf.zero_grad()
+    brute_leaf = emissions.clone().requires_grad_(True)
+    brute = torch.stack(
+        [
+            _brute_force_soft_loss(crf, brute_leaf[b], int(n), soft[b], temperature)
+            for b, n in enumerate(lengths)
+        ]
+    )
+    brute.sum().backward()
+    assert torch.allclose(loss.float(), brute.float(), atol=1e-4)
+    assert torch.allclose(leaf.grad, brute_leaf.grad, atol=1e-5)
+    for ours, theirs in zip(crf_grads, [p.grad for p in crf.parameters()]):
+        assert torch.allclose(ours, theirs, atol=1e-5)
+    # The emissions' gradient is T * (marginals at T - targets) on the real tokens.
+    with torch.no_grad():
+        scaled = LinearChainCRF(N_TAGS)
+        for mine, theirs in zip(scaled.parameters(), crf.parameters()):
+            mine.copy_(theirs / temperature)
+    marginals = scaled.marginals(emissions / temperature, lengths)
+    assert torch.allclose(leaf.grad[0], temperature * (marginals[0] - soft[0]), atol=1e-5)
+
+
+def test_soft_loss_of_a_one_hot_valid_path_is_its_nll(crf):
+    torch.manual_seed(5)
+    emissions = torch.randn(1, 4, N_TAGS)
+    gold = torch.tensor([[1, 2, 0, 3]])
+    soft = torch.nn.functional.one_hot(gold, N_TAGS).float()
+    lengths = torch.tensor([4])
+    nll = crf(emissions, lengths, gold)
+    assert torch.allclose(crf.soft_loss(emissions, lengths, soft, 1.0).float(), nll, atol=1e-4)
+    mixed = crf(emissions, lengths, gold, soft=soft, soft_weight=0.3, temperature=1.0)
+    assert torch.allclose(mixed, nll, atol=1e-4)
+
+
+def test_documents_without_soft_targets_keep_their_nll(crf):
+    torch.manual_seed(6)
+    emissions = torch.randn(2, 3, N_TAGS)
+    lengths = torch.tensor([3, 3])
+    gold = torch.tensor([[1, 2, 0], [0, 3, 4]])
+    soft = torch.zeros(2, 3, N_TAGS)
+    soft[0] = torch.softmax(torch.randn(3, N_TAGS), -1)
+    nll = crf(emissions, lengths, gold)
+    mixed = crf(emissions, lengths, gold, soft=soft, soft_weight=0.5, temperature=2.0)
+    assert torch.allclose(mixed[1], nll[1])
+    expected = 0.5 * nll[0] + 0.5 * crf.soft_loss(emissions, lengths, soft, 2.0)[0].float()
+    assert torch.allclose(mixed[0], expected, atol=1e-4)
