@@ -11,6 +11,7 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -38,6 +39,11 @@ LOGGER_CODE = BENCH_DIR / "bench_logger.py"
 ENTRY_POINT = BENCH_DIR / "run_benchmarks.py"
 
 THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+# The seed of the teacher every seed of a distilled system learns from.
+TEACHER_SEED = 0
+# One teacher run at a time per (dataset, teacher), however many students wait for it.
+_TEACHER_LOCKS: Dict[Tuple[str, str], threading.Lock] = {}
+_TEACHER_LOCKS_GUARD = threading.Lock()
 
 
 def run_benchmark(args: argparse.Namespace) -> int:
@@ -120,6 +126,8 @@ def run_one(
             )
         log(f"done already: {_rel(run_dir)}")
         return
+    if system.teacher:
+        data = distilled_data(args, code_dir, data, dataset, setting, system, minilm)
     eval_frequency = args.eval_frequency or max(steps // 10, 1)
     eval_frequency = min(eval_frequency, steps)
     trainings = {}
@@ -175,6 +183,41 @@ def run_one(
         f"slot F1 {m['slot_f1']:.2f} sentence {m['sentence_acc']:.2f} "
         f"({result['train_wall_s'] / 60:.1f} min)"
     )
+
+
+def distilled_data(
+    args: argparse.Namespace,
+    code_dir: Path,
+    data: Dict[str, Path],
+    dataset: str,
+    setting: str,
+    system: System,
+    minilm: Optional[Path],
+) -> Dict[str, Path]:
+    """The data of a distilled system: the training split annotated by its teacher.
+
+    The teacher (seed TEACHER_SEED) is trained and evaluated as a run of its own, once, and
+    `python -m spacy_mtl distill-targets` writes the annotated split beside it.
+    """
+    if setting != FULL:
+        raise RunError(f"{system.name}: a distilled system trains with full annotation only")
+    teacher = SYSTEMS_BY_NAME[system.teacher]
+    with _TEACHER_LOCKS_GUARD:
+        lock = _TEACHER_LOCKS.setdefault((dataset, teacher.name), threading.Lock())
+    with lock:
+        run_one(args, code_dir, data, dataset, setting, teacher, TEACHER_SEED, minilm)
+        steps = steps_of(args, teacher)
+        teacher_dir = run_dir_of(args.out, dataset, setting, teacher.name, steps, TEACHER_SEED)
+        annotated = teacher_dir / "train_teacher.spacy"
+        if not annotated.exists():
+            model = teacher_dir / JOINT / "model" / "model-best"
+            cmd = [sys.executable, "-m", "spacy_mtl", "distill-targets"]
+            cmd += [str(model), str(data["train"]), str(annotated)]
+            log(f"teacher targets: {_rel(annotated)}")
+            run_measured(cmd, code_dir, teacher_dir / "distill.log", args.timeout)
+            if not annotated.exists():
+                raise RunError(f"no {annotated}; see {teacher_dir / 'distill.log'}")
+    return {**data, "train": annotated}
 
 
 def train(

@@ -6,7 +6,7 @@ the runner, the worker and the report all read the same table.
 
 import argparse
 from dataclasses import dataclass, field
-from typing import Any, Dict
+from typing import Any, Dict, Optional
 
 CATS = "cats"
 ENTS = "ents"
@@ -61,6 +61,9 @@ class System:
     patches (Dict[str, Any]): Config values to set in every config of the system,
         by dotted path (a dict replaces a whole section).
     transformer (bool): Trains with --transformer-steps and needs the MiniLM weights.
+    teacher (Optional[str]): The system whose seed-0 model annotates the training split
+        (`python -m spacy_mtl distill-targets`) before this one trains on it; full
+        annotation only.
     """
 
     name: str
@@ -69,6 +72,7 @@ class System:
     configs: Dict[str, str]
     patches: Dict[str, Any] = field(default_factory=dict)
     transformer: bool = False
+    teacher: Optional[str] = None
 
     @property
     def is_joint(self) -> bool:

@@ -3,7 +3,7 @@
 import numpy
 import pytest
 import spacy
-from conftest import HELD_OUT, INTENTS, SENTENCES, build_nlp, make_examples
+from conftest import HELD_OUT, INTENTS, REPO, SENTENCES, build_nlp, make_examples, spacy_train
 from spacy.tokens import DocBin
 from spacy.training import Example
 
@@ -289,3 +289,45 @@ def test_retokenized_documents_warn_and_learn_from_gold_alone():
         nlp.initialize(lambda: examples)
     gold = nlp.get_pipe("mtl_ner").gold(examples[:2])
     assert gold[0][1] is None and gold[1][1] is not None
+
+
+@pytest.mark.slow
+def test_spacy_train_learns_from_the_targets_distill_targets_wrote(trained_nlp, tmp_path):
+    """The whole way as a user takes it: distill-targets, then `spacy train` with a config.
+
+    The teacher's intents are taken as they are; the gold intents are then swapped, so a
+    student that learns only from the teacher (distill_weight = 1) must predict the
+    teacher's intents, and one that ignores it (distill_weight = 0) the swapped gold ones.
+    """
+    trained_nlp.to_disk(tmp_path / "teacher")
+    gold = [eg.reference for eg in make_examples(trained_nlp, SENTENCES)]
+    DocBin(docs=gold).to_disk(tmp_path / "train.spacy")
+    annotated = tmp_path / "train_teacher.spacy"
+    teacher = str(tmp_path / "teacher")
+    assert main(["distill-targets", teacher, str(tmp_path / "train.spacy"), str(annotated)]) == 0
+    docs = list(DocBin().from_disk(annotated).get_docs(trained_nlp.vocab))
+    teacher_intents = [max(teacher_cats(d), key=teacher_cats(d).get) for d in docs]
+    assert teacher_intents == [intent for _, intent, _ in SENTENCES]
+    for doc in docs:
+        intent = max(doc.cats, key=doc.cats.get)
+        doc.cats = _swapped_cats(intent)
+    DocBin(store_user_data=True, docs=docs).to_disk(annotated)
+    predicted = {}
+    for weight in ("1.0", "0.0"):
+        output = tmp_path / f"student{weight}"
+        spacy_train(
+            REPO / "configs" / "cnn.cfg",
+            output,
+            *("--paths.train", str(annotated), "--paths.dev", str(annotated)),
+            *("--training.max_steps", "60", "--training.eval_frequency", "30"),
+            *("--components.textcat.distill_weight", weight),
+            *("--components.textcat.distill_temperature", "1.0"),
+            *("--components.ner.distill_weight", weight),
+        )
+        student = spacy.load(output / "model-last")
+        predicted[weight] = [
+            max(d.cats, key=d.cats.get) for d in student.pipe(t for t, _, _ in SENTENCES)
+        ]
+    teacher_hits = [p == t for p, t in zip(predicted["1.0"], teacher_intents)]
+    gold_hits = [p == SWAP[t] for p, t in zip(predicted["0.0"], teacher_intents)]
+    assert sum(teacher_hits) >= 15 and sum(gold_hits) >= 15, predicted
