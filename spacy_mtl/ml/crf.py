@@ -149,11 +149,13 @@ class LinearChainCRF(torch.nn.Module):
         log Z of the scores divided by the temperature, less the expected score
         of a path whose tags are drawn from the targets, each pair of
         neighbours independently (the targets are marginals, not a sequence
-        distribution). Times temperature squared, so that its gradient keeps
-        its size as the temperature grows (Hinton et al. 2015). The gradient of
-        the emissions is temperature * (student marginals - targets). The fixed
-        BIO penalties are left out of the expectation: independent neighbours
-        would give forbidden pairs weight, a constant that only hides the loss.
+        distribution), less the targets' own entropy, a constant that brings
+        the loss near 0 where the CRF matches them. Times temperature squared,
+        so that its gradient keeps its size as the temperature grows (Hinton et
+        al. 2015). The gradient of the emissions is temperature * (student
+        marginals - targets). Forbidden transitions are left out of the
+        expectation: independent neighbours would give them weight, and their
+        learnt scores, which no allowed path uses, would then drift upwards.
 
         RETURNS (Tensor): (batch,) losses, float64.
         """
@@ -165,13 +167,13 @@ class LinearChainCRF(torch.nn.Module):
         expected = expected + soft[:, 0] @ self.start_transitions.double()
         expected = expected + (last.unsqueeze(2) * soft).sum(1) @ self.end_transitions.double()
         if soft.shape[1] > 1:
+            allowed = self.transitions.double() * (self.transition_penalty == 0).double()
             pairs = (steps[1:] < lengths.unsqueeze(1)).double()
-            moves = torch.einsum(
-                "bti,ij,btj->bt", soft[:, :-1], self.transitions.double(), soft[:, 1:]
-            )
+            moves = torch.einsum("bti,ij,btj->bt", soft[:, :-1], allowed, soft[:, 1:])
             expected = expected + (moves * pairs).sum(1)
+        entropy = -(soft * torch.log(soft.clamp_min(1e-30))).sum(dim=(1, 2))
         log_z = self._log_partition(emissions, lengths, scale=scale)
-        return temperature**2 * (log_z - scale * expected)
+        return temperature**2 * (log_z - scale * expected - entropy)
 
     def marginals(self, emissions: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """Each token's posterior tag distribution: the gradient of log Z by the emissions.

@@ -296,15 +296,18 @@ def test_marginals_match_brute_force_with_padding(crf):
 
 
 def _brute_force_soft_loss(crf, emissions, length, soft, temperature):
-    """T^2 (log Z at T - E_q[score] / T), the pairs drawn independently, penalties left out."""
+    """T^2 (log Z at T - E_q[score] / T - H(q)), the pairs drawn independently and only
+    the allowed transitions counted."""
+    allowed, _ = bio_constraints(N_TAGS)
     paths = _valid_paths(length)
     e = emissions[:length]
     log_z = torch.logsumexp(torch.stack([_score(crf, e, p) / temperature for p in paths]), 0)
     q = soft[:length]
     expected = (q * e).sum() + q[0] @ crf.start_transitions + q[-1] @ crf.end_transitions
     for t in range(1, length):
-        expected = expected + q[t - 1] @ crf.transitions @ q[t]
-    return temperature**2 * (log_z - expected / temperature)
+        expected = expected + q[t - 1] @ (crf.transitions * allowed) @ q[t]
+    entropy = -(q * torch.log(q.clamp_min(1e-30))).sum()
+    return temperature**2 * (log_z - expected / temperature - entropy)
 
 
 @pytest.mark.parametrize("temperature", [1.0, 2.5])
@@ -331,6 +334,9 @@ def test_soft_loss_and_gradient_match_brute_force(crf, temperature):
     assert torch.allclose(leaf.grad, brute_leaf.grad, atol=1e-5)
     for ours, theirs in zip(crf_grads, [p.grad for p in crf.parameters()]):
         assert torch.allclose(ours, theirs, atol=1e-5)
+    # No path uses a forbidden transition, so none learns from the targets (nor drifts).
+    allowed, _ = bio_constraints(N_TAGS)
+    assert crf_grads[0][~allowed].abs().max() == 0 and crf_grads[0][allowed].abs().max() > 0
     # The emissions' gradient is T * (marginals at T - targets) on the real tokens.
     with torch.no_grad():
         scaled = LinearChainCRF(N_TAGS)
@@ -341,6 +347,7 @@ def test_soft_loss_and_gradient_match_brute_force(crf, temperature):
 
 
 def test_soft_loss_of_a_one_hot_valid_path_is_its_nll(crf):
+    """One-hot targets have no entropy, and their expected score is the path's score."""
     torch.manual_seed(5)
     emissions = torch.randn(1, 4, N_TAGS)
     gold = torch.tensor([[1, 2, 0, 3]])
