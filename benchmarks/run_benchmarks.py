@@ -49,7 +49,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from suite.helpers import BENCH_DIR, REPO_DIR  # noqa: E402
 from suite.runner import run_benchmark  # noqa: E402
-from suite.systems import SETTINGS, SYSTEMS, SYSTEMS_BY_NAME  # noqa: E402
+from suite.systems import FULL, SETTINGS, SYSTEMS, SYSTEMS_BY_NAME  # noqa: E402
 from suite.worker import run_worker  # noqa: E402
 
 # --------------------------------------------------------------------------- command line
@@ -169,6 +169,13 @@ def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
                 f"--systems {spec}: expected SYSTEM[:SETTING,...] with SYSTEM from "
                 f"{', '.join(SYSTEMS_BY_NAME)} and SETTING from {', '.join(SETTINGS)}"
             )
+        if SYSTEMS_BY_NAME[name].teacher:
+            # Its teacher annotates the training split, which only the full setting has whole.
+            if settings and set(chosen) != {FULL}:
+                parser.error(
+                    f"--systems {spec}: a distilled system trains in the {FULL} setting only"
+                )
+            chosen = [FULL]
         args.system_settings.append((SYSTEMS_BY_NAME[name], chosen))
     return args
 
