@@ -218,3 +218,15 @@ def test_command_line_runs_from_another_folder(tmp_path):
     assert result.returncode == 0, result.stderr
     assert "--summary-only" in result.stdout
     assert "mtl_joint" in result.stdout
+
+
+def test_a_distilled_system_runs_in_the_full_setting_only(capsys):
+    from run_benchmarks import parse_args
+
+    system = SYSTEMS_BY_NAME["mtl_bilstm_lr_kd"]
+    assert SYSTEMS_BY_NAME[system.teacher].transformer
+    settings = dict((s.name, chosen) for s, chosen in parse_args([]).system_settings)
+    assert settings["mtl_bilstm_lr_kd"] == [FULL] and SEPARATE in settings["mtl_joint"]
+    with pytest.raises(SystemExit):
+        parse_args(["--systems", "mtl_bilstm_lr_kd:separate"])
+    assert "full setting only" in capsys.readouterr().err

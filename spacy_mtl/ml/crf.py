@@ -149,13 +149,15 @@ class LinearChainCRF(torch.nn.Module):
         log Z of the scores divided by the temperature, less the expected score
         of a path whose tags are drawn from the targets, each pair of
         neighbours independently (the targets are marginals, not a sequence
-        distribution), less the targets' own entropy, a constant that brings
-        the loss near 0 where the CRF matches them. Times temperature squared,
-        so that its gradient keeps its size as the temperature grows (Hinton et
-        al. 2015). The gradient of the emissions is temperature * (student
-        marginals - targets). Forbidden transitions are left out of the
-        expectation: independent neighbours would give them weight, and their
-        learnt scores, which no allowed path uses, would then drift upwards.
+        distribution), less the targets' summed per-token entropy: a constant,
+        so that the logged loss is near 0, not near that entropy, once the CRF
+        matches them (it can dip below 0, as the pairs are not a distribution
+        over whole sequences). Times temperature squared, so that its gradient
+        keeps its size as the temperature grows (Hinton et al. 2015). The
+        gradient of the emissions is temperature * (student marginals -
+        targets). Forbidden transitions are left out of the expectation:
+        independent neighbours would give them weight, and their learnt
+        scores, which no allowed path uses, would then drift upwards.
 
         RETURNS (Tensor): (batch,) losses, float64.
         """
