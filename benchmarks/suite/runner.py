@@ -65,7 +65,8 @@ def run_benchmark(args: argparse.Namespace) -> int:
             name: prepare_dataset(args.data_dir, name, args.out / "_data") for name in args.datasets
         }
         minilm = None
-        if any(s.transformer for s in systems):
+        teachers = [SYSTEMS_BY_NAME[s.teacher] for s in systems if s.teacher]
+        if any(s.transformer for s in systems + teachers):
             minilm = prepare_minilm(args.out / "_models", code_dir)
         jobs = [
             (dataset, setting, system, seed)
