@@ -81,8 +81,9 @@ def columns_for(student: List[str], teacher: List[str], what: str, where: str) -
     leave probability mass with nowhere to go.
     """
     index = {name: i for i, name in enumerate(teacher)}
+    known = set(student)
     missing = [name for name in student if name not in index]
-    extra = [name for name in teacher if name not in set(student)]
+    extra = [name for name in teacher if name not in known]
     if missing or extra:
         raise ValueError(
             f"The teacher {what} of {where} do not match the student's: "
@@ -106,8 +107,8 @@ def annotate_teacher_targets(
     """Yield the documents with the teacher's outputs stored on them.
 
     The teacher reads each document's own tokens (not its text), so its tag
-    marginals line up with the gold tokens. Every `mtl_textcat` and `mtl_ner`
-    of the teacher contributes; the gold annotation is left as it is.
+    marginals line up with the gold tokens. The teacher's `mtl_textcat` and
+    `mtl_ner` (one of each at most) contribute; the gold annotation is left as it is.
 
     teacher (Language): A trained pipeline with `mtl_textcat` and/or `mtl_ner`.
     docs (Iterable[Doc]): Gold documents, e.g. from a training .spacy file.

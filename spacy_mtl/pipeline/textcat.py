@@ -256,6 +256,11 @@ class MultiTaskTextCategorizer(TaskHead):
             where = f"document {i} of the batch ({describe_doc(eg.reference)})"
             columns = columns_for(list(self.labels), list(cats), "categories", where)
             probs = numpy.asarray(list(cats.values()), dtype="f")[columns]
+            if not (numpy.isfinite(probs).all() and (probs >= 0).all() and probs.sum() > 0):
+                raise ValueError(
+                    f"The teacher categories of {where} are not probabilities: {cats}. "
+                    "Write them again with python -m spacy_mtl distill-targets."
+                )
             teacher[i] = soften(probs / probs.sum(), self.cfg["distill_temperature"])
         return teacher
 

@@ -331,3 +331,15 @@ def test_spacy_train_learns_from_the_targets_distill_targets_wrote(trained_nlp, 
     teacher_hits = [p == t for p, t in zip(predicted["1.0"], teacher_intents)]
     gold_hits = [p == SWAP[t] for p, t in zip(predicted["0.0"], teacher_intents)]
     assert sum(teacher_hits) >= 15 and sum(gold_hits) >= 15, predicted
+
+
+def test_teacher_categories_that_are_not_probabilities_name_the_document():
+    nlp = _distilling_nlp(0.5, 2.0, ner_weight=0.0)
+    examples = _with_teacher(nlp, SENTENCES, _one_hot_cats)
+    nlp.initialize(lambda: examples)
+    set_teacher_targets(examples[1].reference, cats={"flight": 0.0, "music": 0.0, "weather": 0.0})
+    textcat = nlp.get_pipe("mtl_textcat")
+    with pytest.raises(
+        ValueError, match=r"document 1 of the batch \('book a flight.*not probabilities"
+    ):
+        textcat.gold(examples[:2])
