@@ -202,8 +202,13 @@ class LinearChainCRF(torch.nn.Module):
         hundred or more tags). A column whose sum falls below SAFE_SUM is
         taken exactly by `_low_columns`, so the result is never clamped.
         """
-        emissions = emissions.double() * scale
-        transitions = (self.transitions + self.transition_penalty).double() * scale
+        emissions = emissions.double()
+        transitions = (self.transitions + self.transition_penalty).double()
+        start = (self.start_transitions + self.start_penalty).double()
+        end = self.end_transitions.double()
+        if scale != 1.0:  # distillation only: the NLL's partitions skip these products
+            emissions, transitions = emissions * scale, transitions * scale
+            start, end = start * scale, end * scale
         forbidden = self.transition_penalty != 0
         allowed = (~forbidden).double()
         # The forbidden transitions alone, rescaled by their own maximum (for `_low_columns`).
@@ -215,7 +220,7 @@ class LinearChainCRF(torch.nn.Module):
         )
         shift = transitions.max()
         exp_transitions = torch.exp(transitions - shift)
-        alpha = (self.start_transitions + self.start_penalty).double() * scale + emissions[:, 0]
+        alpha = start + emissions[:, 0]
         for t in range(1, emissions.shape[1]):
             top = alpha.max(dim=1, keepdim=True).values
             summed = torch.exp(alpha - top) @ exp_transitions
@@ -228,7 +233,7 @@ class LinearChainCRF(torch.nn.Module):
                 )
             step = step + emissions[:, t]
             alpha = torch.where((t < lengths).unsqueeze(1), step, alpha)
-        return torch.logsumexp(alpha + self.end_transitions.double() * scale, dim=1)
+        return torch.logsumexp(alpha + end, dim=1)
 
     @torch.no_grad()
     def decode(self, emissions: torch.Tensor, lengths: torch.Tensor) -> List[List[int]]:
