@@ -139,7 +139,11 @@ def test_ner_gold_carries_softened_teacher_marginals_in_its_tag_order():
 
 
 def test_a_student_learns_what_its_teacher_says():
-    """With the whole loss on the teacher, intents and entities follow it, not the gold."""
+    """With the whole loss on the teacher, intents and entities follow it, not the gold.
+
+    Seeds 0 to 4 (Intel Xeon): all 18 intents followed, and the swapped entities, every time.
+    """
+    spacy.util.fix_random_seed(0)
     nlp = _distilling_nlp(1.0, 1.0)
     examples = _with_teacher(nlp, SENTENCES, _swapped_cats, _swapped_tags)
     optimizer = nlp.initialize(lambda: examples)
@@ -298,6 +302,7 @@ def test_spacy_train_learns_from_the_targets_distill_targets_wrote(trained_nlp, 
     The teacher's intents are taken as they are; the gold intents are then swapped, so a
     student that learns only from the teacher (distill_weight = 1) must predict the
     teacher's intents, and one that ignores it (distill_weight = 0) the swapped gold ones.
+    With --system.seed 0, 1 and 2 (Intel Xeon) both students got all 18 right; the bar is 15.
     """
     trained_nlp.to_disk(tmp_path / "teacher")
     gold = [eg.reference for eg in make_examples(trained_nlp, SENTENCES)]
