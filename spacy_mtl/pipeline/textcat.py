@@ -10,7 +10,7 @@ probabilities (spacy_mtl.distillation) learns from those too, softened by
 `distill_temperature`.
 """
 
-from typing import Callable, Dict, Iterable, List, Optional, Tuple, Union
+from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple, Union
 
 import numpy
 from spacy.language import Language
@@ -95,7 +95,9 @@ def make_mtl_textcat(
     model (Model[List[Doc], Floats2d]): Returns one row of logits per document.
     exclusive_classes (bool): One label per document (softmax) or any number (sigmoid).
     class_weights (None, "balanced" or Dict[str, float]): Loss weight per label;
-        "balanced" weighs labels by inverse training frequency.
+        "balanced" weighs labels by inverse training frequency, counted over the
+        whole training corpus by the labels reader (spacy_mtl.task_labels.v1) when
+        [initialize.components.*.labels] uses it, else over the initialize examples.
     label_smoothing (float): Exclusive classes only: the share of each target moved from
         the gold label to the others (thinc's CategoricalCrossentropy); 0 for none.
     distill_weight (float): Exclusive classes only: the share of the loss taken from a
@@ -372,6 +374,27 @@ class MultiTaskTextCategorizer(TaskHead):
             "threshold": self.cfg["threshold"],
         }
 
+    def initialize(
+        self,
+        get_examples: Callable[[], Iterable[Example]],
+        *,
+        nlp: Optional[Language] = None,
+        labels: Optional[Any] = None,
+    ) -> None:
+        """Read the training examples once: collect the labels and size the model.
+
+        get_examples (Callable[[], Iterable[Example]]): The training examples.
+        nlp (Language): The pipeline.
+        labels (Optional[Iterable[str]]): Labels to use instead of those in the
+            data. From spacy_mtl.task_labels.v1 they carry each label's count over
+            the whole training corpus, which "balanced" class weights then use:
+            under `[training] max_epochs = -1` spaCy passes only the first 100
+            training examples here. A plain list leaves the counts to the examples.
+        """
+        counts = getattr(labels, "counts", None)
+        self._corpus_counts = None if counts is None else (counts, labels.n_docs)
+        super().initialize(get_examples, nlp=nlp, labels=labels)
+
     def start_initialize(self) -> None:
         self._counts: Dict[str, float] = {}
         self._n_annotated = 0
@@ -402,7 +425,8 @@ class MultiTaskTextCategorizer(TaskHead):
                 f"{self.name} has exclusive_classes = true but only one label {list(self.labels)}: "
                 "an exclusive classifier needs at least two."
             )
-        self.cfg["label_weights"] = self._label_weights(self._counts, self._n_annotated)
+        counts, n_annotated = self._corpus_counts or (self._counts, self._n_annotated)
+        self.cfg["label_weights"] = self._label_weights(counts, n_annotated)
         if self.cfg["distill_weight"]:
             if not self._teacher_labels:
                 raise no_targets_error(self.name, "categories", TEACHER_CATS_KEY)

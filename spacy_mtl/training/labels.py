@@ -13,6 +13,10 @@ instead, one DocBin file at a time, so memory does not grow with the corpus:
     sources = ${corpora.train.sources}    # a multi-task corpus
     # or: path = ${paths.train}           # a spacy.Corpus.v1
 
+For "cats" it also counts each label over those documents, so that
+`mtl_textcat`'s `class_weights = "balanced"` weighs the labels by their
+frequency in the whole corpus rather than in the 100-example sample.
+
 It reads the sources' settings, not a corpus object, so that a pipeline
 initialized by hand (`nlp.initialize(get_examples)`) with its paths unset
 still works: with no path at all it returns None and the head collects its
@@ -49,11 +53,23 @@ class TaskLabels(Sequence):
         of positive categories is not one (index among the task's documents, a
         preview and the source). An exclusive classifier refuses to train on
         them (`mtl_textcat.initialize`), before step 0.
+    counts (Optional[Dict[str, float]]): For "cats": each label's summed value
+        over the documents with categories (its number of positive documents
+        for 0/1 categories), for "balanced" class weights; None for "ents".
+    n_docs (int): The number of documents annotated for the task.
     """
 
-    def __init__(self, labels: Iterable[str], not_one_hot: Optional[List[str]] = None):
+    def __init__(
+        self,
+        labels: Iterable[str],
+        not_one_hot: Optional[List[str]] = None,
+        counts: Optional[Dict[str, float]] = None,
+        n_docs: int = 0,
+    ):
         self.labels = list(labels)
         self.not_one_hot = list(not_one_hot or [])
+        self.counts = None if counts is None else dict(counts)
+        self.n_docs = n_docs
 
     def __getitem__(self, index):
         return self.labels[index]
@@ -78,7 +94,8 @@ def create_task_labels(
 
     Reading every document anyway, it also notes the documents with categories
     that do not have exactly one positive one, for an exclusive classifier to
-    refuse before training rather than when it meets them.
+    refuse before training rather than when it meets them, and counts each
+    category, for balanced class weights.
 
     task (str): "cats" (the category names of documents with categories) or
         "ents" (the entity types of documents with entity annotation).
@@ -87,8 +104,9 @@ def create_task_labels(
         source whose `tasks` leave out `task` is skipped.
     path (Optional[Union[str, Path]]): A .spacy file or folder, as read by
         spacy.Corpus.v1 (`${paths.train}`).
-    RETURNS (Optional[TaskLabels]): The labels, sorted; None if no path is set
-        at all (the head then takes its labels from the examples).
+    RETURNS (Optional[TaskLabels]): The labels, sorted, with the non-one-hot
+        documents and the category counts; None if no path is set at all (the
+        head then takes its labels and counts from the examples).
     """
     if task not in TASKS:
         raise ValueError(
@@ -101,6 +119,7 @@ def create_task_labels(
     files = _task_files(task, sources, path)
     labels = set()
     not_one_hot = []
+    counts: Dict[str, float] = {}
     vocab = Vocab()
     annotated = has_cats if task == TASK_CATS else has_ents
     i = 0
@@ -112,6 +131,8 @@ def create_task_labels(
                 doc.user_data[SOURCE_KEY] = name
             if task == TASK_CATS:
                 labels.update(doc.cats)
+                for label, value in doc.cats.items():
+                    counts[label] = counts.get(label, 0.0) + float(value)
                 positives = [label for label, value in doc.cats.items() if value >= 0.5]
                 if len(positives) != 1:
                     not_one_hot.append(
@@ -121,7 +142,9 @@ def create_task_labels(
             else:
                 labels.update(ent.label_ for ent in doc.ents)
             i += 1
-    return TaskLabels(sorted(labels), not_one_hot)
+    return TaskLabels(
+        sorted(labels), not_one_hot, counts=counts if task == TASK_CATS else None, n_docs=i
+    )
 
 
 def _task_files(task: str, sources: Dict[str, Dict[str, Any]], path: Any) -> List[tuple]:

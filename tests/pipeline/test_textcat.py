@@ -2,8 +2,12 @@
 
 import numpy
 import pytest
-from conftest import HELD_OUT, INTENTS, SENTENCES, build_nlp, make_examples
+import spacy
+from conftest import HELD_OUT, INTENTS, REPO, SENTENCES, build_nlp, make_examples
+from spacy.tokens import DocBin
 from spacy.training import Example
+from spacy.training.initialize import init_nlp
+from spacy.util import load_config
 
 
 def _initialized(**cfg):
@@ -191,3 +195,56 @@ def test_initialize_without_any_cats_fails_clearly():
     nlp = build_nlp()
     with pytest.raises(ValueError, match="found no document with categories"):
         nlp.initialize(lambda: make_examples(nlp, SENTENCES, cats=False))
+
+
+def _late_rare_label_corpus(path):
+    """150 documents with cats, "rare" only on 3 after the first 100, the others alternating.
+
+    RETURNS (Dict[str, float]): The balanced weight of each label over the whole corpus,
+        n_docs / (n_labels * n_docs_of_label).
+    """
+    nlp = spacy.blank("en")
+    doc_bin = DocBin()
+    labels = ["common_a", "common_b", "rare"]
+    intents = ["rare" if i in (120, 130, 140) else labels[i % 2] for i in range(150)]
+    for i, intent in enumerate(intents):
+        doc = nlp.make_doc(f"request number {i}")
+        doc.cats = {label: float(label == intent) for label in labels}
+        doc_bin.add(doc)
+    doc_bin.to_disk(path)
+    return {label: len(intents) / (len(labels) * intents.count(label)) for label in labels}
+
+
+def test_balanced_class_weights_count_the_whole_corpus_under_max_epochs_minus_1(tmp_path):
+    """With max_epochs = -1 spaCy initializes the heads from the first 100 training
+    examples; the labels reader of configs/single_textcat.cfg counts every document, so
+    the balanced weights are the whole corpus's inverse frequencies, not the sample's."""
+    expected = _late_rare_label_corpus(tmp_path / "cats.spacy")
+    config = load_config(
+        REPO / "configs" / "single_textcat.cfg",
+        overrides={
+            "paths.train_cats": str(tmp_path / "cats.spacy"),
+            "paths.dev": str(tmp_path / "cats.spacy"),
+            "components.textcat.class_weights": "balanced",
+            "components.tok2vec.model.encode.width": 32,
+            "corpora.train.sampling": "none",
+            "corpora.train.shuffle": False,
+        },
+    )
+    assert config["training"]["max_epochs"] == -1
+    nlp = init_nlp(config)
+    textcat = nlp.get_pipe("textcat")
+    weights = dict(zip(textcat.labels, textcat.cfg["label_weights"]))
+    assert weights == pytest.approx(expected)
+
+
+def test_balanced_class_weights_from_a_plain_list_of_labels_count_the_examples():
+    """Labels given as a plain list carry no counts: the examples are counted, as before."""
+    nlp = build_nlp(class_weights="balanced")
+    rows = SENTENCES[:6] * 3 + SENTENCES[6:10] + SENTENCES[12:13]  # flight 18, weather 4, music 1
+    nlp.get_pipe("mtl_textcat").initialize(
+        lambda: make_examples(nlp, rows), nlp=nlp, labels=["flight", "music", "weather"]
+    )
+    textcat = nlp.get_pipe("mtl_textcat")
+    weights = dict(zip(textcat.labels, textcat.cfg["label_weights"]))
+    assert weights == pytest.approx({"flight": 23 / 54, "music": 23 / 3, "weather": 23 / 12})

@@ -71,6 +71,19 @@ def test_labels_of_a_path_and_of_a_limited_source(rare):
     assert create_task_labels("ents", sources=limited) == SLOTS[:-3]
 
 
+def test_category_counts_come_from_every_document(rare):
+    """Each intent's number of documents over the whole file, for balanced class weights."""
+    labels = create_task_labels("cats", path=str(rare["joint"]))
+    expected = {intent: 0 for intent in INTENTS}
+    for i in range(N_DOCS):
+        expected[INTENTS[-1 - i % 2] if i >= LATE else INTENTS[i % (len(INTENTS) - 2)]] += 1
+    assert labels.counts == expected
+    assert labels.n_docs == N_DOCS
+    assert labels.counts[INTENTS[-1]] > 0
+    entities = create_task_labels("ents", path=str(rare["joint"]))
+    assert entities.counts is None and entities.n_docs == N_DOCS
+
+
 def test_no_path_set_leaves_the_labels_to_the_examples():
     assert create_task_labels("ents", sources={"a": {"path": None}}, path=None) is None
 
