@@ -52,21 +52,47 @@ def score_cats(
     )
     scores["cats_acc"] = _cats_accuracy(annotated, multi_label, threshold) if annotated else None
     scores["cats_n_docs"] = len(annotated)
-    scores["joint_sentence_acc"] = sentence_accuracy(examples)
+    scores["joint_sentence_acc"] = sentence_accuracy(
+        examples, multi_label=multi_label, threshold=threshold
+    )
     return scores
 
 
 def _cats_accuracy(examples: List[Example], multi_label: bool, threshold: float) -> float:
-    correct = 0
-    for eg in examples:
-        gold, pred = eg.reference.cats, eg.predicted.cats
-        if multi_label:
-            gold_set = {label for label, value in gold.items() if value >= 0.5}
-            pred_set = {label for label in gold if pred.get(label, 0.0) >= threshold}
-            correct += gold_set == pred_set
-        else:
-            correct += bool(pred) and max(pred, key=pred.get) == max(gold, key=gold.get)
-    return correct / len(examples)
+    return sum(cats_right(eg, multi_label, threshold) for eg in examples) / len(examples)
+
+
+def cats_right(example: Example, multi_label: bool = False, threshold: float = 0.5) -> bool:
+    """Whether a document with gold categories has them right, as `cats_acc` counts it.
+
+    example (Example): A document whose reference has categories.
+    multi_label (bool): Exclusive: the top predicted label is the top gold label.
+        Multi-label: the labels predicted at `threshold` are the gold positives,
+        over the labels the gold cats name (a label absent from them is masked).
+    threshold (float): The probability at which a multi-label prediction is positive.
+    RETURNS (bool): Whether the categories are right.
+    """
+    gold, pred = example.reference.cats, example.predicted.cats
+    if multi_label:
+        gold_set = {label for label, value in gold.items() if value >= 0.5}
+        pred_set = {label for label in gold if pred.get(label, 0.0) >= threshold}
+        return gold_set == pred_set
+    return bool(pred) and max(pred, key=pred.get) == max(gold, key=gold.get)
+
+
+def ents_right(example: Example) -> bool:
+    """Whether a document with entity annotation has no entity error, as `ents_*` count them.
+
+    spaCy's `get_ner_prf` on the document alone, so exactly its rule holds: a
+    predicted entity on a token whose gold annotation is missing (ent_iob 0) is
+    neither right nor wrong, and the entities match by gold token offsets.
+
+    RETURNS (bool): No false positive and no false negative.
+    """
+    scores = get_ner_prf([example])
+    # With no counted entity at all it returns None; otherwise P = R = 1 exactly (tp / tp)
+    # when nothing is wrong.
+    return scores["ents_p"] is None or scores["ents_p"] == scores["ents_r"] == 1.0
 
 
 def score_ents(examples: Iterable[Example], **kwargs: Any) -> Dict[str, Any]:
@@ -77,20 +103,25 @@ def score_ents(examples: Iterable[Example], **kwargs: Any) -> Dict[str, Any]:
     return scores
 
 
-def sentence_accuracy(examples: Iterable[Example]) -> Optional[float]:
-    """Share of documents annotated for both tasks whose top category is right and
-    whose entities are exactly right (the "overall" accuracy of joint intent
-    detection and slot filling). None when no document carries both."""
+def sentence_accuracy(
+    examples: Iterable[Example], *, multi_label: bool = False, threshold: float = 0.5
+) -> Optional[float]:
+    """Share of documents annotated for both tasks whose categories and entities are
+    both right (the "overall" accuracy of joint intent detection and slot filling).
+
+    Each task is judged by the rule of its own score, so the two never disagree
+    about a document: categories as `cats_acc` (`cats_right`), entities as the
+    entity scorer (`ents_right`: predictions on unannotated tokens are ignored).
+
+    examples (Iterable[Example]): The evaluation examples, predicted by the pipeline.
+    multi_label (bool): Whether the categories are multi-label.
+    threshold (float): The multi-label decision threshold of the classifier.
+    RETURNS (Optional[float]): The share; None when no document carries both tasks.
+    """
     both = [eg for eg in examples if has_cats(eg.reference) and has_ents(eg.reference)]
     if not both:
         return None
-    correct = 0
-    for eg in both:
-        gold, pred = eg.reference.cats, eg.predicted.cats
-        cat_ok = bool(pred) and max(pred, key=pred.get) == max(gold, key=gold.get)
-        gold_ents = {(e.start_char, e.end_char, e.label_) for e in eg.reference.ents}
-        pred_ents = {(e.start_char, e.end_char, e.label_) for e in eg.predicted.ents}
-        correct += cat_ok and gold_ents == pred_ents
+    correct = sum(cats_right(eg, multi_label, threshold) and ents_right(eg) for eg in both)
     return correct / len(both)
 
 
