@@ -6,6 +6,16 @@ silent, and when it learns it reports its loss along with its gradient, for
 loss-based task balancing. The gold data is read and checked before the
 forward pass, so bad input fails before any computation.
 
+That holds for the optimizer step too: `finish_update`, which spaCy calls on
+every trainable component once per training step, steps a head only if it
+backpropagated a gradient since its last step (in any sub-batch of an
+accumulated step). A step on a zero gradient would still move the weights,
+through Adam's momentum and the decoupled weight decay (L2), so a batch without
+the task's annotation would teach the head something; skipped, its parameters
+and their optimizer state stay as they were, as the shared encoder does when no
+head sends it a gradient. The per-parameter update counts of thinc's Adam then
+count the steps the head learned in.
+
 Losses are sums over the annotated documents of a batch, as in spaCy's own
 components: the gradient of a batch is then the sum of the gradients of its
 parts, so `accumulate_gradient = N` gives the same step as one batch N times
@@ -56,7 +66,13 @@ def describe_lines(lines: List[str]) -> str:
 
 
 class TaskHead(CheckedLoading, TrainablePipe):
-    """A trainable component whose update skips examples not annotated for its task."""
+    """A trainable component whose update skips examples not annotated for its task.
+
+    `_unapplied` says whether a gradient has been backpropagated into the model
+    since the last optimizer step; `finish_update` steps only then.
+    """
+
+    _unapplied = False
 
     def output_size(self) -> Optional[int]:
         """The number of scores the model outputs, once known (labels, or BIO tags)."""
@@ -150,10 +166,24 @@ class TaskHead(CheckedLoading, TrainablePipe):
         loss, d_scores = self.loss(gold, scores)
         report_loss(self.model, loss)
         backprop(d_scores)
+        self._unapplied = True
         if sgd is not None:
             self.finish_update(sgd)
         losses[self.name] += loss
         return losses
+
+    def finish_update(self, sgd: Optimizer) -> None:
+        """Apply the optimizer to the gradient backpropagated since the last step, if any.
+
+        Without one (no document of the step was annotated for the task) the step
+        is skipped: Adam's momentum and the decoupled weight decay would move the
+        weights all the same, learning from documents that lack the annotation.
+
+        sgd (Optimizer): The optimizer.
+        """
+        if self._unapplied:
+            self._unapplied = False
+            super().finish_update(sgd)
 
     def score(self, examples: Iterable[Example], **kwargs) -> Dict[str, object]:
         """Score the documents annotated for this task (see spacy_mtl.scorers)."""
