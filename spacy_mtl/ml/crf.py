@@ -5,10 +5,17 @@ derives its constraints (no "I-X" after anything but "B-X" or "I-X", no "I-X"
 first) from the number of tags alone, and Viterbi decoding never produces an
 invalid sequence. Training marginalises over the tags of tokens whose
 annotation is missing: the loss is log Z - log Z(paths consistent with the
-known tags), which is the usual NLL when every tag is known. Both partitions
-are exact (see `LinearChainCRF._log_partition`).
+known tags), which is the usual NLL when every tag is known; then the second
+term is the gold path's score, with no pass at all. Both partitions are exact.
 
-Prediction needs no torch: Viterbi runs in numpy, so `nlp.pipe(n_process=N)`
+On the CPU, training runs no torch operation on a batch: the forward-backward
+algorithm runs in numpy (`forward_backward`), so torch's intra-op thread pool,
+whose spinning threads contended with every other process on a busy machine,
+never wakes; torch holds the parameters and autograd joins the gradients. On
+other devices, and for transitions that spread too far for it, the same loss
+runs by torch autograd (`_autograd_log_partition`).
+
+Prediction needs no torch either: Viterbi runs in numpy, so `nlp.pipe(n_process=N)`
 never enters torch's thread pool in a forked worker.
 """
 
@@ -32,6 +39,8 @@ from thinc.api import (
     xp2torch,
 )
 from thinc.types import Floats2d
+
+from . import forward_backward
 
 # Added to the score of a forbidden transition or tag. Finite, so that a
 # sequence whose gold tags are themselves invalid gives a large loss, not NaN.
@@ -125,14 +134,7 @@ class LinearChainCRF(torch.nn.Module):
         temperature (float): Divides the student's scores in the soft loss.
         RETURNS (Tensor): (batch,) losses.
         """
-        known = gold >= 0
-        gold_onehot = torch.nn.functional.one_hot(gold.clamp(min=0), self.n_tags).bool()
-        consistent = gold_onehot | ~known.unsqueeze(-1)
-        # Inconsistent tags are excluded outright, not penalised by FORBIDDEN: with an
-        # invalid gold sequence a penalised inconsistent path could outscore the gold ones.
-        constrained = emissions.masked_fill(~consistent, EXCLUDED)
-        # Subtracted in float64: two partitions of 1e4 differ by a loss of 1e-2.
-        nll = self._log_partition(emissions, lengths) - self._log_partition(constrained, lengths)
+        nll = self.nll(emissions, lengths, gold)
         if soft is None or not soft_weight:
             return nll.float()
         has_soft = soft.sum(dim=(1, 2)) > 0
@@ -140,6 +142,46 @@ class LinearChainCRF(torch.nn.Module):
             emissions, lengths, soft, temperature
         )
         return torch.where(has_soft, distilled, nll).float()
+
+    def nll(
+        self, emissions: torch.Tensor, lengths: torch.Tensor, gold: torch.Tensor
+    ) -> torch.Tensor:
+        """log Z - log Z(paths consistent with the known tags) of each sequence, float64.
+
+        On the CPU by the forward-backward algorithm in numpy (`forward_backward`), which
+        runs no torch operation on the padded batch and so never wakes torch's thread
+        pool; elsewhere, or when the transitions spread too far for it, by autograd.
+        """
+        if emissions.device.type == "cpu":
+            result = forward_backward.negative_log_likelihood(
+                _numpy(emissions),
+                lengths.numpy(),
+                gold.numpy(),
+                _numpy(self.transitions),
+                _numpy(self.transition_penalty),
+                _numpy(self.start_transitions + self.start_penalty),
+                _numpy(self.end_transitions),
+                EXCLUDED,
+            )
+            if result is not None:
+                return _FromNumpy.apply(
+                    result.losses,
+                    result.backward,
+                    emissions,
+                    self.transitions,
+                    self.start_transitions,
+                    self.end_transitions,
+                )
+        known = gold >= 0
+        gold_onehot = torch.nn.functional.one_hot(gold.clamp(min=0), self.n_tags).bool()
+        consistent = gold_onehot | ~known.unsqueeze(-1)
+        # Inconsistent tags are excluded outright, not penalised by FORBIDDEN: with an
+        # invalid gold sequence a penalised inconsistent path could outscore the gold ones.
+        constrained = emissions.masked_fill(~consistent, EXCLUDED)
+        # Subtracted in float64: two partitions of 1e4 differ by a loss of 1e-2.
+        return self._autograd_log_partition(emissions, lengths) - self._autograd_log_partition(
+            constrained, lengths
+        )
 
     def soft_loss(
         self, emissions: torch.Tensor, lengths: torch.Tensor, soft: torch.Tensor, temperature: float
@@ -191,7 +233,33 @@ class LinearChainCRF(torch.nn.Module):
     def _log_partition(
         self, emissions: torch.Tensor, lengths: torch.Tensor, scale: float = 1.0
     ) -> torch.Tensor:
-        """log Z of each padded sequence, exactly, in float64.
+        """log Z of each padded sequence, exactly, in float64 (see `nll` for how).
+
+        scale (float): Multiplies every score (emissions, transitions, start, end) first.
+        """
+        if emissions.device.type == "cpu":
+            transitions = self.transitions * scale
+            start = (self.start_transitions + self.start_penalty) * scale
+            end = self.end_transitions * scale
+            scaled = emissions * scale if scale != 1.0 else emissions
+            state = forward_backward.forward(
+                _numpy(scaled),
+                lengths.numpy(),
+                _numpy(transitions),
+                _numpy(start),
+                _numpy(end),
+                FORBIDDEN * scale,
+            )
+            if state is not None:
+                return _FromNumpy.apply(
+                    state.log_z, state.backward, scaled, transitions, start, end
+                )
+        return self._autograd_log_partition(emissions, lengths, scale)
+
+    def _autograd_log_partition(
+        self, emissions: torch.Tensor, lengths: torch.Tensor, scale: float = 1.0
+    ) -> torch.Tensor:
+        """log Z of each padded sequence, exactly, in float64, by torch autograd.
 
         scale (float): Multiplies every score (emissions, transitions, start,
             end) first: 1 / temperature.
@@ -253,6 +321,29 @@ class LinearChainCRF(torch.nn.Module):
             numpy_of(self.start_transitions) + numpy_of(self.start_penalty),
             numpy_of(self.end_transitions).copy(),
         )
+
+
+class _FromNumpy(torch.autograd.Function):
+    """Losses computed in numpy, with the function that gives their gradient, in autograd."""
+
+    @staticmethod
+    def forward(ctx, losses, backward, emissions, transitions, start, end):
+        ctx.backward = backward
+        ctx.inputs = [(x.dtype, x.requires_grad) for x in (emissions, transitions, start, end)]
+        return torch.from_numpy(numpy.ascontiguousarray(losses, dtype="float64"))
+
+    @staticmethod
+    def backward(ctx, d_losses):
+        grads = ctx.backward(d_losses.detach().cpu().numpy())
+        tensors = [
+            torch.from_numpy(numpy.ascontiguousarray(grad)).to(dtype) if needed else None
+            for grad, (dtype, needed) in zip(grads, ctx.inputs)
+        ]
+        return (None, None, *tensors)
+
+
+def _numpy(tensor: torch.Tensor) -> numpy.ndarray:
+    return tensor.detach().numpy()
 
 
 def _low_columns(
@@ -335,6 +426,8 @@ def viterbi(
     history = numpy.empty((n_steps, n_docs, n_tags), dtype="int32")
     best = numpy.empty((n_docs, n_tags), dtype="float32")
     score = (start + emissions[:, 0]).astype("float32")
+    # No "I-X" first, whatever its emission: the start penalty alone is finite.
+    score[:, 2::2] = -numpy.inf
     for t in range(1, n_steps):
         came_from = history[t]
         free_from, free_best = _best_predecessors(score, into_free, into_free_min, into_free_max)

@@ -270,6 +270,17 @@ def test_best_predecessors_equal_the_dense_max(spread):
         assert numpy.array_equal(best, totals.max(axis=1))
 
 
+def test_viterbi_never_starts_with_an_inside_tag_whatever_its_emission():
+    """The start penalty is -10,000: an "I-X" emission 10,001 above the rest outbid it."""
+    crf = LinearChainCRF(N_TAGS)
+    emissions = numpy.zeros((2, 2, N_TAGS), dtype="float32")
+    emissions[:, :, 2] = 10001.0
+    emissions[1, 0, 4] = 1e30
+    paths = viterbi(emissions, [2, 1], *crf.decode_scores())
+    assert paths[0][0] not in (2, 4) and paths[1][0] not in (2, 4)
+    assert all(_is_valid(path) for path in paths)
+
+
 def test_viterbi_of_empty_inputs():
     transitions, start, end = numpy.zeros((3, 3), "f"), numpy.zeros(3, "f"), numpy.zeros(3, "f")
     assert viterbi(numpy.zeros((0, 0, 3), "f"), [], transitions, start, end) == []
