@@ -8,6 +8,15 @@ that is backpropagated through the encoder: `balancer(grads, losses)`, with
 Balancing acts where the tasks share parameters, on the gradient into the
 encoder. Each head's own parameters keep their unscaled gradient: with Adam, a
 constant factor on a head's own loss would hardly change its updates anyway.
+
+The encoder calls a balancer once per sub-batch, and a balancer's
+`finish_step()`, where it has one, once per training step, after the step's
+last call. With `accumulate_gradient = N` the N calls then give the step of the
+whole batch when the balancer is linear in the gradients during a step: the
+sum, and uncertainty weighting, whose weights change in `finish_step` only.
+PCGrad's projection is not linear, so it says `whole_step = True`
+(`acts_on_whole_step`): the encoder then calls it once per training step, on the
+gradients of every document of the step, as for one batch of them all.
 """
 
 import math
@@ -20,6 +29,25 @@ from thinc.types import Floats2d
 
 Grads = Dict[str, List[Floats2d]]
 Balancer = Callable[[Grads, Dict[str, float]], List[Floats2d]]
+
+
+def acts_on_whole_step(balancer: Balancer) -> bool:
+    """Whether a balancer must see the gradients of a whole training step at once.
+
+    balancer (Callable): The balancer; it says so with the attribute `whole_step`.
+    RETURNS (bool): True for PCGrad; False for the sum, uncertainty weighting and
+        a plain function, which the encoder calls once per sub-batch.
+    """
+    return bool(getattr(balancer, "whole_step", False))
+
+
+def finish_step(balancer: Balancer) -> None:
+    """Tell a balancer that the training step is over, if it learns from steps.
+
+    balancer (Callable): The balancer; one that learns has a method `finish_step`.
+    """
+    if hasattr(balancer, "finish_step"):
+        balancer.finish_step()
 
 
 def sum_gradients(grads: Grads, losses: Optional[Dict[str, float]] = None) -> List[Floats2d]:
@@ -60,7 +88,14 @@ def project_conflicting(vectors: List, rng: random.Random) -> List:
 
 
 class PCGrad:
-    """Balancer that sums the tasks' gradients after PCGrad's projection."""
+    """Balancer that sums the tasks' gradients after PCGrad's projection.
+
+    The projection depends on dot products over all the tokens it is given, so
+    it is made once per training step, on the step's every document
+    (`whole_step`): N accumulated sub-batches give the step of their union.
+    """
+
+    whole_step = True
 
     def __init__(self, seed: Optional[int] = None):
         self.rng = random.Random(seed)
@@ -87,6 +122,16 @@ class UncertaintyWeighting:
     per task, weights task i by exp(-s_i). Its gradient in s_i is
     1 - exp(-s_i) L_i, so at equilibrium exp(-s_i) = 1 / L_i: a task whose loss
     is larger (noisier) gets a proportionally smaller weight.
+
+    A call weights the gradients by the current exp(-s_i) and adds the losses
+    to the step's; `finish_step` takes the one step of plain gradient descent
+    on the s_i, from the losses of the whole training step. So every sub-batch
+    of a step gets the same weights and N sub-batches give the step of their
+    union. The losses are sums over documents: the weights settle at
+    1 / (task loss of one training step) and fall as the batches grow.
+
+    learn_rate (float): Step size of the s_i per training step.
+    initial_log_var (float): Starting s_i; 0 gives every task weight 1.
     """
 
     def __init__(self, learn_rate: float = 0.01, initial_log_var: float = 0.0):
@@ -95,16 +140,23 @@ class UncertaintyWeighting:
         self.learn_rate = learn_rate
         self.initial_log_var = initial_log_var
         self.log_vars: Dict[str, float] = {}
+        self._step_losses: Dict[str, float] = {}
 
     def __call__(self, grads: Grads, losses: Optional[Dict[str, float]] = None) -> List[Floats2d]:
         losses = losses or {}
         weights = {}
         for task in grads:
-            s = self.log_vars.setdefault(task, self.initial_log_var)
-            weights[task] = math.exp(-s)
+            weights[task] = math.exp(-self.log_vars.setdefault(task, self.initial_log_var))
             if task in losses:
-                self.log_vars[task] = s - self.learn_rate * (1.0 - math.exp(-s) * losses[task])
+                self._step_losses[task] = self._step_losses.get(task, 0.0) + losses[task]
         return _weighted_sum(grads, weights)
+
+    def finish_step(self) -> None:
+        """Take one step on each s_i from the losses of the calls since the last step."""
+        for task, loss in self._step_losses.items():
+            s = self.log_vars[task]
+            self.log_vars[task] = s - self.learn_rate * (1.0 - math.exp(-s) * loss)
+        self._step_losses = {}
 
     def task_weights(self) -> Dict[str, float]:
         """The current weight exp(-s_i) of each task seen so far."""
@@ -130,7 +182,12 @@ def make_pcgrad(seed: Optional[int] = None) -> Balancer:
 def make_uncertainty_weights(learn_rate: float = 0.01, initial_log_var: float = 0.0) -> Balancer:
     """Weight the heads' gradients by learned homoscedastic uncertainty (Kendall et al. 2018).
 
-    learn_rate (float): Step size of the log-variances s_i (plain gradient descent).
+    The log-variances learn from each task's loss summed over the training
+    step, so the weights settle at 1 / (loss per step) and depend on the batch
+    size.
+
+    learn_rate (float): Step size of the log-variances s_i (plain gradient descent),
+        once per training step.
     initial_log_var (float): Starting s_i; 0 gives every task weight 1.
     """
     return UncertaintyWeighting(learn_rate=learn_rate, initial_log_var=initial_log_var)

@@ -8,6 +8,7 @@ import pytest
 from spacy_mtl.ml.balancing import (
     PCGrad,
     UncertaintyWeighting,
+    acts_on_whole_step,
     project_conflicting,
     sum_gradients,
 )
@@ -52,6 +53,7 @@ def test_uncertainty_weights_settle_at_inverse_losses():
     grads = _grads(big=[1.0], small=[1.0])
     for _ in range(2000):
         balancer(grads, {"big": 10.0, "small": 1.0})
+        balancer.finish_step()
     weights = balancer.task_weights()
     assert weights["big"] == pytest.approx(0.1, rel=0.05)
     assert weights["small"] == pytest.approx(1.0, rel=0.05)
@@ -64,6 +66,8 @@ def test_scaling_up_one_task_loss_lowers_its_weight():
     for _ in range(200):
         base(grads, {"cats": 1.0, "ents": 2.0})
         scaled(grads, {"cats": 1.0, "ents": 20.0})
+        base.finish_step()
+        scaled.finish_step()
     assert scaled.task_weights()["ents"] < base.task_weights()["ents"] < 1.0
     assert scaled.task_weights()["cats"] == pytest.approx(base.task_weights()["cats"])
 
@@ -71,3 +75,24 @@ def test_scaling_up_one_task_loss_lowers_its_weight():
 def test_uncertainty_learn_rate_must_be_positive():
     with pytest.raises(ValueError, match="learn_rate"):
         UncertaintyWeighting(learn_rate=0)
+
+
+def test_only_the_nonlinear_or_learning_balancers_need_the_whole_step():
+    def custom(grads, losses):
+        return sum_gradients(grads)
+
+    assert not acts_on_whole_step(sum_gradients) and not acts_on_whole_step(custom)
+    assert not acts_on_whole_step(UncertaintyWeighting())
+    assert acts_on_whole_step(PCGrad())
+
+
+def test_uncertainty_weights_learn_once_per_step_from_its_summed_losses():
+    """Calls within a step share the weights; finish_step takes one step on their total."""
+    balancer = UncertaintyWeighting(learn_rate=0.1)
+    grads = _grads(a=[1.0])
+    assert balancer(grads, {"a": 3.0})[0][0, 0] == pytest.approx(1.0)
+    assert balancer(grads, {"a": 5.0})[0][0, 0] == pytest.approx(1.0)
+    balancer.finish_step()
+    assert balancer.log_vars["a"] == pytest.approx(-0.1 * (1.0 - 8.0))
+    balancer.finish_step()
+    assert balancer.log_vars["a"] == pytest.approx(0.7)

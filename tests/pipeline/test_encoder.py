@@ -1,8 +1,16 @@
 """The shared encoder hears every head that learned, whatever the pipeline order."""
 
+import math
+import warnings
+
 import numpy
 import pytest
+import spacy
 from conftest import SENTENCES, build_nlp, make_examples, train_step
+from spacy.training.loop import train_while_improving
+from thinc.api import SGD, fix_random_seed
+
+from spacy_mtl.pipeline.encoder import SubBatchBalancingWarning
 
 
 def _encoder_params(nlp):
@@ -136,3 +144,245 @@ def test_pcgrad_balancer_trains_both_tasks():
         history.append(train_step(nlp, examples, optimizer))
     assert history[-1]["mtl_textcat"] < history[0]["mtl_textcat"] / 2
     assert history[-1]["mtl_ner"] < history[0]["mtl_ner"] / 2
+
+
+# accumulate_gradient: N sub-batches through spaCy's own loop against one batch of them all.
+
+BALANCERS = {
+    "sum": {"@misc": "spacy_mtl.sum_gradients.v1"},
+    "pcgrad": {"@misc": "spacy_mtl.pcgrad.v1", "seed": 0},
+    "uncertainty": {"@misc": "spacy_mtl.uncertainty_weights.v1", "learn_rate": 0.05},
+}
+
+
+class RecordingSGD:
+    """thinc's SGD, keeping the last gradient it was given for each parameter."""
+
+    def __init__(self):
+        self.inner = SGD(0.5)
+        self.grads = {}
+
+    def __call__(self, key, param, grad):
+        self.grads[key] = grad.copy()
+        return self.inner(key, param, grad)
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+
+def _param_keys(nlp, component):
+    model = nlp.get_pipe(component).model
+    return [(n.id, name) for n in model.walk() for name in n.param_names if n.has_param(name)]
+
+
+def _warmed_up(balancer):
+    """The same pipeline every call: seeded, then three joint training steps, so that
+    the heads' gradients are not those of their initial weights (PCGrad needs conflicts)."""
+    fix_random_seed(0)
+    nlp, optimizer = _with_balancer(balancer)
+    examples = make_examples(nlp, SENTENCES)
+    for _ in range(3):
+        train_step(nlp, examples, optimizer)
+    return nlp
+
+
+def _one_loop_step(nlp, examples, accumulate, frozen=(), encoder="mtl_tok2vec"):
+    """One step of spaCy's training loop; returns the encoder gradient it applied and the losses."""
+    optimizer = RecordingSGD()
+    loop = train_while_improving(
+        nlp,
+        optimizer,
+        iter([(0, examples)]),
+        lambda: (0.0, {}),
+        dropout=0.0,
+        eval_frequency=100,
+        accumulate_gradient=accumulate,
+        patience=0,
+        max_steps=100,
+        exclude=list(frozen),
+        annotating_components=[],
+        before_update=None,
+    )
+    _, info, _ = next(loop)
+    grads = [optimizer.grads[key] for key in _param_keys(nlp, encoder) if key in optimizer.grads]
+    return grads, dict(info["losses"])
+
+
+def _relative_difference(a, b):
+    a = numpy.concatenate([g.ravel() for g in a])
+    b = numpy.concatenate([g.ravel() for g in b])
+    return float(numpy.linalg.norm(a - b) / numpy.linalg.norm(b))
+
+
+@pytest.mark.parametrize("accumulate", [2, 3])
+@pytest.mark.parametrize("balancer", list(BALANCERS))
+def test_accumulated_sub_batches_give_the_step_of_the_whole_batch(balancer, accumulate):
+    """Dropout 0: N sub-batches and one finish_update give the encoder the gradient and the
+    step of one batch of them all, whatever the balancer (before the fix PCGrad was off by
+    1.6e-2 here, and uncertainty weighting stepped its log-variances N times)."""
+    whole_nlp, parts_nlp = _warmed_up(BALANCERS[balancer]), _warmed_up(BALANCERS[balancer])
+    for a, b in zip(_encoder_params(whole_nlp), _encoder_params(parts_nlp)):
+        numpy.testing.assert_array_equal(a, b)
+    whole, whole_losses = _one_loop_step(whole_nlp, make_examples(whole_nlp, SENTENCES), 1)
+    parts, parts_losses = _one_loop_step(parts_nlp, make_examples(parts_nlp, SENTENCES), accumulate)
+    assert len(whole) == len(parts) > 0
+    assert _relative_difference(parts, whole) < 1e-5
+    for a, b in zip(_encoder_params(parts_nlp), _encoder_params(whole_nlp)):
+        numpy.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)
+    for task in ("mtl_textcat", "mtl_ner"):
+        assert parts_losses[task] == pytest.approx(whole_losses[task], rel=1e-5)
+    whole_balancer = whole_nlp.get_pipe("mtl_tok2vec").balancer
+    parts_balancer = parts_nlp.get_pipe("mtl_tok2vec").balancer
+    if hasattr(whole_balancer, "log_vars"):
+        assert parts_balancer.log_vars == pytest.approx(whole_balancer.log_vars, rel=1e-6)
+
+
+def test_uncertainty_log_variances_step_once_per_training_step_on_its_summed_losses():
+    learn_rate = 0.05
+    nlp = _warmed_up(BALANCERS["uncertainty"])
+    balancer = nlp.get_pipe("mtl_tok2vec").balancer
+    before = dict(balancer.log_vars)
+    _, losses = _one_loop_step(nlp, make_examples(nlp, SENTENCES), 3)
+    for task, s in before.items():
+        expected = s - learn_rate * (1.0 - math.exp(-s) * losses[task])
+        assert balancer.log_vars[task] == pytest.approx(expected, rel=1e-6)
+
+
+def _has_encoder_gradient(nlp):
+    encoder = nlp.get_pipe("mtl_tok2vec")
+    return any(
+        node.has_grad(name) and float(numpy.abs(node.get_grad(name)).sum()) > 0
+        for node in encoder.model.walk()
+        for name in node.param_names
+    )
+
+
+@pytest.mark.parametrize("balancer", list(BALANCERS))
+def test_only_pcgrad_keeps_sub_batches_until_finish_update(balancer):
+    """The sum and uncertainty weighting backpropagate each sub-batch as before (and hold
+    no activations); PCGrad backpropagates in finish_update, once the step is known."""
+    nlp = _warmed_up(BALANCERS[balancer])
+    examples = make_examples(nlp, SENTENCES)
+    nlp.update(examples[:9], sgd=False)
+    nlp.update(examples[9:], sgd=False)
+    assert _has_encoder_gradient(nlp) == (balancer != "pcgrad")
+    before = _encoder_params(nlp)
+    nlp.get_pipe("mtl_tok2vec").finish_update(SGD(0.5))
+    assert _changed(before, _encoder_params(nlp))
+    assert not _has_encoder_gradient(nlp)
+
+
+@pytest.mark.parametrize("frozen", [["mtl_ner"], ["mtl_textcat"]])
+def test_a_frozen_head_under_accumulation_gives_the_step_of_the_whole_batch(frozen):
+    whole_nlp, parts_nlp = _warmed_up(BALANCERS["pcgrad"]), _warmed_up(BALANCERS["pcgrad"])
+    whole, _ = _one_loop_step(whole_nlp, make_examples(whole_nlp, SENTENCES), 1, frozen)
+    parts, _ = _one_loop_step(parts_nlp, make_examples(parts_nlp, SENTENCES), 2, frozen)
+    assert len(whole) == len(parts) > 0
+    assert _relative_difference(parts, whole) < 1e-5
+
+
+@pytest.mark.parametrize("balancer", ["pcgrad", "uncertainty"])
+def test_whole_step_balancers_with_an_optimizer_passed_to_update(balancer):
+    """nlp.update(sgd=...) steps the encoder one call later, as with the sum; an optimizer
+    passed to the encoder's own update steps it as soon as the heads have reported."""
+    nlp = _warmed_up(BALANCERS[balancer])
+    batch = make_examples(nlp, SENTENCES)
+    optimizer = SGD(0.5)
+    before = _encoder_params(nlp)
+    nlp.update(batch, sgd=optimizer)
+    assert not _changed(before, _encoder_params(nlp))
+    nlp.update(batch, sgd=optimizer)
+    assert _changed(before, _encoder_params(nlp))
+    before = _encoder_params(nlp)
+    nlp.get_pipe("mtl_tok2vec").update(batch, sgd=optimizer)
+    nlp.get_pipe("mtl_textcat").update(batch)
+    assert not _changed(before, _encoder_params(nlp))
+    nlp.get_pipe("mtl_ner").update(batch)
+    assert _changed(before, _encoder_params(nlp))
+
+
+def test_whole_step_balancer_with_an_excluded_head_steps_on_the_other():
+    nlp = _warmed_up(BALANCERS["pcgrad"])
+    batch = make_examples(nlp, SENTENCES)
+    before = _encoder_params(nlp)
+    nlp.get_pipe("mtl_tok2vec").pop_gradient_stats()
+    nlp.update(batch[:9], sgd=False, exclude=["mtl_ner"])
+    nlp.update(batch[9:], sgd=False, exclude=["mtl_ner"])
+    nlp.get_pipe("mtl_tok2vec").finish_update(SGD(0.5))
+    assert _changed(before, _encoder_params(nlp))
+    assert "grad_norm_mtl_ner" not in nlp.get_pipe("mtl_tok2vec").pop_gradient_stats()
+
+
+def _upstream_nlp(balancer="pcgrad"):
+    """mtl_tok2vec reading a stock tok2vec through a listener, as it reads a transformer."""
+    fix_random_seed(0)
+    nlp = spacy.blank("en")
+    nlp.add_pipe("tok2vec", config={"model": nlp_cnn(32)})
+    listener = {
+        "@architectures": "spacy_mtl.SharedTok2VecListener.v1",
+        "width": 32,
+        "upstream": "mtl_tok2vec",
+    }
+    nlp.add_pipe(
+        "mtl_tok2vec",
+        config={
+            "model": {
+                "@architectures": "spacy.Tok2VecListener.v1",
+                "width": 32,
+                "upstream": "tok2vec",
+            },
+            "balancer": BALANCERS[balancer],
+        },
+    )
+    for name in ("mtl_textcat", "mtl_ner"):
+        nlp.add_pipe(name, config={"model": {"tok2vec": dict(listener)}})
+    optimizer = nlp.initialize(lambda: make_examples(nlp, SENTENCES))
+    for _ in range(3):
+        train_step(nlp, make_examples(nlp, SENTENCES), optimizer)
+    return nlp
+
+
+def nlp_cnn(width):
+    return {
+        "@architectures": "spacy.HashEmbedCNN.v2",
+        "pretrained_vectors": None,
+        "width": width,
+        "depth": 2,
+        "embed_size": 500,
+        "window_size": 1,
+        "maxout_pieces": 2,
+        "subword_features": True,
+    }
+
+
+def test_an_upstream_encoder_combines_per_sub_batch_and_says_so_when_accumulating():
+    nlp = _upstream_nlp()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", SubBatchBalancingWarning)
+        _one_loop_step(nlp, make_examples(nlp, SENTENCES), 1)
+    before = [p.copy() for p in _params_of(nlp.get_pipe("tok2vec"))]
+    with pytest.warns(SubBatchBalancingWarning, match="not that of the whole batch"):
+        _one_loop_step(nlp, make_examples(nlp, SENTENCES), 2)
+    assert _changed(before, _params_of(nlp.get_pipe("tok2vec")))
+
+
+def _params_of(component):
+    return [
+        node.get_param(name)
+        for node in component.model.walk()
+        for name in node.param_names
+        if node.has_param(name)
+    ]
+
+
+@pytest.mark.parametrize("balancer", ["sum", "uncertainty"])
+def test_an_upstream_encoder_stays_exact_under_accumulation_with_linear_balancers(balancer):
+    whole_nlp, parts_nlp = _upstream_nlp(balancer), _upstream_nlp(balancer)
+    whole, _ = _one_loop_step(whole_nlp, make_examples(whole_nlp, SENTENCES), 1, encoder="tok2vec")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", SubBatchBalancingWarning)
+        parts, _ = _one_loop_step(
+            parts_nlp, make_examples(parts_nlp, SENTENCES), 2, encoder="tok2vec"
+        )
+    assert len(whole) == len(parts) > 0
+    assert _relative_difference(parts, whole) < 1e-5
