@@ -127,20 +127,31 @@ class UncertaintyWeighting:
     to the step's; `finish_step` takes the one step of plain gradient descent
     on the s_i, from the losses of the whole training step. So every sub-batch
     of a step gets the same weights and N sub-batches give the step of their
-    union. The losses are sums over documents: the weights settle at
-    1 / (task loss of one training step) and fall as the batches grow.
+    union. The losses are sums over documents: with `per_document = False` the
+    weights settle at 1 / (task loss of one training step) and fall as the
+    batches grow. With `per_document = True` the s_i learn from L_i / n_i,
+    n_i the documents of the step whose gradient from task i is not zero (a
+    head sends exactly zero for a document it has no annotation for): this is
+    Kendall's objective summed over documents, sum_i exp(-s_i) L_i + n_i s_i,
+    with its gradient in s_i divided by n_i, and the weights settle at
+    1 / (mean loss per document), whatever the batch size.
 
     learn_rate (float): Step size of the s_i per training step.
     initial_log_var (float): Starting s_i; 0 gives every task weight 1.
+    per_document (bool): Learn from the mean loss per document rather than the sum.
     """
 
-    def __init__(self, learn_rate: float = 0.01, initial_log_var: float = 0.0):
+    def __init__(
+        self, learn_rate: float = 0.01, initial_log_var: float = 0.0, per_document: bool = False
+    ):
         if learn_rate <= 0:
             raise ValueError(f"learn_rate of uncertainty weighting must be > 0, got {learn_rate}.")
         self.learn_rate = learn_rate
         self.initial_log_var = initial_log_var
+        self.per_document = per_document
         self.log_vars: Dict[str, float] = {}
         self._step_losses: Dict[str, float] = {}
+        self._step_docs: Dict[str, int] = {}
 
     def __call__(self, grads: Grads, losses: Optional[Dict[str, float]] = None) -> List[Floats2d]:
         losses = losses or {}
@@ -149,14 +160,22 @@ class UncertaintyWeighting:
             weights[task] = math.exp(-self.log_vars.setdefault(task, self.initial_log_var))
             if task in losses:
                 self._step_losses[task] = self._step_losses.get(task, 0.0) + losses[task]
+                if self.per_document:
+                    n_docs = sum(1 for g in grads[task] if bool(g.any()))
+                    self._step_docs[task] = self._step_docs.get(task, 0) + n_docs
         return _weighted_sum(grads, weights)
 
     def finish_step(self) -> None:
         """Take one step on each s_i from the losses of the calls since the last step."""
         for task, loss in self._step_losses.items():
+            if self.per_document:
+                if not self._step_docs[task]:
+                    continue
+                loss /= self._step_docs[task]
             s = self.log_vars[task]
             self.log_vars[task] = s - self.learn_rate * (1.0 - math.exp(-s) * loss)
         self._step_losses = {}
+        self._step_docs = {}
 
     def task_weights(self) -> Dict[str, float]:
         """The current weight exp(-s_i) of each task seen so far."""
@@ -184,10 +203,26 @@ def make_uncertainty_weights(learn_rate: float = 0.01, initial_log_var: float = 
 
     The log-variances learn from each task's loss summed over the training
     step, so the weights settle at 1 / (loss per step) and depend on the batch
-    size.
+    size; v2 learns from the mean loss per document.
 
     learn_rate (float): Step size of the log-variances s_i (plain gradient descent),
         once per training step.
     initial_log_var (float): Starting s_i; 0 gives every task weight 1.
     """
     return UncertaintyWeighting(learn_rate=learn_rate, initial_log_var=initial_log_var)
+
+
+@registry.misc("spacy_mtl.uncertainty_weights.v2")
+def make_uncertainty_weights_v2(learn_rate: float = 0.01, initial_log_var: float = 0.0) -> Balancer:
+    """Uncertainty weights (Kendall et al. 2018) that settle at 1 / (mean loss per document).
+
+    As v1, but the log-variances learn from each task's loss per document it
+    learned from in the training step: the weights do not depend on the batch size.
+
+    learn_rate (float): Step size of the log-variances s_i (plain gradient descent),
+        once per training step.
+    initial_log_var (float): Starting s_i; 0 gives every task weight 1.
+    """
+    return UncertaintyWeighting(
+        learn_rate=learn_rate, initial_log_var=initial_log_var, per_document=True
+    )

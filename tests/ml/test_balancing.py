@@ -4,6 +4,7 @@ import random
 
 import numpy
 import pytest
+from spacy.util import registry
 
 from spacy_mtl.ml.balancing import (
     PCGrad,
@@ -96,3 +97,43 @@ def test_uncertainty_weights_learn_once_per_step_from_its_summed_losses():
     assert balancer.log_vars["a"] == pytest.approx(-0.1 * (1.0 - 8.0))
     balancer.finish_step()
     assert balancer.log_vars["a"] == pytest.approx(0.7)
+
+
+def _documents(n_docs, value=1.0):
+    return [numpy.full((3, 2), value, dtype="f") for _ in range(n_docs)]
+
+
+@pytest.mark.parametrize("n_docs", [2, 8, 32])
+def test_per_document_uncertainty_weights_settle_at_the_inverse_mean_loss_per_document(n_docs):
+    """v2's fixed point is the same for every batch size; v1's falls as the batch grows."""
+    per_document = registry.misc.get("spacy_mtl.uncertainty_weights.v2")(learn_rate=0.05)
+    summed = registry.misc.get("spacy_mtl.uncertainty_weights.v1")(learn_rate=0.05)
+    grads = {"big": _documents(n_docs), "small": _documents(n_docs)}
+    losses = {"big": 10.0 * n_docs, "small": 1.0 * n_docs}
+    for _ in range(3000):
+        per_document(grads, losses)
+        summed(grads, losses)
+        per_document.finish_step()
+        summed.finish_step()
+    assert per_document.task_weights()["big"] == pytest.approx(0.1, rel=0.02)
+    assert per_document.task_weights()["small"] == pytest.approx(1.0, rel=0.02)
+    assert summed.task_weights()["big"] == pytest.approx(0.1 / n_docs, rel=0.05)
+
+
+def test_per_document_uncertainty_counts_only_documents_the_task_learned_from():
+    """A document a head has no annotation for gets exactly zero gradient from it."""
+    balancer = UncertaintyWeighting(learn_rate=0.05, per_document=True)
+    grads = {"cats": _documents(2) + _documents(6, 0.0), "ents": _documents(8)}
+    for _ in range(3000):
+        balancer(grads, {"cats": 2 * 4.0, "ents": 8 * 4.0})
+        balancer.finish_step()
+    weights = balancer.task_weights()
+    assert weights["cats"] == pytest.approx(0.25, rel=0.02)
+    assert weights["ents"] == pytest.approx(0.25, rel=0.02)
+
+
+def test_per_document_uncertainty_leaves_a_task_without_gradient_alone():
+    balancer = UncertaintyWeighting(learn_rate=0.05, initial_log_var=0.5, per_document=True)
+    balancer({"cats": _documents(2, 0.0)}, {"cats": 3.0})
+    balancer.finish_step()
+    assert balancer.log_vars == {"cats": 0.5}

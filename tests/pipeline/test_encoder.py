@@ -152,6 +152,7 @@ BALANCERS = {
     "sum": {"@misc": "spacy_mtl.sum_gradients.v1"},
     "pcgrad": {"@misc": "spacy_mtl.pcgrad.v1", "seed": 0},
     "uncertainty": {"@misc": "spacy_mtl.uncertainty_weights.v1", "learn_rate": 0.05},
+    "uncertainty_v2": {"@misc": "spacy_mtl.uncertainty_weights.v2", "learn_rate": 0.05},
 }
 
 
