@@ -45,7 +45,7 @@ transformer pooled to tokens, and the heads are unchanged.
 
 import warnings
 from itertools import combinations
-from typing import Dict, Iterable, List, Optional, Set, Tuple
+from typing import Callable, Dict, Iterable, List, Optional, Set, Tuple
 
 from spacy.language import Language
 from spacy.pipeline.tok2vec import Tok2Vec, Tok2VecListener
@@ -56,7 +56,11 @@ from thinc.types import Floats2d
 from ..ml.balancing import Balancer, Grads, acts_on_whole_step, finish_step, sum_gradients
 from ..ml.listener import TaskGradient
 from ..ml.torch_threads import use_one_torch_thread_in_forked_children
+from .examples import shared_examples
 from .loading import CheckedLoading
+
+# Documents the encoder's model is initialized on (to infer its shapes), as in spaCy's Tok2Vec.
+N_SAMPLE_DOCS = 10
 
 DEFAULT_ENCODER_MODEL = Config().from_str(
     """
@@ -135,6 +139,9 @@ class _PendingBatch:
 class SharedTok2Vec(CheckedLoading, Tok2Vec):
     """A Tok2Vec that backpropagates the gradients of every head that learned."""
 
+    # Initializes from the examples its heads read too (see pipeline/examples.py).
+    shares_examples = True
+
     def __init__(
         self, vocab, model: Model, name: str = "mtl_tok2vec", *, balancer: Balancer = sum_gradients
     ):
@@ -146,6 +153,16 @@ class SharedTok2Vec(CheckedLoading, Tok2Vec):
         self._combined_since_step = 0
         self._unapplied = False
         self._stats: Dict[str, List[float]] = {}
+
+    def initialize(
+        self, get_examples: Callable[[], Iterable[Example]], *, nlp: Optional[Language] = None
+    ) -> None:
+        """Initialize the model on a sample of the training documents, as Tok2Vec does.
+
+        The examples are read once for this encoder and its heads (`shared_examples`).
+        """
+        examples = shared_examples(get_examples, nlp, self.name, "SharedTok2Vec.initialize")
+        self.model.initialize(X=[eg.x for eg in examples[:N_SAMPLE_DOCS]])
 
     def update(
         self,

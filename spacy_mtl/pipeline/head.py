@@ -32,12 +32,13 @@ from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
 from spacy.language import Language
 from spacy.pipeline.trainable_pipe import TrainablePipe
 from spacy.tokens import Doc
-from spacy.training import Example, validate_examples, validate_get_examples
+from spacy.training import Example, validate_examples
 from thinc.api import Optimizer, set_dropout_rate
 
 from ..annotation import describe_doc
 from ..ml.listener import report_loss, skip_listeners
 from ..scorers import warn_unseen_labels
+from .examples import shared_examples
 from .loading import CheckedLoading, ComponentLoadError
 
 # Documents the model is initialized on (to infer its shapes).
@@ -71,6 +72,10 @@ class TaskHead(CheckedLoading, TrainablePipe):
     `_unapplied` says whether a gradient has been backpropagated into the model
     since the last optimizer step; `finish_update` steps only then.
     """
+
+    # Initializes from the examples the encoder and the other heads read too
+    # (see pipeline/examples.py).
+    shares_examples = True
 
     _unapplied = False
 
@@ -226,7 +231,9 @@ class TaskHead(CheckedLoading, TrainablePipe):
             data, e.g. from spacy_mtl.task_labels.v1 (typed Any so that spaCy's
             settings validation passes its findings on unconverted).
         """
-        validate_get_examples(get_examples, f"{type(self).__name__}.initialize")
+        examples = shared_examples(
+            get_examples, nlp, self.name, f"{type(self).__name__}.initialize"
+        )
         if labels is not None:
             self.check_given_labels(labels)
         doc_sample = []
@@ -234,7 +241,7 @@ class TaskHead(CheckedLoading, TrainablePipe):
         problems: List[Tuple[int, Doc, str]] = []
         named: List[Tuple[int, Doc, List[str]]] = []
         self.start_initialize()
-        for i, eg in enumerate(get_examples()):
+        for i, eg in enumerate(examples):
             if len(doc_sample) < N_SAMPLE_DOCS:
                 doc_sample.append(eg.predicted)
             if self.is_annotated(eg):
