@@ -64,7 +64,8 @@ def test_spacy_debug_config_passes(path, demo_corpus):
 
 
 def test_bilstm_config_is_the_cnn_config_with_another_encoder():
-    """The benchmarks compare encoders: nothing but the encoder may differ."""
+    """The benchmarks compare encoders: nothing but the encoder (and, for the torch
+    encoder, torch's thread setting for training) may differ."""
     cnn, bilstm = (
         load_config(REPO / "configs" / "cnn.cfg"),
         load_config(REPO / "configs" / "bilstm.cfg"),
@@ -72,8 +73,11 @@ def test_bilstm_config_is_the_cnn_config_with_another_encoder():
     assert bilstm["components"]["tok2vec"]["model"]["encode"]["@architectures"] == (
         "spacy.TorchBiLSTMEncoder.v1"
     )
+    assert bilstm["initialize"]["before_init"]["@callbacks"] == "spacy_mtl.torch_threads.v1"
+    assert cnn["initialize"]["before_init"] is None
     for config in (cnn, bilstm):
         del config["components"]["tok2vec"]["model"]["encode"]
+        del config["initialize"]["before_init"]
     assert bilstm == cnn
 
 
