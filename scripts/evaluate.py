@@ -111,7 +111,7 @@ def evaluate(
     joint_examples = pair(joint_docs, references)
     all_scores = Scorer(nlp).score(joint_examples)
     joint = {key: all_scores.get(key) for key in CATS_KEYS + ENTS_KEYS}
-    joint["joint_sentence_acc"] = sentence_accuracy(joint_examples)
+    joint["joint_sentence_acc"] = sentence_accuracy(joint_examples, **_cats_rule(nlp))
     result: Dict[str, Any] = {
         "test": str(test_path),
         "n_docs": len(references),
@@ -130,7 +130,9 @@ def evaluate(
         single = {key: cat_scores.get(key) for key in CATS_KEYS}
         single.update({key: ent_scores.get(key) for key in ENTS_KEYS})
         combined = [combine(c, e) for c, e in zip(cat_docs, ent_docs, strict=True)]
-        single["joint_sentence_acc"] = sentence_accuracy(pair(combined, references))
+        single["joint_sentence_acc"] = sentence_accuracy(
+            pair(combined, references), **_cats_rule(nlp_cats)
+        )
         result["models"].update({"textcat": str(textcat_path), "ner": str(ner_path)})
         result[SINGLE] = single
     return result
@@ -167,6 +169,15 @@ def predict(nlp: Language, references: Sequence[Doc], batch_size: int) -> List[D
 def pair(predicted: Sequence[Doc], references: Sequence[Doc]) -> List[Example]:
     """Examples of predicted documents against their gold documents, in order."""
     return [Example(pred, ref) for pred, ref in zip(predicted, references, strict=True)]
+
+
+def _cats_rule(nlp) -> Dict[str, Any]:
+    """How the pipeline's classifier decides its categories: multi-label, and at what threshold."""
+    for _, proc in nlp.pipeline:
+        settings = getattr(proc, "scorer_settings", lambda: {})()
+        if "multi_label" in settings:
+            return {"multi_label": settings["multi_label"], "threshold": settings["threshold"]}
+    return {}
 
 
 def combine(cat_doc: Doc, ent_doc: Doc) -> Doc:
