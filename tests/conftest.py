@@ -83,24 +83,24 @@ def make_examples(
     ]
 
 
+def small_cnn(width: int) -> dict:
+    """The config of a small CNN encoder for the test pipelines."""
+    return {
+        "@architectures": "spacy.HashEmbedCNN.v2",
+        "pretrained_vectors": None,
+        "width": width,
+        "depth": 2,
+        "embed_size": 500,
+        "window_size": 1,
+        "maxout_pieces": 2,
+        "subword_features": True,
+    }
+
+
 def build_nlp(order=("mtl_textcat", "mtl_ner"), width: int = 32, **textcat_cfg) -> Language:
     """A blank English pipeline: a small shared encoder, then the heads in `order`."""
     nlp = spacy.blank("en")
-    nlp.add_pipe(
-        "mtl_tok2vec",
-        config={
-            "model": {
-                "@architectures": "spacy.HashEmbedCNN.v2",
-                "pretrained_vectors": None,
-                "width": width,
-                "depth": 2,
-                "embed_size": 500,
-                "window_size": 1,
-                "maxout_pieces": 2,
-                "subword_features": True,
-            }
-        },
-    )
+    nlp.add_pipe("mtl_tok2vec", config={"model": small_cnn(width)})
     listener = {"@architectures": "spacy_mtl.SharedTok2VecListener.v1", "width": width}
     for name in order:
         config = {"model": {"tok2vec": dict(listener)}}

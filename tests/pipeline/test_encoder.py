@@ -6,7 +6,7 @@ import warnings
 import numpy
 import pytest
 import spacy
-from conftest import SENTENCES, build_nlp, make_examples, train_step
+from conftest import SENTENCES, build_nlp, make_examples, small_cnn, train_step
 from spacy.training.loop import train_while_improving
 from thinc.api import SGD, fix_random_seed
 
@@ -318,7 +318,7 @@ def _upstream_nlp(balancer="pcgrad"):
     """mtl_tok2vec reading a stock tok2vec through a listener, as it reads a transformer."""
     fix_random_seed(0)
     nlp = spacy.blank("en")
-    nlp.add_pipe("tok2vec", config={"model": nlp_cnn(32)})
+    nlp.add_pipe("tok2vec", config={"model": small_cnn(32)})
     listener = {
         "@architectures": "spacy_mtl.SharedTok2VecListener.v1",
         "width": 32,
@@ -341,19 +341,6 @@ def _upstream_nlp(balancer="pcgrad"):
     for _ in range(3):
         train_step(nlp, make_examples(nlp, SENTENCES), optimizer)
     return nlp
-
-
-def nlp_cnn(width):
-    return {
-        "@architectures": "spacy.HashEmbedCNN.v2",
-        "pretrained_vectors": None,
-        "width": width,
-        "depth": 2,
-        "embed_size": 500,
-        "window_size": 1,
-        "maxout_pieces": 2,
-        "subword_features": True,
-    }
 
 
 def test_an_upstream_encoder_combines_per_sub_batch_and_says_so_when_accumulating():
