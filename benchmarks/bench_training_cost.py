@@ -56,8 +56,13 @@ def main() -> int:
     parser.add_argument("--steps", type=int, default=200)
     parser.add_argument("--repeats", type=int, default=1)
     parser.add_argument("--baseline-rev", default=None, help="e.g. 327c57e: the code before")
+    parser.add_argument(
+        "--no-default-threads",
+        action="store_true",
+        help="skip the pairs with torch's default threads (configs that set them)",
+    )
     parser.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "bench_cost")
-    parser.add_argument("--out", type=Path, default=REPO / "benchmarks/results/training_cost")
+    parser.add_argument("--out", type=Path, default=REPO / "benchmarks/training_cost")
     args = parser.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
     baseline = snapshot(args.baseline_rev, args.work) if args.baseline_rev else None
@@ -69,7 +74,13 @@ def main() -> int:
                 for pipeline in args.pipelines:
                     ours, stock = PIPELINES[pipeline]
                     systems = [("spacy_mtl", ours, None, []), ("stock", stock, None, [])]
-                    if THREADS_CALLBACK in (REPO / ours).read_text():
+                    if THREADS_CALLBACK in (REPO / ours).read_text() and args.no_default_threads:
+                        one = [
+                            "--initialize.before_init",
+                            json.dumps({"@callbacks": THREADS_CALLBACK}),
+                        ]
+                        systems = [("spacy_mtl", ours, None, []), ("stock", stock, None, one)]
+                    elif THREADS_CALLBACK in (REPO / ours).read_text():
                         # Each without the config's torch thread setting (torch's default),
                         # and stock with it too, so that each pair shares its threads.
                         default = ["--initialize.before_init", "null"]
