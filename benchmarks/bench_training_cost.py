@@ -63,7 +63,16 @@ def main() -> int:
     )
     parser.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "bench_cost")
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks/training_cost")
+    parser.add_argument("--table-only", action="store_true", help="redraw --out's table and chart")
     args = parser.parse_args()
+    if args.table_only:
+        data = json.loads(args.out.with_suffix(".json").read_text())
+        args.steps = int(data["settings"]["steps"])
+        args.repeats = int(data["settings"]["repeats"])
+        table = render(data["summary"], args)
+        print(table)
+        write(args.out, data["runs"], data["summary"], table, args, record=False)
+        return 0
     args.work.mkdir(parents=True, exist_ok=True)
     baseline = snapshot(args.baseline_rev, args.work) if args.baseline_rev else None
     runs = []
@@ -228,14 +237,15 @@ def render(summary: List[Dict], args) -> str:
     return "\n".join(lines)
 
 
-def write(out: Path, runs, summary, table: str, args) -> None:
+def write(out: Path, runs, summary, table: str, args, record: bool = True) -> None:
     from spacy_mtl.atomic import write_text_atomic
 
     out.parent.mkdir(parents=True, exist_ok=True)
     machine = {"cpus": os.cpu_count(), "cpu": cpu_name(), "load_before": os.getloadavg()}
     data = {"settings": {k: str(v) for k, v in vars(args).items()}, "machine": machine,
             "runs": runs, "summary": summary}  # fmt: skip
-    write_text_atomic(out.with_suffix(".json"), json.dumps(data, indent=1))
+    if record:
+        write_text_atomic(out.with_suffix(".json"), json.dumps(data, indent=1))
     write_text_atomic(out.with_suffix(".md"), table + "\n")
     try:
         import matplotlib
@@ -246,7 +256,7 @@ def write(out: Path, runs, summary, table: str, args) -> None:
         return
     ours = [r for r in summary if not r["system"].startswith("stock")]
     labels = [f"{r['load']}\n{r['dataset']} {r['pipeline']}\n{r['system']}" for r in ours]
-    figure, axis = plt.subplots(figsize=(max(6, len(ours) * 1.1), 4))
+    figure, axis = plt.subplots(figsize=(max(6, len(ours) * 0.8), 6))
     width = 0.4
     xs = range(len(ours))
     axis.bar([x - width / 2 for x in xs], [r["step_cpu_ms_ratio"] for r in ours], width,
@@ -255,8 +265,9 @@ def write(out: Path, runs, summary, table: str, args) -> None:
              label="wall per step")  # fmt: skip
     axis.axhline(1.2, color="red", linestyle="--", label="goal: 1.2x stock")
     axis.axhline(1.0, color="grey", linewidth=0.8)
-    axis.set_xticks(list(xs), labels, fontsize=7)
-    axis.set_ylabel("ratio to stock spaCy")
+    axis.set_xticks(list(xs), labels, fontsize=7, rotation=60, ha="right")
+    axis.set_yscale("log")
+    axis.set_ylabel("ratio to stock spaCy (log scale)")
     axis.legend(fontsize=8)
     figure.tight_layout()
     tmp = out.with_suffix(".tmp.png")
