@@ -440,8 +440,13 @@ def viterbi(
         best[:, 2::2] = numpy.where(stay, from_inside, from_begin)
         active = (lengths_array > t)[:, None]
         score = numpy.where(active, best + emissions[:, t], score)
-    score = score + end
-    # The backtrace: a document's last tag stays put over its padding, then walks back.
+    return _backtrace(history, score + end, lengths)
+
+
+def _backtrace(history: numpy.ndarray, score: numpy.ndarray, lengths: List[int]) -> List[List[int]]:
+    """Each document's best path, from its last tag back: it stays put over the padding."""
+    n_steps, n_docs = history.shape[:2]
+    lengths_array = numpy.asarray(lengths)
     tags = numpy.zeros((n_docs, n_steps), dtype="int64")
     current = score.argmax(axis=1)
     rows = numpy.arange(n_docs)

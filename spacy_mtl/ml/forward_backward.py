@@ -111,22 +111,9 @@ class ForwardPass:
             through a forbidden transition (an invalid gold sequence), and the penalty's
             -10,000 would take float32's precision from the offsets.
         """
-        self.dtype, self.penalty = dtype, penalty
-        self.emissions = emissions = self.emissions.astype(dtype, copy=False)
+        self._prepare(dtype, penalty)
+        emissions = self.emissions
         n_docs, n_steps, n_tags = emissions.shape
-        transitions = self.transitions
-        self.free = numpy.concatenate([[0], numpy.arange(1, n_tags, 2)])
-        self.shift = float(transitions.max())
-        exp_transitions = numpy.exp(transitions - self.shift).astype(dtype)
-        self.exp_free = numpy.ascontiguousarray(exp_transitions[:, self.free])
-        self.exp_inside = numpy.ascontiguousarray(exp_transitions[:, 2::2])
-        self.begin_to_inside = numpy.diagonal(transitions[1::2, 2::2]).astype(dtype)
-        self.inside_to_inside = numpy.diagonal(transitions[2::2, 2::2]).astype(dtype)
-        # The most the forbidden transitions into an "I-x" add to a row whose best is 0.
-        into_inside = transitions[:, 2::2].copy()
-        labels = numpy.arange(into_inside.shape[1])
-        into_inside[2 * labels + 1, labels] = into_inside[2 * labels + 2, labels] = -numpy.inf
-        self.forbidden_bound = numpy.log(n_tags) + into_inside.max(initial=-1e4) + penalty
         self.alpha = alpha = numpy.empty((n_steps, n_docs, n_tags), dtype=dtype)
         self.offsets = offsets = numpy.empty((n_steps, n_docs))
         self.forbidden_used = False
@@ -145,11 +132,7 @@ class ForwardPass:
             # forbidden ones count: add them for those rows (invalid gold, extreme scores).
             rows = numpy.flatnonzero((inside < self.forbidden_bound + MARGIN).any(axis=1))
             if len(rows):
-                self.forbidden_used = True
-                forbidden = numpy.log(_matmul(numpy.exp(previous[rows]), self.exp_inside))
-                forbidden += dtype(self.shift + penalty)
-                mostly_forbidden = inside[rows] < forbidden + MARGIN
-                inside[rows] = _logaddexp(inside[rows], forbidden)
+                mostly_forbidden = self._add_forbidden(previous, inside, rows)
             scores[:, 2::2] = inside
             scores += emissions[:, t]
             top = scores.max(axis=1)
@@ -167,6 +150,38 @@ class ForwardPass:
         self.log_z = offsets[-1] + top + numpy.log(numpy.exp(final - top[:, None]).sum(axis=1))
         return True
 
+    def _prepare(self, dtype, penalty: float) -> None:
+        """The emissions in `dtype`, and what every step takes from the transitions."""
+        self.dtype, self.penalty = dtype, penalty
+        self.emissions = self.emissions.astype(dtype, copy=False)
+        transitions = self.transitions
+        n_tags = transitions.shape[0]
+        self.free = numpy.concatenate([[0], numpy.arange(1, n_tags, 2)])
+        self.shift = float(transitions.max())
+        exp_transitions = numpy.exp(transitions - self.shift).astype(dtype)
+        self.exp_free = numpy.ascontiguousarray(exp_transitions[:, self.free])
+        self.exp_inside = numpy.ascontiguousarray(exp_transitions[:, 2::2])
+        self.begin_to_inside = numpy.diagonal(transitions[1::2, 2::2]).astype(dtype)
+        self.inside_to_inside = numpy.diagonal(transitions[2::2, 2::2]).astype(dtype)
+        # The most the forbidden transitions into an "I-x" add to a row whose best is 0.
+        into_inside = transitions[:, 2::2].copy()
+        labels = numpy.arange(into_inside.shape[1])
+        into_inside[2 * labels + 1, labels] = into_inside[2 * labels + 2, labels] = -numpy.inf
+        self.forbidden_bound = numpy.log(n_tags) + into_inside.max(initial=-1e4) + penalty
+        self.forbidden_used = False
+
+    def _add_forbidden(self, previous, inside, rows) -> numpy.ndarray:
+        """Add the forbidden moves into the "I-x" scores of `rows`, in place.
+
+        RETURNS (numpy.ndarray): (rows, labels) where those moves carry most of the score.
+        """
+        self.forbidden_used = True
+        forbidden = numpy.log(_matmul(numpy.exp(previous[rows]), self.exp_inside))
+        forbidden += self.dtype(self.shift + self.penalty)
+        mostly_forbidden = inside[rows] < forbidden + MARGIN
+        inside[rows] = _logaddexp(inside[rows], forbidden)
+        return mostly_forbidden
+
     def backward(self, d_log_z: numpy.ndarray) -> Gradients:
         """The gradient of sum(d_log_z * log Z) by the emissions, transitions, start and end.
 
@@ -176,48 +191,7 @@ class ForwardPass:
         emissions, dtype, lengths, free = self.emissions, self.dtype, self.lengths, self.free
         n_docs, n_steps, n_tags = emissions.shape
         n_labels = (n_tags - 1) // 2
-        end_top = float(self.end.max())
-        end = (self.end - end_top).astype(dtype)
-        # The least a tag's paths into "O" and "B-x" can sum to, next to their best score.
-        into_free_least = float(self.transitions[:, free].min())
-        # beta[t]: each row's scores of the suffixes after t (its emission at t left out), best
-        # at 0, and what was taken out; past a row's last token, its end scores.
-        beta = numpy.empty_like(self.alpha)
-        b_offsets = numpy.empty_like(self.offsets)
-        beta[-1], b_offsets[-1] = end, end_top
-        # exp(next step's scores less their maximum) into "O"/"B-x" and into "I-x", and those
-        # maxima: kept for the pairwise marginals.
-        next_free = numpy.empty((n_steps, n_docs, len(free)), dtype=dtype)
-        next_inside = numpy.empty((n_steps, n_docs, n_labels), dtype=dtype)
-        free_top = numpy.zeros((n_steps, n_docs))
-        inside_top = numpy.zeros((n_steps, n_docs))
-        for t in range(n_steps - 1, 0, -1):
-            ahead = emissions[:, t] + beta[t]
-            scores = _log_matmul_t(ahead[:, free], self.exp_free, next_free[t], free_top[t])
-            scores += dtype(self.shift)
-            if n_labels:
-                inside = ahead[:, 2::2]
-                inside_top[t] = inside.max(axis=1)
-                numpy.exp(inside - inside_top[t][:, None].astype(dtype), out=next_inside[t])
-                # Forbidden moves count where the "I-x" ahead outscore every "O" and "B-x"
-                # by nearly the penalty (a known "I-x" next).
-                reach = (
-                    inside_top[t] + self.forbidden_bound - numpy.log(n_tags) + numpy.log(n_labels)
-                )
-                rows = numpy.flatnonzero(reach > free_top[t] + into_free_least - MARGIN)
-                if len(rows):
-                    self.forbidden_used = True
-                    forbidden = numpy.log(_matmul(next_inside[t][rows], self.exp_inside.T))
-                    forbidden += (inside_top[t][rows, None] + self.shift + self.penalty).astype(
-                        dtype
-                    )
-                    scores[rows] = _logaddexp(scores[rows], forbidden)
-                scores[:, 1::2] = _logaddexp(scores[:, 1::2], inside + self.begin_to_inside)
-                scores[:, 2::2] = _logaddexp(scores[:, 2::2], inside + self.inside_to_inside)
-            top = scores.max(axis=1)
-            active = t < lengths
-            beta[t - 1] = numpy.where(active[:, None], scores - top[:, None], end)
-            b_offsets[t - 1] = numpy.where(active, b_offsets[t] + top, end_top)
+        beta, b_offsets, next_free, next_inside, free_top, inside_top = self._beta_pass()
         valid = numpy.arange(n_steps)[:, None] < lengths[None, :]  # (time, batch)
         weights = numpy.asarray(d_log_z, dtype="float64")
         # Each token's log of (marginal / (alpha x beta)): the same for every tag.
@@ -250,6 +224,55 @@ class ForwardPass:
                     d_transitions, beta, pair_norm - self.shift, pairs, weights
                 )
         return Gradients(marginals.transpose(1, 0, 2), d_transitions, d_start, d_end)
+
+    def _beta_pass(self):
+        """The backward pass: beta[t] holds each row's scores of the suffixes after t (its
+        emission at t left out), best at 0, and b_offsets what was taken out; past a row's
+        last token, its end scores. Also, for the pairwise marginals, exp(next step's scores
+        less their maximum) into "O"/"B-x" and into "I-x", and those maxima.
+        """
+        emissions, dtype, lengths, free = self.emissions, self.dtype, self.lengths, self.free
+        n_docs, n_steps, n_tags = emissions.shape
+        n_labels = (n_tags - 1) // 2
+        end_top = float(self.end.max())
+        end = (self.end - end_top).astype(dtype)
+        # The least a tag's paths into "O" and "B-x" can sum to, next to their best score.
+        into_free_least = float(self.transitions[:, free].min())
+        beta = numpy.empty_like(self.alpha)
+        b_offsets = numpy.empty_like(self.offsets)
+        beta[-1], b_offsets[-1] = end, end_top
+        next_free = numpy.empty((n_steps, n_docs, len(free)), dtype=dtype)
+        next_inside = numpy.empty((n_steps, n_docs, n_labels), dtype=dtype)
+        free_top = numpy.zeros((n_steps, n_docs))
+        inside_top = numpy.zeros((n_steps, n_docs))
+        for t in range(n_steps - 1, 0, -1):
+            ahead = emissions[:, t] + beta[t]
+            scores = _log_matmul_t(ahead[:, free], self.exp_free, next_free[t], free_top[t])
+            scores += dtype(self.shift)
+            if n_labels:
+                inside = ahead[:, 2::2]
+                inside_top[t] = inside.max(axis=1)
+                numpy.exp(inside - inside_top[t][:, None].astype(dtype), out=next_inside[t])
+                # Forbidden moves count where the "I-x" ahead outscore every "O" and "B-x"
+                # by nearly the penalty (a known "I-x" next).
+                reach = (
+                    inside_top[t] + self.forbidden_bound - numpy.log(n_tags) + numpy.log(n_labels)
+                )
+                rows = numpy.flatnonzero(reach > free_top[t] + into_free_least - MARGIN)
+                if len(rows):
+                    self.forbidden_used = True
+                    forbidden = numpy.log(_matmul(next_inside[t][rows], self.exp_inside.T))
+                    forbidden += (inside_top[t][rows, None] + self.shift + self.penalty).astype(
+                        dtype
+                    )
+                    scores[rows] = _logaddexp(scores[rows], forbidden)
+                scores[:, 1::2] = _logaddexp(scores[:, 1::2], inside + self.begin_to_inside)
+                scores[:, 2::2] = _logaddexp(scores[:, 2::2], inside + self.inside_to_inside)
+            top = scores.max(axis=1)
+            active = t < lengths
+            beta[t - 1] = numpy.where(active[:, None], scores - top[:, None], end)
+            b_offsets[t - 1] = numpy.where(active, b_offsets[t] + top, end_top)
+        return beta, b_offsets, next_free, next_inside, free_top, inside_top
 
     def _pair_sums(self, previous, following, log_scale, pairs, weights) -> numpy.ndarray:
         """sum over tokens and rows of scale x previous^T following: (tags, columns)."""
@@ -335,58 +358,83 @@ def negative_log_likelihood(
     unconstrained = forward(emissions, lengths, transitions, start, end, penalty)
     if unconstrained is None:
         return None
-    n_docs, n_steps, n_tags = emissions.shape
-    lengths = numpy.asarray(lengths, dtype="int64")
-    real = numpy.arange(n_steps)[None, :] < lengths[:, None]
-    known = (gold >= 0) & real
-    complete = (known | ~real).all(axis=1)
-    partial = numpy.flatnonzero(~complete & known.any(axis=1))
-    tags = numpy.where(known, gold, 0)
-    rows, last = numpy.arange(n_docs), tags[numpy.arange(n_docs), lengths - 1]
-    scored = transitions + penalties
-    path = numpy.where(real, emissions[rows[:, None], numpy.arange(n_steps), tags], 0.0)
-    path = path.sum(axis=1, dtype="float64") + start[tags[:, 0]] + end[last]
-    if n_steps > 1:
-        path += numpy.where(real[:, 1:], scored[tags[:, :-1], tags[:, 1:]], 0.0).sum(axis=1)
+    paths = _GoldPaths(gold, numpy.asarray(lengths, dtype="int64"))
     # Rows with no known tag: every path is consistent, log Z less itself.
-    constrained = numpy.where(complete, path, unconstrained.log_z)
+    constrained = numpy.where(
+        paths.complete,
+        paths.scores(emissions, transitions + penalties, start, end),
+        unconstrained.log_z,
+    )
+    partial = numpy.flatnonzero(~paths.complete & paths.any_known)
     restricted = None
     if len(partial):
         masked = emissions[partial].copy()
-        sub_known = known[partial]
-        contradicts = sub_known[:, :, None] & (numpy.arange(n_tags) != tags[partial][:, :, None])
-        masked[contradicts] = excluded
-        restricted = forward(masked, lengths[partial], transitions, start, end, penalty)
+        masked[paths.contradicting(partial, emissions.shape[2])] = excluded
+        restricted = forward(masked, paths.lengths[partial], transitions, start, end, penalty)
         constrained[partial] = restricted.log_z
 
     def backward(d_losses: numpy.ndarray) -> Gradients:
         # A row with no known tag has a loss of 0 whatever the scores: no gradient.
-        grads = unconstrained.backward(numpy.where(known.any(axis=1), d_losses, 0.0))
-        d_emissions = numpy.ascontiguousarray(grads.emissions)
-        d_transitions, d_start, d_end = grads.transitions, grads.start, grads.end
-        weights = numpy.where(complete, d_losses, 0.0)
-        steps = numpy.broadcast_to(numpy.arange(n_steps), tags.shape)
-        on_path = real & complete[:, None]
-        numpy.subtract.at(
-            d_emissions,
-            (numpy.broadcast_to(rows[:, None], tags.shape)[on_path], steps[on_path], tags[on_path]),
-            numpy.broadcast_to(weights[:, None], tags.shape)[on_path].astype(d_emissions.dtype),
-        )
-        numpy.subtract.at(d_start, tags[:, 0], weights.astype(d_start.dtype))
-        numpy.subtract.at(d_end, last, weights.astype(d_end.dtype))
-        if n_steps > 1:
-            moves = on_path[:, 1:]
-            numpy.subtract.at(
-                d_transitions,
-                (tags[:, :-1][moves], tags[:, 1:][moves]),
-                numpy.broadcast_to(weights[:, None], moves.shape)[moves],
-            )
+        grads = unconstrained.backward(numpy.where(paths.any_known, d_losses, 0.0))
+        grads = grads._replace(emissions=numpy.ascontiguousarray(grads.emissions))
+        paths.subtract_counts(grads, numpy.where(paths.complete, d_losses, 0.0))
         if restricted is not None:
             sub = restricted.backward(d_losses[partial])
-            d_emissions[partial] -= sub.emissions
-            d_transitions -= sub.transitions
-            d_start -= sub.start
-            d_end -= sub.end
-        return Gradients(d_emissions, d_transitions, d_start, d_end)
+            grads.emissions[partial] -= sub.emissions
+            for total, part in zip(grads[1:], sub[1:]):
+                total -= part
+        return grads
 
     return NLL(unconstrained.log_z - constrained, backward)
+
+
+class _GoldPaths:
+    """The known gold tags of a padded batch: which rows are complete, and their paths."""
+
+    def __init__(self, gold: numpy.ndarray, lengths: numpy.ndarray) -> None:
+        n_docs, n_steps = gold.shape
+        self.lengths = lengths
+        self.real = numpy.arange(n_steps)[None, :] < lengths[:, None]
+        self.known = (gold >= 0) & self.real
+        self.complete = (self.known | ~self.real).all(axis=1)
+        self.any_known = self.known.any(axis=1)
+        self.tags = numpy.where(self.known, gold, 0)
+        self.rows = numpy.arange(n_docs)
+        self.last = self.tags[self.rows, lengths - 1]
+
+    def scores(self, emissions, scored_transitions, start, end) -> numpy.ndarray:
+        """Each row's score of its gold path (meaningful for complete rows), float64."""
+        tags, real = self.tags, self.real
+        steps = numpy.arange(tags.shape[1])
+        path = numpy.where(real, emissions[self.rows[:, None], steps, tags], 0.0)
+        path = path.sum(axis=1, dtype="float64") + start[tags[:, 0]] + end[self.last]
+        if tags.shape[1] > 1:
+            moves = scored_transitions[tags[:, :-1], tags[:, 1:]]
+            path += numpy.where(real[:, 1:], moves, 0.0).sum(axis=1)
+        return path
+
+    def contradicting(self, rows: numpy.ndarray, n_tags: int) -> numpy.ndarray:
+        """(rows, time, tags): the tags a known gold tag excludes, in `rows`."""
+        other = numpy.arange(n_tags) != self.tags[rows][:, :, None]
+        return self.known[rows][:, :, None] & other
+
+    def subtract_counts(self, grads: Gradients, weights: numpy.ndarray) -> None:
+        """Take each row's gold path, times its weight, from the gradients, in place."""
+        tags = self.tags
+        on_path = self.real & (weights != 0)[:, None]
+        rows = numpy.broadcast_to(self.rows[:, None], tags.shape)[on_path]
+        steps = numpy.broadcast_to(numpy.arange(tags.shape[1]), tags.shape)[on_path]
+        per_token = numpy.broadcast_to(weights[:, None], tags.shape)
+        d_emissions = grads.emissions
+        numpy.subtract.at(
+            d_emissions, (rows, steps, tags[on_path]), per_token[on_path].astype(d_emissions.dtype)
+        )
+        numpy.subtract.at(grads.start, tags[:, 0], weights.astype(grads.start.dtype))
+        numpy.subtract.at(grads.end, self.last, weights.astype(grads.end.dtype))
+        if tags.shape[1] > 1:
+            moves = on_path[:, 1:]
+            numpy.subtract.at(
+                grads.transitions,
+                (tags[:, :-1][moves], tags[:, 1:][moves]),
+                per_token[:, 1:][moves],
+            )
