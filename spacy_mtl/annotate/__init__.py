@@ -6,10 +6,10 @@ local engine (nlp.pipe) or Ray Data. `annotate_dataset` annotates a Ray Dataset
 the caller already holds. `python -m spacy_mtl annotate` is the command line.
 """
 
+from ..records import doc_to_record
 from .api import AnnotateSummary, annotate
 from .engines import ENGINES, annotate_dataset
 from .io import AnnotateError, read_records
-from .records import doc_to_record
 
 __all__ = [
     "ENGINES",

@@ -27,7 +27,7 @@ from .io import (
     shards_from_manifest,
     write_part,
 )
-from .records import DEFAULT_MAX_CHARS, summarize_errors
+from .rows import DEFAULT_MAX_CHARS, summarize_errors
 
 PathLike = Union[str, Path]
 

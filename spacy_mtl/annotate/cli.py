@@ -6,7 +6,7 @@ import sys
 from .api import annotate
 from .engines import ENGINES
 from .io import DEFAULT_PART_SIZE, OUTPUT_FORMATS, AnnotateError
-from .records import DEFAULT_MAX_CHARS
+from .rows import DEFAULT_MAX_CHARS
 
 
 def add_annotate_command(subparsers: argparse._SubParsersAction) -> None:

@@ -3,7 +3,7 @@
 An engine takes the parts still to do and yields each part with its records, in
 input order; the caller writes them. Both engines read a part with the same
 code (spacy_mtl.annotate.io) and annotate it with the same function
-(spacy_mtl.annotate.records), so their records are identical.
+(spacy_mtl.annotate.rows), so their records are identical.
 """
 
 import json
@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 
 from .io import AnnotateError, Part, read_part
-from .records import (
+from .rows import (
     DEFAULT_MAX_CHARS,
     MISSING,
     AnnotateProcessError,

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, Dict, Iterable, Iterator, List, Optional, Tuple
 
 from ..atomic import atomic_path, atomic_write
-from .records import DEFAULT_MAX_CHARS, MISSING, RECORD_FIELDS, make_row, record_to_json
+from .rows import DEFAULT_MAX_CHARS, MISSING, RECORD_FIELDS, make_row, record_to_json
 
 INPUT_FORMATS = {
     ".jsonl": "jsonl",
