@@ -6,7 +6,6 @@ code (spacy_mtl.annotate.io) and annotate it with the same function
 (spacy_mtl.annotate.rows), so their records are identical.
 """
 
-import json
 import logging
 import warnings
 from pathlib import Path
@@ -19,6 +18,7 @@ from .rows import (
     AnnotateProcessError,
     annotate_rows,
     make_row,
+    record_from_json,
     record_to_json,
 )
 
@@ -186,7 +186,7 @@ class RayEngine:
             )
             for row in ds.iter_rows():
                 part = parts[int(row["index"])]
-                records = [json.loads(line) for line in row["records"].splitlines()]
+                records = [record_from_json(line) for line in row["records"].splitlines()]
                 if progress is not None:
                     progress(len(records))
                 yield part, records

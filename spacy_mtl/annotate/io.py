@@ -19,7 +19,14 @@ from pathlib import Path
 from typing import Any, Dict, Iterable, Iterator, List, Optional, Tuple
 
 from ..atomic import atomic_path, atomic_write
-from .rows import DEFAULT_MAX_CHARS, MISSING, RECORD_FIELDS, make_row, record_to_json
+from .rows import (
+    DEFAULT_MAX_CHARS,
+    MISSING,
+    ROW_FIELDS,
+    make_row,
+    record_from_json,
+    record_to_json,
+)
 
 INPUT_FORMATS = {
     ".jsonl": "jsonl",
@@ -273,7 +280,7 @@ def read_records(path: Path) -> Iterator[Dict[str, Any]]:
     else:
         with path.open(encoding="utf-8") as handle:
             for line in handle:
-                yield json.loads(line)
+                yield record_from_json(line)
 
 
 def records_to_table(records: List[Dict[str, Any]]):
@@ -302,7 +309,7 @@ def records_to_table(records: List[Dict[str, Any]]):
         "entities": pa.array([r["entities"] for r in records], ENTITIES_TYPE()),
         "error": pa.array([r["error"] for r in records], pa.string()),
     }
-    return pa.table({name: columns[name] for name in RECORD_FIELDS})
+    return pa.table({name: columns[name] for name in ROW_FIELDS})
 
 
 def CATS_TYPE():

@@ -1,10 +1,14 @@
-"""What `annotate` writes for one input row, and how a batch of rows gets annotated.
+"""An input row of `annotate`: its checks, its pre-record, and the record it becomes.
 
-Every engine (local `nlp.pipe`, Ray actors) runs `annotate_rows` on the same
-pre-records and serialises with `record_to_json`, so identical input gives
-identical records whatever the engine and the number of workers. That rests on
-one property of the pipeline, which the tests check: a document's predictions
-do not depend on the other documents of its batch.
+A row is read as a pre-record {"id", "text", "error"} (`make_row`); every
+engine (local `nlp.pipe`, Ray actors) turns pre-records into records with
+`annotate_rows` and serialises them with `record_to_json`, so identical input
+gives identical records whatever the engine and the number of workers. That
+rests on one property of the pipeline, which the tests check: a document's
+predictions do not depend on the other documents of its batch.
+
+What annotate writes for a row is the record (spacy_mtl.records) between the
+row's id and its error (None where the row was annotated): ROW_FIELDS.
 """
 
 import json
@@ -15,10 +19,18 @@ from typing import Any, Dict, Iterable, Iterator, List, Optional
 from spacy.language import Language
 from spacy.tokens import Doc
 
-from ..records import doc_to_record
+from ..records import RECORD_FIELDS, doc_to_record
 
 DEFAULT_MAX_CHARS = 100_000
-RECORD_FIELDS = ("id", "text", "intent", "cats", "entities", "error")
+ROW_FIELDS = ("id", *RECORD_FIELDS, "error")
+
+
+class _Missing:
+    def __repr__(self) -> str:
+        return "MISSING"
+
+
+MISSING = _Missing()
 
 
 def make_row(row_id: Any, value: Any, *, field: str = "text", max_chars: int = DEFAULT_MAX_CHARS):
@@ -33,14 +45,6 @@ def make_row(row_id: Any, value: Any, *, field: str = "text", max_chars: int = D
     """
     error = text_error(value, field=field, max_chars=max_chars)
     return {"id": row_id, "text": value if isinstance(value, str) else None, "error": error}
-
-
-class _Missing:
-    def __repr__(self) -> str:
-        return "MISSING"
-
-
-MISSING = _Missing()
 
 
 def text_error(value: Any, *, field: str = "text", max_chars: int = DEFAULT_MAX_CHARS):
@@ -100,22 +104,10 @@ def annotate_rows(
     n_process (int): Processes of nlp.pipe (1: this one).
     YIELDS (Dict[str, Any]): One record per row, in the order of `rows`.
     """
-    pending: List[Dict[str, Any]] = []
-    rows = iter(rows)
     if n_process > 1:
-        # One multi-process stream: spaCy forks its workers once, not per batch.
-        stream = ((pre["text"] or "", pre) for pre in rows)
-        try:
-            for doc, pre in nlp.pipe(
-                stream, as_tuples=True, batch_size=batch_size, n_process=n_process
-            ):
-                yield error_record(pre) if pre["error"] else full_record(pre, doc)
-        except Exception as err:
-            raise AnnotateProcessError(
-                f"The pipeline failed in a worker process: {err}. Run again with one worker "
-                f"to record the failing row as an error instead."
-            ) from err
+        yield from _annotate_in_processes(nlp, rows, batch_size, n_process)
         return
+    pending: List[Dict[str, Any]] = []
     for pre in rows:
         pending.append(pre)
         if len(pending) >= batch_size:
@@ -127,6 +119,21 @@ def annotate_rows(
 
 class AnnotateProcessError(RuntimeError):
     """The pipeline failed inside nlp.pipe's worker processes."""
+
+
+def _annotate_in_processes(nlp, rows, batch_size: int, n_process: int):
+    # One multi-process stream: spaCy forks its workers once, not per batch.
+    stream = ((pre["text"] or "", pre) for pre in rows)
+    try:
+        for doc, pre in nlp.pipe(
+            stream, as_tuples=True, batch_size=batch_size, n_process=n_process
+        ):
+            yield error_record(pre) if pre["error"] else full_record(pre, doc)
+    except Exception as err:
+        raise AnnotateProcessError(
+            f"The pipeline failed in a worker process: {err}. Run again with one worker "
+            f"to record the failing row as an error instead."
+        ) from err
 
 
 def _annotate_batch(nlp: Language, rows: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
@@ -155,9 +162,20 @@ def _annotate_one(nlp: Language, text: str):
         return f"the pipeline failed: {type(err).__name__}: {err}"
 
 
+# Records are written and read back with the standard json module, not srsly:
+# srsly's ujson writes floats with 9 digits and reads them back inexactly, and a
+# resumed run, the merged file and the Ray engine (which ships records as JSON
+# lines) must reproduce a local run's bytes exactly.
+
+
 def record_to_json(record: Dict[str, Any]) -> str:
     """Serialise a record as one JSON line (without the newline), fields in order."""
-    return json.dumps({key: record[key] for key in RECORD_FIELDS}, ensure_ascii=False)
+    return json.dumps({key: record[key] for key in ROW_FIELDS}, ensure_ascii=False)
+
+
+def record_from_json(line: str) -> Dict[str, Any]:
+    """Read back a line that record_to_json wrote."""
+    return json.loads(line)
 
 
 def summarize_errors(messages: Iterable[Optional[str]]) -> Dict[str, int]:
