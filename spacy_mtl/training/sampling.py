@@ -45,6 +45,17 @@ def source_shares(
             f"Unknown sampling strategy {strategy!r}: expected one of "
             f"{', '.join(repr(s) for s in STRATEGIES)}."
         )
+    sizes = _checked_sizes(sizes)
+    weights = _checked_weights(weights, len(sizes))
+    if strategy == STRATEGY_TEMPERATURE:
+        _check_temperature(temperature)
+    live = _live_sources(sizes, weights)
+    scores = _scores(strategy, sizes, weights, live, temperature)
+    total = sum(scores)
+    return [score / total for score in scores]
+
+
+def _checked_sizes(sizes: Sequence[int]) -> List[int]:
     sizes = list(sizes)
     if not sizes:
         raise ValueError("Cannot compute source shares: no sources given.")
@@ -53,43 +64,58 @@ def source_shares(
             raise ValueError(
                 f"Source sizes must be non-negative integers, got {size!r} at position {i}."
             )
+    return sizes
+
+
+def _checked_weights(weights: Optional[Sequence[float]], n_sources: int) -> List[float]:
     if weights is None:
-        weights = [1.0] * len(sizes)
+        return [1.0] * n_sources
     weights = [float(w) for w in weights]
-    if len(weights) != len(sizes):
-        raise ValueError(f"Got {len(weights)} weights for {len(sizes)} sources.")
+    if len(weights) != n_sources:
+        raise ValueError(f"Got {len(weights)} weights for {n_sources} sources.")
     for i, weight in enumerate(weights):
         if not math.isfinite(weight) or weight < 0:
             raise ValueError(
                 f"Source weights must be finite and >= 0, got {weight!r} at position {i}."
             )
-    if strategy == STRATEGY_TEMPERATURE:
-        if not isinstance(temperature, (int, float)) or math.isnan(temperature) or temperature <= 0:
-            raise ValueError(
-                f"Sampling temperature must be > 0, got {temperature!r} (1.0 samples "
-                f"proportionally to source size; larger values tend to uniform)."
-            )
-    if not any(size > 0 and weight > 0 for size, weight in zip(sizes, weights)):
+    return weights
+
+
+def _check_temperature(temperature: float) -> None:
+    if not isinstance(temperature, (int, float)) or math.isnan(temperature) or temperature <= 0:
+        raise ValueError(
+            f"Sampling temperature must be > 0, got {temperature!r} (1.0 samples "
+            f"proportionally to source size; larger values tend to uniform)."
+        )
+
+
+def _live_sources(sizes: List[int], weights: List[float]) -> List[bool]:
+    """Which sources can be drawn from: not empty and not weighted 0; at least one must."""
+    live = [size > 0 and weight > 0 for size, weight in zip(sizes, weights)]
+    if not any(live):
         if all(weight == 0 for weight in weights):
             raise ValueError("All source weights are 0: at least one source needs a weight > 0.")
         raise ValueError(
             "Every source with a weight > 0 is empty: there is nothing to sample from."
         )
-    live = [size > 0 and weight > 0 for size, weight in zip(sizes, weights)]
+    return live
+
+
+def _scores(
+    strategy: str, sizes: List[int], weights: List[float], live: List[bool], temperature: float
+) -> List[float]:
+    """Each source's unnormalised share under `strategy`, 0 for those that cannot be drawn."""
     if strategy == STRATEGY_PROPORTIONAL:
-        scores = [size * weight if ok else 0.0 for size, weight, ok in zip(sizes, weights, live)]
-    elif strategy == STRATEGY_UNIFORM:
-        scores = [weight if ok else 0.0 for weight, ok in zip(weights, live)]
-    else:
-        # In log space, so that a small temperature cannot overflow n ** (1 / T).
-        logs = [
-            math.log(size) / temperature + math.log(weight) if ok else -math.inf
-            for size, weight, ok in zip(sizes, weights, live)
-        ]
-        top = max(logs)
-        scores = [math.exp(value - top) if ok else 0.0 for value, ok in zip(logs, live)]
-    total = sum(scores)
-    return [score / total for score in scores]
+        return [size * weight if ok else 0.0 for size, weight, ok in zip(sizes, weights, live)]
+    if strategy == STRATEGY_UNIFORM:
+        return [weight if ok else 0.0 for weight, ok in zip(weights, live)]
+    # In log space, so that a small temperature cannot overflow n ** (1 / T).
+    logs = [
+        math.log(size) / temperature + math.log(weight) if ok else -math.inf
+        for size, weight, ok in zip(sizes, weights, live)
+    ]
+    top = max(logs)
+    return [math.exp(value - top) if ok else 0.0 for value, ok in zip(logs, live)]
 
 
 def allocate_slots(shares: Sequence[float], n: int, rng: random.Random) -> List[int]:
