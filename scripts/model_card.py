@@ -46,6 +46,26 @@ def main(argv: Optional[List[str]] = None) -> int:
     argv (Optional[List[str]]): The arguments; None reads sys.argv.
     RETURNS (int): The exit status.
     """
+    args = make_parser().parse_args(argv)
+    for path in (args.pipeline, args.scores, args.notes):
+        if path is not None and not path.exists():
+            msg.fail(f"Not found: {path}. Run the steps that make it first.", exits=1)
+    corpora = [describe_corpus(name, path) for name, path in read_corpus_args(args.corpus)]
+    scores = srsly.read_json(args.scores)
+    meta = fill_meta(srsly.read_json(args.pipeline / "meta.json"), scores, args)
+    config = load_config(args.pipeline / "config.cfg", interpolate=True)
+    chart = args.chart if args.chart is not None and args.chart.is_file() else None
+    if args.chart is not None and chart is None:
+        msg.warn(f"No chart at {args.chart}: the card shows the text chart only.")
+    notes = args.notes.read_text(encoding="utf8").strip() if args.notes else ""
+    card = render_card(meta, scores, config, corpora, args, notes, has_chart=chart is not None)
+    write_package(args.pipeline, args.output, meta, card, chart)
+    msg.good(f"Wrote the pipeline with its model card to {args.output}")
+    return 0
+
+
+def make_parser() -> argparse.ArgumentParser:
+    """The command line: the pipeline, where to write it, and what the card says."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("pipeline", type=Path, help="the trained pipeline folder")
     parser.add_argument("output", type=Path, help="folder to write: the pipeline and its card")
@@ -70,22 +90,26 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--data-url", default="", help="where the training data is described")
     parser.add_argument("--data-license", default="", help="the training data's licence")
     parser.add_argument("--notes", type=Path, help="Markdown file: known limitations, one per item")
-    args = parser.parse_args(argv)
+    return parser
 
-    for path in (args.pipeline, args.scores, args.notes):
-        if path is not None and not path.exists():
-            msg.fail(f"Not found: {path}. Run the steps that make it first.", exits=1)
+
+def read_corpus_args(specs: List[str]) -> List[Tuple[str, Path]]:
+    """The --corpus NAME=PATH arguments as (name, path); exits on a malformed or missing one."""
     corpora = []
-    for spec in args.corpus:
+    for spec in specs:
         name, sep, path = spec.partition("=")
         if not sep or not name or not path:
             msg.fail(f"--corpus {spec!r}: expected NAME=PATH.", exits=1)
         if not Path(path).is_file():
             msg.fail(f"--corpus {spec!r}: no file at {path}.", exits=1)
-        corpora.append(describe_corpus(name, Path(path)))
-    scores = srsly.read_json(args.scores)
-    meta = srsly.read_json(args.pipeline / "meta.json")
-    config = load_config(args.pipeline / "config.cfg", interpolate=True)
+        corpora.append((name, Path(path)))
+    return corpora
+
+
+def fill_meta(
+    meta: Dict[str, Any], scores: Dict[str, Any], args: argparse.Namespace
+) -> Dict[str, Any]:
+    """meta.json with what `spacy package` would otherwise print as "n/a", and the test scores."""
     if args.name:
         meta["name"] = args.name
     if args.version:
@@ -103,25 +127,25 @@ def main(argv: Optional[List[str]] = None) -> int:
         source.update({key: value for key, value in extra.items() if value})
         meta["sources"] = [source]
     meta["test_performance"] = test_performance(scores)
-    chart = args.chart if args.chart is not None and args.chart.is_file() else None
-    if args.chart is not None and chart is None:
-        msg.warn(f"No chart at {args.chart}: the card shows the text chart only.")
-    notes = args.notes.read_text(encoding="utf8").strip() if args.notes else ""
-    card = render_card(meta, scores, config, corpora, args, notes, has_chart=chart is not None)
+    return meta
 
-    # Build the copy beside its final place, then swap it in: never a half-written package.
-    output = args.output
+
+def write_package(
+    pipeline: Path, output: Path, meta: Dict[str, Any], card: str, chart: Optional[Path]
+) -> None:
+    """Copy the pipeline to output with its meta.json, card and chart.
+
+    The copy is built beside its final place, then swapped in: never a half-written package.
+    """
     staging = output.with_name(output.name + ".tmp")
     shutil.rmtree(staging, ignore_errors=True)
-    shutil.copytree(args.pipeline, staging)
+    shutil.copytree(pipeline, staging)
     if chart is not None:
         shutil.copy(chart, staging / CHART_NAME)
     srsly.write_json(staging / "meta.json", meta)
     (staging / "README.md").write_text(card, encoding="utf8")
     shutil.rmtree(output, ignore_errors=True)
     staging.rename(output)
-    msg.good(f"Wrote the pipeline with its model card to {output}")
-    return 0
 
 
 def describe_corpus(name: str, path: Path) -> Dict[str, Any]:
@@ -166,11 +190,27 @@ def render_card(
     notes: str,
     has_chart: bool,
 ) -> str:
-    """The model card, in Markdown."""
-    name = meta["name"] if meta["name"].startswith(meta["lang"] + "_") else None
-    name = name or f"{meta['lang']}_{meta['name']}"
+    """The model card, in Markdown: its sections in order."""
     joint = scores["joint"]
     single = scores.get("single")
+    lines = summary_lines(meta)
+    lines += test_score_lines(scores)
+    lines += per_type_lines(joint, single)
+    lines += chart_lines(joint, single, has_chart)
+    if single:
+        lines += comparison_lines(scores)
+    if corpora:
+        lines += corpus_lines(meta, corpora, args)
+    lines += ["## Training", ""] + training_lines(config, meta, args.config)
+    lines += ["## Known limitations", ""] + limitation_lines(scores, notes)
+    lines += label_lines(meta)
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def summary_lines(meta: Dict[str, Any]) -> List[str]:
+    """The title, the description and the table of name, version, pipeline, data and licence."""
+    name = meta["name"] if meta["name"].startswith(meta["lang"] + "_") else None
+    name = name or f"{meta['lang']}_{meta['name']}"
     lines: List[str] = [f"# {name} {meta['version']}", ""]
     if meta.get("description"):
         lines += [meta["description"], ""]
@@ -189,9 +229,15 @@ def render_card(
             ["**Author**", _author(meta)],
         ],
     )
+    return lines
 
+
+def test_score_lines(scores: Dict[str, Any]) -> List[str]:
+    """How the test set was scored, and the scores per task against the baselines."""
+    joint = scores["joint"]
+    single = scores.get("single")
     n_docs = scores["n_docs"]
-    lines += [
+    lines = [
         "## Test scores",
         "",
         f"Scored by `scripts/evaluate.py` on the held-out test set `{scores['test']}`: "
@@ -212,91 +258,103 @@ def render_card(
         if single:
             row += [_pct(single.get(key)), _diff(joint.get(key), single.get(key))]
         rows.append(row)
-    lines += _table(header, rows)
+    return lines + _table(header, rows)
 
+
+def per_type_lines(joint: Dict[str, Any], single: Optional[Dict[str, Any]]) -> List[str]:
+    """The joint model's slot scores per type, beside the baseline's F; none without types."""
     per_type = joint.get("ents_per_type") or {}
     single_per_type = (single or {}).get("ents_per_type") or {}
-    if per_type:
-        lines += ["### Slots per type (joint model)", ""]
-        header = ["slot type", "precision", "recall", "F"]
+    if not per_type:
+        return []
+    header = ["slot type", "precision", "recall", "F"]
+    if single_per_type:
+        header.append("F single-task")
+    rows = []
+    for label in sorted(per_type):
+        type_scores = per_type[label]
+        row = [f"`{label}`"] + [_pct(type_scores.get(k)) for k in ("p", "r", "f")]
         if single_per_type:
-            header.append("F single-task")
-        rows = []
-        for label in sorted(per_type):
-            type_scores = per_type[label]
-            row = [f"`{label}`"] + [_pct(type_scores.get(k)) for k in ("p", "r", "f")]
-            if single_per_type:
-                row.append(_pct(single_per_type.get(label, {}).get("f")))
-            rows.append(row)
-        lines += _table(header, rows)
+            row.append(_pct(single_per_type.get(label, {}).get("f")))
+        rows.append(row)
+    return ["### Slots per type (joint model)", ""] + _table(header, rows)
 
-    lines += ["### Per-task chart", ""]
+
+def chart_lines(
+    joint: Dict[str, Any], single: Optional[Dict[str, Any]], has_chart: bool
+) -> List[str]:
+    """The PNG chart when it ships in the package, and the text chart always."""
+    lines = ["### Per-task chart", ""]
     if has_chart:
         lines += [f"![Per-task test scores, joint against single-task]({CHART_NAME})", ""]
         lines += [f"(`{CHART_NAME}` ships inside the package, next to this card.)", ""]
-    lines += ["```"] + text_chart(joint, single) + ["```", ""]
+    return lines + ["```"] + text_chart(joint, single) + ["```", ""]
 
-    if single:
-        lines += ["## Joint model against single-task baselines", ""]
-        better = [t for k, t in METRICS if _gt(joint.get(k), single.get(k))]
-        worse = [t for k, t in METRICS if _gt(single.get(k), joint.get(k))]
-        lines += [
-            "The baselines are one pipeline per task with the same encoder, corpora and seed "
-            "(`configs/single_textcat.cfg`, `configs/single_ner.cfg`); their sentence accuracy "
-            "puts the two pipelines' predictions together. The joint model is one pipeline: "
-            "one encoder pass feeds both heads." + step_budgets(scores),
-            "",
-            f"Joint higher: {', '.join(better) or 'none'}. "
-            f"Single-task higher: {', '.join(worse) or 'none'}.",
-            "",
+
+def comparison_lines(scores: Dict[str, Any]) -> List[str]:
+    """What the baselines are, their step budgets, and which metrics each side wins."""
+    joint, single = scores["joint"], scores["single"]
+    better = [t for k, t in METRICS if _gt(joint.get(k), single.get(k))]
+    worse = [t for k, t in METRICS if _gt(single.get(k), joint.get(k))]
+    return [
+        "## Joint model against single-task baselines",
+        "",
+        "The baselines are one pipeline per task with the same encoder, corpora and seed "
+        "(`configs/single_textcat.cfg`, `configs/single_ner.cfg`); their sentence accuracy "
+        "puts the two pipelines' predictions together. The joint model is one pipeline: "
+        "one encoder pass feeds both heads." + step_budgets(scores),
+        "",
+        f"Joint higher: {', '.join(better) or 'none'}. "
+        f"Single-task higher: {', '.join(worse) or 'none'}.",
+        "",
+    ]
+
+
+def corpus_lines(
+    meta: Dict[str, Any], corpora: List[Dict[str, Any]], args: argparse.Namespace
+) -> List[str]:
+    """The training data: its source and licence, and each corpus's counts."""
+    lines = ["## Training data", ""]
+    if args.data_source:
+        licence = f", licence `{args.data_license}`" if args.data_license else ""
+        lines += [f"{_source(meta['sources'][0])}{licence}.", ""]
+    header = [
+        "corpus",
+        "file",
+        "documents",
+        "words",
+        "with intent",
+        "with slots",
+        "intents",
+        "slot mentions",
+    ]
+    rows = [
+        [
+            c["name"],
+            f"`{c['path']}`",
+            str(c["docs"]),
+            str(c["words"]),
+            str(c["docs_cats"]),
+            str(c["docs_ents"]),
+            str(c["intents"]),
+            f"{c['entities']} ({c['entity_types']} types)",
         ]
+        for c in corpora
+    ]
+    return lines + _table(header, rows)
 
-    if corpora:
-        lines += ["## Training data", ""]
-        if args.data_source:
-            licence = f", licence `{args.data_license}`" if args.data_license else ""
-            lines += [f"{_source(meta['sources'][0])}{licence}.", ""]
-        lines += _table(
-            [
-                "corpus",
-                "file",
-                "documents",
-                "words",
-                "with intent",
-                "with slots",
-                "intents",
-                "slot mentions",
-            ],
-            [
-                [
-                    c["name"],
-                    f"`{c['path']}`",
-                    str(c["docs"]),
-                    str(c["words"]),
-                    str(c["docs_cats"]),
-                    str(c["docs_ents"]),
-                    str(c["intents"]),
-                    f"{c['entities']} ({c['entity_types']} types)",
-                ]
-                for c in corpora
-            ],
-        )
 
-    lines += ["## Training", ""] + training_lines(config, meta, args.config)
-    limitations = limitation_lines(scores, notes)
-    lines += ["## Known limitations", ""] + limitations
+def label_lines(meta: Dict[str, Any]) -> List[str]:
+    """Each component's labels; none when meta.json lists none."""
     labels = meta.get("labels") or {}
-    if labels:
-        lines += ["## Labels", ""]
-        lines += _table(
-            ["component", "labels"],
-            [
-                [f"`{pipe}`", ", ".join(f"`{label}`" for label in pipe_labels)]
-                for pipe, pipe_labels in labels.items()
-                if pipe_labels
-            ],
-        )
-    return "\n".join(lines).rstrip() + "\n"
+    if not labels:
+        return []
+    rows = [
+        [f"`{pipe}`", ", ".join(f"`{label}`" for label in pipe_labels)]
+        for pipe, pipe_labels in labels.items()
+        if pipe_labels
+    ]
+    return ["## Labels", ""] + _table(["component", "labels"], rows)
 
 
 def training_lines(config: Any, meta: Dict[str, Any], config_name: Optional[str]) -> List[str]:
