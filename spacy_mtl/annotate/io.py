@@ -16,9 +16,24 @@ import os
 import shutil
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Dict, Iterable, Iterator, List, Optional, Tuple
+from typing import (
+    Any,
+    Dict,
+    Iterable,
+    Iterator,
+    List,
+    Optional,
+    Tuple,
+    Union,
+    get_args,
+    get_origin,
+    get_type_hints,
+)
+
+from typing_extensions import is_typeddict
 
 from ..atomic import atomic_path, atomic_write
+from ..records import Record
 from .rows import (
     DEFAULT_MAX_CHARS,
     MISSING,
@@ -270,12 +285,15 @@ def read_records(path: Path) -> Iterator[Dict[str, Any]]:
     """Read the records of a JSONL or Parquet output file.
 
     path (Path): The file.
-    YIELDS (Dict[str, Any]): The records, with `cats` as a dict.
+    YIELDS (Dict[str, Any]): The records, with maps (`cats`) as dicts.
     """
     if path.suffix == ".parquet":
+        import pyarrow as pa
+
         table = _pyarrow_parquet().read_table(path)
+        maps = [field.name for field in table.schema if pa.types.is_map(field.type)]
         for row in table.to_pylist():
-            row["cats"] = dict(row["cats"] or [])
+            row.update((name, dict(row[name] or [])) for name in maps)
             yield row
     else:
         with path.open(encoding="utf-8") as handle:
@@ -284,14 +302,13 @@ def read_records(path: Path) -> Iterator[Dict[str, Any]]:
 
 
 def records_to_table(records: List[Dict[str, Any]]):
-    """Turn records into an Arrow table with a fixed schema.
+    """Turn records into an Arrow table with the schema of `record_schema`.
 
     The id column is int64 where every id is an integer, and string otherwise
     (a non-string id written as JSON).
 
     records (List[Dict[str, Any]]): The records.
-    RETURNS (pyarrow.Table): Columns id, text, intent, cats (map of label to
-        score), entities (list of start, end, label, text) and error.
+    RETURNS (pyarrow.Table): Columns id, the record's fields, and error.
     """
     import pyarrow as pa
 
@@ -301,36 +318,43 @@ def records_to_table(records: List[Dict[str, Any]]):
     else:
         id_type = pa.string()
         ids = [i if isinstance(i, str) or i is None else json.dumps(i) for i in ids]
-    columns = {
-        "id": pa.array(ids, id_type),
-        "text": pa.array([r["text"] for r in records], pa.string()),
-        "intent": pa.array([r["intent"] for r in records], pa.string()),
-        "cats": pa.array([list(r["cats"].items()) for r in records], CATS_TYPE()),
-        "entities": pa.array([r["entities"] for r in records], ENTITIES_TYPE()),
-        "error": pa.array([r["error"] for r in records], pa.string()),
-    }
-    return pa.table({name: columns[name] for name in ROW_FIELDS})
+    schema = record_schema(id_type)
+    columns = {"id": ids}
+    for column in schema.remove(0):
+        values = [record[column.name] for record in records]
+        if pa.types.is_map(column.type):
+            values = [list(value.items()) for value in values]
+        columns[column.name] = values
+    return pa.table(columns, schema=schema)
 
 
-def CATS_TYPE():
+def record_schema(id_type):
+    """The Arrow schema of annotate's records, derived from spacy_mtl.records.Record.
+
+    id_type (pyarrow.DataType): The id column's type.
+    RETURNS (pyarrow.Schema): id, the record's fields (a dict is a map, a list
+        a list, a typed dict a struct), and error.
+    """
     import pyarrow as pa
 
-    return pa.map_(pa.string(), pa.float64())
+    types = {name: _arrow_type(hint) for name, hint in get_type_hints(Record).items()}
+    types.update(id=id_type, error=pa.string())
+    return pa.schema([(name, types[name]) for name in ROW_FIELDS])
 
 
-def ENTITIES_TYPE():
+def _arrow_type(hint):
     import pyarrow as pa
 
-    return pa.list_(
-        pa.struct(
-            [
-                ("start", pa.int64()),
-                ("end", pa.int64()),
-                ("label", pa.string()),
-                ("text", pa.string()),
-            ]
-        )
-    )
+    origin, args = get_origin(hint), get_args(hint)
+    if origin is Union:  # Optional[X]: every Arrow column takes nulls
+        return _arrow_type(next(arg for arg in args if arg is not type(None)))
+    if origin is dict:
+        return pa.map_(_arrow_type(args[0]), _arrow_type(args[1]))
+    if origin is list:
+        return pa.list_(_arrow_type(args[0]))
+    if is_typeddict(hint):
+        return pa.struct([(name, _arrow_type(h)) for name, h in get_type_hints(hint).items()])
+    return {str: pa.string(), int: pa.int64(), float: pa.float64()}[hint]
 
 
 def merge_parts(paths: Iterable[Path], target: Path, fmt: str) -> None:
