@@ -1,4 +1,4 @@
-"""The character-column converter (spacy_mtl/convert_columns.py): Chinese intent and slot files."""
+"""The character-column converter (spacy_mtl/convert/columns.py): Chinese intent and slot files."""
 
 from pathlib import Path
 from typing import List, Tuple

@@ -79,8 +79,8 @@ from spacy.tokens import Doc, DocBin, Span
 from spacy.util import get_lang_class
 from spacy.vocab import Vocab, create_vocab
 
-from .annotation import TASK_CATS, TASK_ENTS, TASKS, mark_missing
-from .atomic import OutputError, check_output, write_bytes_atomic
+from ..annotation import TASK_CATS, TASK_ENTS, TASKS, mark_missing
+from ..atomic import OutputError, check_output, write_bytes_atomic
 
 PathLike = Union[str, Path]
 
@@ -502,7 +502,7 @@ def read_corpus(
     if format == FORMAT_IOB:
         return read_iob(input_path, lang=lang, strict=strict)
     if format in (FORMAT_COLUMNS, FORMAT_INTENTS):
-        from .convert_columns import read_columns, read_intents  # it imports this module
+        from .columns import read_columns, read_intents  # it imports this module
 
         if format == FORMAT_INTENTS:
             return read_intents(input_path, lang=lang)

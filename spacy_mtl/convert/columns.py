@@ -37,8 +37,8 @@ from typing import Iterable, List, NamedTuple, Optional, Tuple, Union
 from spacy.tokens import Doc
 from spacy.util import get_words_and_spaces
 
-from .annotation import TASK_CATS, TASK_ENTS
-from .convert import (
+from ..annotation import TASK_CATS, TASK_ENTS
+from . import (
     FORMAT_COLUMNS,
     FORMAT_INTENTS,
     FORMAT_TASKS,
