@@ -24,7 +24,6 @@ import spacy
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse
-from pydantic import BaseModel, ConfigDict, Field, StrictStr, model_validator
 from spacy import displacy
 from spacy.language import Language
 
@@ -33,6 +32,18 @@ from ..annotation import TASK_CATS, TASK_ENTS
 from ..records import doc_to_record
 from .batching import PipeBatcher
 from .limits import DEFAULT_MAX_CHARS, DEFAULT_WORKERS, MAX_BODY_BYTES, RequestBodyLimit
+from .schema import Entity, ParseRequest, Record, Rendered, RenderRequest
+
+# The request and answer models live in .schema; they stay importable from here.
+__all__ = [
+    "Entity",
+    "ParseRequest",
+    "Record",
+    "RenderRequest",
+    "Rendered",
+    "create_app",
+    "pipeline_meta",
+]
 
 # Texts gathered from concurrent requests into one nlp.pipe batch, at most.
 MAX_BATCH = 64
@@ -59,55 +70,6 @@ PALETTE = [
     "#e4e7d2",
     "#bfe1d9",
 ]
-
-
-class ParseRequest(BaseModel):
-    """The body of POST /parse: one text, or a list of texts."""
-
-    model_config = ConfigDict(extra="forbid")
-    text: Optional[StrictStr] = Field(None, description="one text: the answer is one record")
-    texts: Optional[List[StrictStr]] = Field(
-        None, description="several texts: the answer is a list of records, in order"
-    )
-
-    @model_validator(mode="after")
-    def _one_of(self) -> "ParseRequest":
-        if (self.text is None) == (self.texts is None):
-            raise ValueError(
-                "give either 'text' (a string) or 'texts' (a list of strings), not both or neither"
-            )
-        return self
-
-
-class RenderRequest(BaseModel):
-    """The body of POST /render: one text."""
-
-    model_config = ConfigDict(extra="forbid")
-    text: StrictStr
-
-
-class Entity(BaseModel):
-    """One entity of a record, with character offsets into the text."""
-
-    start: int = Field(description="character offset of the first character")
-    end: int = Field(description="character offset after the last character")
-    label: str
-    text: str
-
-
-class Record(BaseModel):
-    """What POST /parse answers for one text (spacy_mtl.records.doc_to_record)."""
-
-    text: str
-    intent: Optional[str] = Field(description="the highest-scoring category")
-    cats: Dict[str, float] = Field(description="every category's score")
-    entities: List[Entity]
-
-
-class Rendered(Record):
-    """What POST /render answers: the record and displaCy's markup."""
-
-    html: str = Field(description="displaCy's entity markup of the text")
 
 
 def create_app(
