@@ -4,8 +4,8 @@ Everything here -- templates, slot fillers, task phrases -- was written by hand
 for this project; no sentence comes from ATIS, SNIPS or any other data set.
 Licence: CC0-1.0.
 
-Run from anywhere:  python data/demo/make_demo.py
-It rewrites, deterministically (fixed seed):
+Run from the repository root:  python -m demo_corpus english data/demo
+It rewrites, deterministically (fixed seed), in the folder given:
 
     train_intents.jsonl   intents only   {"text", "tokens", "label"} per line
     train_slots.iob       slots only     token<TAB>IOB2 tag, blank line between sentences
@@ -13,7 +13,7 @@ It rewrites, deterministically (fixed seed):
     test/{seq.in,seq.out,label}  joint
     README.md
 
-and then validates what it wrote (``python make_demo.py --check`` validates only).
+and then validates what it wrote (``--check`` validates only).
 
 Template syntax
     (a|b|)        pick one alternative at random (an empty one drops the group)
@@ -23,15 +23,14 @@ Template syntax
     {~pool}       plain words (tag O) from ``pool``
 """
 
+# json, not srsly: the committed train_intents.jsonl has json.dumps's spacing, byte for byte.
 import json
 import random
 import re
-import sys
 from collections import Counter
 from pathlib import Path
 
 SEED = 20240611
-HERE = Path(__file__).resolve().parent
 
 # Per intent: sentences in each file.
 N_TRAIN_INTENTS = 30
@@ -870,12 +869,13 @@ def generate():
 # ---------------------------------------------------------------------------
 
 
-def write(splits):
-    with open(HERE / "train_intents.jsonl", "w", encoding="utf8") as f:
+def write(splits, out: Path):
+    out.mkdir(parents=True, exist_ok=True)
+    with open(out / "train_intents.jsonl", "w", encoding="utf8") as f:
         for tokens, _tags, intent in splits["train_intents"]:
             text = " ".join(tokens)
             f.write(json.dumps({"text": text, "tokens": text.split(" "), "label": intent}) + "\n")
-    with open(HERE / "train_slots.iob", "w", encoding="utf8") as f:
+    with open(out / "train_slots.iob", "w", encoding="utf8") as f:
         f.write(
             "\n\n".join(
                 "\n".join(f"{tok}\t{tag}" for tok, tag in zip(tokens, tags))
@@ -884,7 +884,7 @@ def write(splits):
             + "\n"
         )
     for name in ("dev", "test"):
-        d = HERE / name
+        d = out / name
         d.mkdir(exist_ok=True)
         rows = splits[name]
         (d / "seq.in").write_text("".join(" ".join(t) + "\n" for t, _, _ in rows), "utf8")
@@ -897,11 +897,11 @@ def write(splits):
 # ---------------------------------------------------------------------------
 
 
-def read_all():
+def read_all(folder: Path):
     """{file: [(tokens, tags or None, intent or None)]}"""
     data = {}
     rows = []
-    lines = (HERE / "train_intents.jsonl").read_text("utf8").split("\n")
+    lines = (folder / "train_intents.jsonl").read_text("utf8").split("\n")
     assert lines[-1] == "", "train_intents.jsonl must end with a newline"
     for line in lines[:-1]:
         obj = json.loads(line)
@@ -910,7 +910,7 @@ def read_all():
         rows.append((obj["tokens"], None, obj["label"]))
     data["train_intents.jsonl"] = rows
     rows = []
-    text = (HERE / "train_slots.iob").read_text("utf8")
+    text = (folder / "train_slots.iob").read_text("utf8")
     assert text.endswith("\n") and not text.endswith("\n\n"), "train_slots.iob ending"
     for block in text[:-1].split("\n\n"):
         pairs = [line.split("\t") for line in block.split("\n")]
@@ -920,7 +920,7 @@ def read_all():
     for name in ("dev", "test"):
         files = {}
         for f in ("seq.in", "seq.out", "label"):
-            content = (HERE / name / f).read_text("utf8")
+            content = (folder / name / f).read_text("utf8")
             assert content.endswith("\n"), f"{name}/{f} must end with a newline"
             files[f] = content[:-1].split("\n")
             assert all(line.strip() == line and line for line in files[f]), (
@@ -943,6 +943,17 @@ def entity_mentions(tags):
 
 
 def validate(data, verbose=True):
+    """The problems of the corpus read back: its form first, then its balance."""
+    problems = form_problems(data) + balance_problems(data)
+    if verbose:
+        for p in problems:
+            print("PROBLEM:", p)
+        print("ok" if not problems else f"{len(problems)} problems")
+    return problems
+
+
+def form_problems(data):
+    """Bad tokens, bad or dangling tags, and sentences that occur twice."""
     problems = []
     all_texts = Counter()
     for name, rows in data.items():
@@ -952,17 +963,29 @@ def validate(data, verbose=True):
             if any(not tok or tok != tok.lower() or " " in tok or "\t" in tok for tok in tokens):
                 problems.append(f"{name}: bad token in {text!r}")
             if tags is not None:
-                prev = "O"
-                for tag in tags:
-                    if not (tag == "O" or re.fullmatch(r"[BI]-[a-z_]+", tag)):
-                        problems.append(f"{name}: bad tag {tag!r} in {text!r}")
-                    if tag.startswith("I-") and prev[2:] != tag[2:]:
-                        problems.append(f"{name}: {tag} after {prev} in {text!r}")
-                    prev = tag
+                problems += tag_problems(name, text, tags)
     dups = [t for t, c in all_texts.items() if c > 1]
     if dups:
         problems.append(f"{len(dups)} sentences occur twice, e.g. {dups[:3]}")
+    return problems
 
+
+def tag_problems(name, text, tags):
+    """IOB2 tags of one sentence that are malformed or continue another label."""
+    problems = []
+    prev = "O"
+    for tag in tags:
+        if not (tag == "O" or re.fullmatch(r"[BI]-[a-z_]+", tag)):
+            problems.append(f"{name}: bad tag {tag!r} in {text!r}")
+        if tag.startswith("I-") and prev[2:] != tag[2:]:
+            problems.append(f"{name}: {tag} after {prev} in {text!r}")
+        prev = tag
+    return problems
+
+
+def balance_problems(data):
+    """Rare or unbalanced intents and entity types, and evaluation labels never trained."""
+    problems = []
     intents = Counter(i for _, _, i in data["train_intents.jsonl"])
     ents = Counter(e for _, tags, _ in data["train_slots.iob"] for e in entity_mentions(tags))
     for label, c in intents.items():
@@ -983,10 +1006,6 @@ def validate(data, verbose=True):
         problems.append(f"eval intents missing from training: {eval_labels - set(intents)}")
     if not eval_ents <= set(ents):
         problems.append(f"eval entity types missing from training: {eval_ents - set(ents)}")
-    if verbose:
-        for p in problems:
-            print("PROBLEM:", p)
-        print("ok" if not problems else f"{len(problems)} problems")
     return problems
 
 
@@ -1049,7 +1068,9 @@ def unseen_share(data):
     return sum(m not in seen for m in ev) / len(ev)
 
 
-def write_readme(data):
+def write_readme(data, slot_rows, out: Path):
+    """README.md: provenance, files, formats and counts; slot_rows are the generated
+    train_slots rows, whose intents the file itself does not keep."""
     s = stats(data)
     intents = list(TEMPLATES)
     ent_types = list(ENTITY_DESCRIPTIONS)
@@ -1071,15 +1092,15 @@ def write_readme(data):
     add("")
     add("Written by the spacy_mtl developers for this project. The templates, the slot")
     add("fillers (cities, airlines, artists, song titles, devices, rooms, dates, times,")
-    add("...), and the reminder phrases were written by hand in `make_demo.py`; no sentence")
-    add("was taken from ATIS, SNIPS or any other data set. `make_demo.py` expands")
+    add("...), and the reminder phrases were written by hand in `demo_corpus/english.py`; no")
+    add("sentence was taken from ATIS, SNIPS or any other data set. The generator expands")
     add(
         f"{sum(len(v) for v in TEMPLATES.values())} templates ({min(len(v) for v in TEMPLATES.values())}"
         f" to {max(len(v) for v in TEMPLATES.values())} per intent, many with alternative"
     )
-    add("wordings inside) with a fixed random seed, so `python data/demo/make_demo.py` rewrites")
-    add("exactly these files and validates them. The written files are the artifact; the script")
-    add("documents how they were made.")
+    add("wordings inside) with a fixed random seed, so `python -m demo_corpus english data/demo`")
+    add("rewrites exactly these files and validates them. The written files are the artifact; the")
+    add("generator documents how they were made.")
     add("")
     add("Licence: [CC0-1.0](https://creativecommons.org/publicdomain/zero/1.0/) (public domain")
     add("dedication). Names of real cities, airlines, artists and songs are used only as")
@@ -1126,7 +1147,7 @@ def write_readme(data):
     add("")
     add("| intent | meaning | train_intents | dev | test | train_slots (unlabelled) |")
     add("|---|---|---:|---:|---:|---:|")
-    slot_intents = Counter(i for _, _, i in GENERATED_SLOT_INTENTS)
+    slot_intents = Counter(i for _, _, i in slot_rows)
     for i in intents:
         add(
             f"| `{i}` | {INTENT_DESCRIPTIONS[i]} | {s['train_intents.jsonl']['intents'][i]} |"
@@ -1165,21 +1186,18 @@ def write_readme(data):
     add('`for`/`in` ("for three nights", "in ten minutes"); prepositions ("on", "at",')
     add('"for") are never part of an entity.')
     add("")
-    (HERE / "README.md").write_text("\n".join(lines), "utf8")
+    (out / "README.md").write_text("\n".join(lines), "utf8")
 
 
-GENERATED_SLOT_INTENTS = []
+def make(out: Path, check_only: bool = False) -> int:
+    """Write the corpus and its README to out (unless check_only), then validate what is there.
 
-
-def main():
-    if "--check" not in sys.argv:
+    out (Path): The corpus folder, e.g. data/demo.
+    check_only (bool): Validate the files in out without writing them.
+    RETURNS (int): The exit status: 1 if validation found problems.
+    """
+    if not check_only:
         splits = generate()
-        GENERATED_SLOT_INTENTS.extend(splits["train_slots"])
-        write(splits)
-        write_readme(read_all())
-    problems = validate(read_all())
-    sys.exit(1 if problems else 0)
-
-
-if __name__ == "__main__":
-    main()
+        write(splits, out)
+        write_readme(read_all(out), splits["train_slots"], out)
+    return 1 if validate(read_all(out)) else 0

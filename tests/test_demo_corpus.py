@@ -1,0 +1,41 @@
+"""The demo corpus generators (demo_corpus/) rewrite the committed corpora byte for byte."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from spacy.util import make_tempdir
+
+REPO = Path(__file__).resolve().parent.parent
+GENERATED = {
+    "english": (
+        "data/demo",
+        ["train_intents.jsonl", "train_slots.iob", "README.md"]
+        + [
+            f"{split}/{name}"
+            for split in ("dev", "test")
+            for name in ("seq.in", "seq.out", "label")
+        ],
+    ),
+}
+
+
+@pytest.mark.parametrize("language", sorted(GENERATED))
+def test_generator_is_deterministic_and_valid(language):
+    folder, names = GENERATED[language]
+    with make_tempdir() as tmp:
+        command = [sys.executable, "-m", "demo_corpus", language, str(tmp)]
+        proc = subprocess.run(command, cwd=REPO, capture_output=True)
+        assert proc.returncode == 0, proc.stdout.decode() + proc.stderr.decode()
+        for name in names:
+            assert (tmp / name).read_bytes() == (REPO / folder / name).read_bytes(), name
+
+
+def test_check_validates_the_committed_corpus_without_writing():
+    command = [sys.executable, "-m", "demo_corpus", "english", "data/demo", "--check"]
+    before = (REPO / "data/demo/README.md").stat().st_mtime_ns
+    proc = subprocess.run(command, cwd=REPO, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert proc.stdout.strip().endswith("ok")
+    assert (REPO / "data/demo/README.md").stat().st_mtime_ns == before
