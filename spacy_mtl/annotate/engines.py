@@ -11,6 +11,7 @@ import warnings
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 
+from ..loader import PipelineLoadError, load_pipeline
 from .io import AnnotateError, Part, read_part
 from .rows import (
     DEFAULT_MAX_CHARS,
@@ -27,31 +28,16 @@ RAY_INSTALL = "pip install 'spacy-mtl[ray]'"
 Progress = Callable[[int], None]
 
 
-def load_pipeline(pipeline: str):
-    """Load a pipeline by package name or path, with one thread for torch.
-
-    Each worker is meant to use one core: several torch threads per process
-    only fight over the cores (and can hang forked workers). Set once, here,
-    at the edge where a worker starts.
+def _load_pipeline(pipeline: str):
+    """Load the pipeline for a worker: one torch thread; a bad PIPELINE is an AnnotateError.
 
     pipeline (str): An installed package name or a path.
     RETURNS (Language): The pipeline.
     """
-    import spacy
-
     try:
-        import torch
-
-        torch.set_num_threads(1)
-    except ImportError:  # pragma: no cover - torch is a dependency
-        pass
-    try:
-        return spacy.load(pipeline)
-    except OSError as err:
-        raise AnnotateError(
-            f"Cannot load the pipeline {pipeline!r}: give an installed package name or the "
-            f"path of a pipeline directory. ({err})"
-        ) from err
+        return load_pipeline(pipeline, threads=1)
+    except PipelineLoadError as err:
+        raise AnnotateError(str(err)) from err
 
 
 def resolve_pipeline(pipeline: str) -> str:
@@ -87,7 +73,7 @@ class LocalEngine:
         """
         if not parts:
             return
-        nlp = load_pipeline(self.pipeline)
+        nlp = _load_pipeline(self.pipeline)
         n_process = self.workers
         done = 0
         while done < len(parts):
@@ -199,7 +185,7 @@ class PartAnnotator:
     """A Ray actor: loads the pipeline once, then reads and annotates whole parts."""
 
     def __init__(self, pipeline: str, parts: List[Part], read_kwargs, batch_size: int) -> None:
-        self.nlp = load_pipeline(pipeline)
+        self.nlp = _load_pipeline(pipeline)
         self.parts = parts
         self.read_kwargs = read_kwargs
         self.batch_size = batch_size
@@ -294,7 +280,7 @@ class DatasetAnnotator:
     def __init__(
         self, pipeline: str, text_field: str, id_field: str, max_chars: int, batch_size: int
     ) -> None:
-        self.nlp = load_pipeline(pipeline)
+        self.nlp = _load_pipeline(pipeline)
         self.text_field = text_field
         self.id_field = id_field
         self.max_chars = max_chars

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 from typing import List, Optional
 
+from ..loader import PipelineLoadError, load_pipeline
 from .limits import DEFAULT_MAX_CHARS, DEFAULT_WORKERS
 
 INSTALL_HINT = "pip install 'spacy-mtl[serve]'"
@@ -90,17 +91,13 @@ def serve(args: argparse.Namespace) -> int:
         except (OSError, UnicodeDecodeError) as err:
             return _fail(f"Cannot read the examples file {args.examples}: {err}")
         examples = [line.strip() for line in lines if line.strip()]
-    import spacy
-    import torch
-
-    # Requests run in parallel on the worker threads: one intra-op thread each
-    # keeps torch from oversubscribing the cores.
-    torch.set_num_threads(1)
     print(f"Loading {args.pipeline} ...", file=sys.stderr, flush=True)
     try:
-        nlp = spacy.load(args.pipeline)
-    except (OSError, ValueError) as err:
-        return _fail(f"Cannot load the pipeline {args.pipeline}: {err}")
+        # Requests run in parallel on the worker threads: one intra-op thread
+        # each keeps torch from oversubscribing the cores.
+        nlp = load_pipeline(args.pipeline, threads=1)
+    except PipelineLoadError as err:
+        return _fail(str(err))
     app = create_app(nlp, max_chars=args.max_chars, workers=args.workers, examples=examples)
     print(
         f"Serving {args.pipeline} on http://{args.host}:{args.port}/ (API docs at /docs)",

@@ -255,4 +255,4 @@ def test_serve_command_names_a_pipeline_it_cannot_load(tmp_path):
     command = [sys.executable, "-m", "spacy_mtl", "serve", str(tmp_path / "missing")]
     proc = subprocess.run(command, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 1
-    assert f"Cannot load the pipeline {tmp_path / 'missing'}" in proc.stderr
+    assert f"Cannot load the pipeline {str(tmp_path / 'missing')!r}" in proc.stderr
