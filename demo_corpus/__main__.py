@@ -2,6 +2,7 @@
 
 Usage:
     python -m demo_corpus english data/demo      # rewrite and validate (--check: validate only)
+    python -m demo_corpus chinese data/demo_zh
 """
 
 import argparse
@@ -9,7 +10,7 @@ import sys
 from pathlib import Path
 from typing import List, Optional
 
-from . import english
+from . import chinese, english
 
 
 def main(argv: Optional[List[str]] = None) -> int:
@@ -21,12 +22,13 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m demo_corpus", description=__doc__)
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
     commands = parser.add_subparsers(dest="command", required=True)
-    for name, module in (("english", english),):
+    generators = {"english": english, "chinese": chinese}
+    for name, module in generators.items():
         command = commands.add_parser(name, help=module.__doc__.split("\n")[0])
         command.add_argument("output", type=Path, help="the corpus folder, e.g. data/demo")
         command.add_argument("--check", action="store_true", help="validate only, write nothing")
     args = parser.parse_args(argv)
-    return english.make(args.output, check_only=args.check)
+    return generators[args.command].make(args.output, check_only=args.check)
 
 
 if __name__ == "__main__":

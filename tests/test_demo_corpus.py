@@ -18,6 +18,11 @@ GENERATED = {
             for name in ("seq.in", "seq.out", "label")
         ],
     ),
+    "chinese": (
+        "data/demo_zh",
+        ["train_intents.tsv", "train_slots.txt", "README.md"]
+        + [f"{split}/{name}" for split in ("dev", "test") for name in ("slots.txt", "intents.txt")],
+    ),
 }
 
 

@@ -5,8 +5,8 @@ written by hand for this project; no sentence comes from CAIS, SMP-ECDT or any o
 data set. Singer names are made up from common surnames and given names; song
 titles are made up too. Licence: CC0-1.0.
 
-Run from anywhere:  python data/demo_zh/make_demo_zh.py
-It rewrites, deterministically (fixed seed):
+Run from the repository root:  python -m demo_corpus chinese data/demo_zh
+It rewrites, deterministically (fixed seed), in the folder given:
 
     train_intents.tsv          intents only   TEXT<TAB>INTENT per line
     train_slots.txt            slots only     one "CHAR TAG" line per character (BIOES),
@@ -25,12 +25,10 @@ Template syntax
 
 import random
 import re
-import sys
 from collections import Counter
 from pathlib import Path
 
 SEED = 20261125
-HERE = Path(__file__).resolve().parent
 N_TRAIN_INTENTS = 30  # per intent
 N_TRAIN_SLOTS = 30
 N_DEV = 8
@@ -308,14 +306,15 @@ def columns(chunks):
     return "\n".join(lines) + "\n"
 
 
-def write(splits):
-    with open(HERE / "train_intents.tsv", "w", encoding="utf8") as f:
+def write(splits, out: Path):
+    out.mkdir(parents=True, exist_ok=True)
+    with open(out / "train_intents.tsv", "w", encoding="utf8") as f:
         for chunks, intent in splits["train_intents"]:
             f.write("".join(text for text, _ in chunks) + "\t" + intent + "\n")
-    with open(HERE / "train_slots.txt", "w", encoding="utf8") as f:
+    with open(out / "train_slots.txt", "w", encoding="utf8") as f:
         f.write("\n".join(columns(chunks) for chunks, _ in splits["train_slots"]))
     for name in ("dev", "test"):
-        folder = HERE / name
+        folder = out / name
         folder.mkdir(exist_ok=True)
         rows = splits[name]
         with open(folder / "slots.txt", "w", encoding="utf8") as f:
@@ -350,20 +349,20 @@ def decode(chars, tags):
     return "".join(chars), ents
 
 
-def read_all():
+def read_all(folder: Path):
     data = {}
     data["train_intents"] = [
         (text, [], intent)
         for text, intent in (
             line.split("\t")
-            for line in (HERE / "train_intents.tsv").read_text("utf8").split("\n")
+            for line in (folder / "train_intents.tsv").read_text("utf8").split("\n")
             if line
         )
     ]
-    data["train_slots"] = [(t, e, None) for t, e in read_columns_file(HERE / "train_slots.txt")]
+    data["train_slots"] = [(t, e, None) for t, e in read_columns_file(folder / "train_slots.txt")]
     for name in ("dev", "test"):
-        sentences = read_columns_file(HERE / name / "slots.txt")
-        intents = (HERE / name / "intents.txt").read_text("utf8").split()
+        sentences = read_columns_file(folder / name / "slots.txt")
+        intents = (folder / name / "intents.txt").read_text("utf8").split()
         assert len(sentences) == len(intents), name
         data[name] = [(t, e, i) for (t, e), i in zip(sentences, intents)]
     return data
@@ -401,7 +400,7 @@ def unseen_share(data):
     return sum(ent not in seen for ent in evaluated) / max(len(evaluated), 1)
 
 
-def write_readme(data):
+def write_readme(data, out: Path):
     intents = sorted(INTENT_DESCRIPTIONS)
     counts = {name: Counter(i for _, _, i in rows) for name, rows in data.items()}
     mentions = {name: Counter(label for _, label in entity_mentions(data, name)) for name in data}
@@ -415,8 +414,8 @@ def write_readme(data):
         "## Provenance and licence",
         "",
         "Written by the spacy_mtl developers: the templates, made-up singer names and song",
-        "titles, and the other slot values are in `make_demo_zh.py`, which rewrites these",
-        "files deterministically (`python data/demo_zh/make_demo_zh.py`). No sentence comes",
+        "titles, and the other slot values are in `demo_corpus/chinese.py`, which rewrites these",
+        "files deterministically (`python -m demo_corpus chinese data/demo_zh`). No sentence comes",
         "from CAIS, SMP-ECDT or any other data set. Licence: CC0-1.0. City names are real.",
         "",
         f"Every {HELD_OUT}th singer, song, city and reminder event is held out of both training",
@@ -466,15 +465,17 @@ def write_readme(data):
         row = [mentions[n][label] for n in ("train_slots", "dev", "test")]
         desc = ENTITY_DESCRIPTIONS[label]
         lines.append(f"| `{label}` | {desc} | " + " | ".join(map(str, row)) + " |")
-    (HERE / "README.md").write_text("\n".join(lines) + "\n", encoding="utf8")
+    (out / "README.md").write_text("\n".join(lines) + "\n", encoding="utf8")
 
 
-def main():
-    if "--check" not in sys.argv:
-        write(generate())
-        write_readme(read_all())
-    sys.exit(1 if validate(read_all()) else 0)
+def make(out: Path, check_only: bool = False) -> int:
+    """Write the corpus and its README to out (unless check_only), then validate what is there.
 
-
-if __name__ == "__main__":
-    main()
+    out (Path): The corpus folder, e.g. data/demo_zh.
+    check_only (bool): Validate the files in out without writing them.
+    RETURNS (int): The exit status: 1 if validation found problems.
+    """
+    if not check_only:
+        write(generate(), out)
+        write_readme(read_all(out), out)
+    return 1 if validate(read_all(out)) else 0
