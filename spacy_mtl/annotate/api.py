@@ -27,7 +27,7 @@ from .io import (
     shards_from_manifest,
     write_part,
 )
-from .rows import DEFAULT_MAX_CHARS, summarize_errors
+from .rows import DEFAULT_MAX_ROW_CHARS, summarize_errors
 
 PathLike = Union[str, Path]
 
@@ -81,7 +81,7 @@ def annotate(
     id_field: str = "id",
     address: Optional[str] = None,
     part_size: int = DEFAULT_PART_SIZE,
-    max_chars: int = DEFAULT_MAX_CHARS,
+    max_chars: int = DEFAULT_MAX_ROW_CHARS,
     output_format: Optional[str] = None,
     overwrite: bool = False,
     progress: Optional[bool] = None,

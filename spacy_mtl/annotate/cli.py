@@ -6,7 +6,7 @@ import sys
 from .api import annotate
 from .engines import ENGINES
 from .io import DEFAULT_PART_SIZE, OUTPUT_FORMATS, AnnotateError
-from .rows import DEFAULT_MAX_CHARS
+from .rows import DEFAULT_MAX_ROW_CHARS
 
 
 def add_annotate_command(subparsers: argparse._SubParsersAction) -> None:
@@ -51,8 +51,8 @@ def add_annotate_command(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--max-chars",
         type=int,
-        default=DEFAULT_MAX_CHARS,
-        help=f"longer texts get an error (default: {DEFAULT_MAX_CHARS})",
+        default=DEFAULT_MAX_ROW_CHARS,
+        help=f"longer texts get an error (default: {DEFAULT_MAX_ROW_CHARS})",
     )
     parser.add_argument(
         "--output-format",

@@ -14,7 +14,7 @@ from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 from ..loader import PipelineLoadError, load_pipeline
 from .io import AnnotateError, Part, read_part
 from .rows import (
-    DEFAULT_MAX_CHARS,
+    DEFAULT_MAX_ROW_CHARS,
     MISSING,
     AnnotateProcessError,
     annotate_rows,
@@ -239,7 +239,7 @@ def annotate_dataset(
     batch_size: int = 64,
     text_field: str = "text",
     id_field: str = "id",
-    max_chars: int = DEFAULT_MAX_CHARS,
+    max_chars: int = DEFAULT_MAX_ROW_CHARS,
 ):
     """Annotate a Ray Dataset: one record per row, with an actor pool of `workers`.
 

@@ -35,7 +35,7 @@ from typing_extensions import is_typeddict
 from ..atomic import atomic_path, atomic_write
 from ..records import Record
 from .rows import (
-    DEFAULT_MAX_CHARS,
+    DEFAULT_MAX_ROW_CHARS,
     MISSING,
     ROW_FIELDS,
     make_row,
@@ -189,7 +189,7 @@ def make_parts(shards: List[Shard], part_size: int, ext: str, single: bool) -> L
 
 
 def read_part(
-    part: Part, *, text_field: str, id_field: str, max_chars: int = DEFAULT_MAX_CHARS
+    part: Part, *, text_field: str, id_field: str, max_chars: int = DEFAULT_MAX_ROW_CHARS
 ) -> List[Dict[str, Any]]:
     """Read one part's rows as pre-records {"id", "text", "error"}.
 

@@ -21,7 +21,10 @@ from spacy.tokens import Doc
 
 from ..records import RECORD_FIELDS, doc_to_record
 
-DEFAULT_MAX_CHARS = 100_000
+# The longest row annotated, in characters. A batch job has no one waiting on a
+# long row, so this only stops a runaway one (a whole file on one line, say);
+# the service, answering people on shared threads, takes texts up to 10,000.
+DEFAULT_MAX_ROW_CHARS = 100_000
 ROW_FIELDS = ("id", *RECORD_FIELDS, "error")
 
 
@@ -33,7 +36,9 @@ class _Missing:
 MISSING = _Missing()
 
 
-def make_row(row_id: Any, value: Any, *, field: str = "text", max_chars: int = DEFAULT_MAX_CHARS):
+def make_row(
+    row_id: Any, value: Any, *, field: str = "text", max_chars: int = DEFAULT_MAX_ROW_CHARS
+):
     """Check one input row's text and give its pre-record: id, text and error.
 
     row_id (Any): The row's id.
@@ -47,7 +52,7 @@ def make_row(row_id: Any, value: Any, *, field: str = "text", max_chars: int = D
     return {"id": row_id, "text": value if isinstance(value, str) else None, "error": error}
 
 
-def text_error(value: Any, *, field: str = "text", max_chars: int = DEFAULT_MAX_CHARS):
+def text_error(value: Any, *, field: str = "text", max_chars: int = DEFAULT_MAX_ROW_CHARS):
     """Say what is wrong with a row's text, or None if it can be annotated.
 
     value (Any): The value of the text field, or MISSING.

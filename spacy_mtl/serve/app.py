@@ -31,7 +31,7 @@ from .. import __version__
 from ..annotation import TASK_CATS, TASK_ENTS
 from ..records import doc_to_record
 from .batching import PipeBatcher
-from .limits import DEFAULT_MAX_CHARS, DEFAULT_WORKERS, MAX_BODY_BYTES, RequestBodyLimit
+from .limits import DEFAULT_MAX_TEXT_CHARS, DEFAULT_WORKERS, MAX_BODY_BYTES, RequestBodyLimit
 from .schema import Entity, ParseRequest, Record, Rendered, RenderRequest
 
 # The request and answer models live in .schema; they stay importable from here.
@@ -75,7 +75,7 @@ PALETTE = [
 def create_app(
     nlp: Language,
     *,
-    max_chars: int = DEFAULT_MAX_CHARS,
+    max_chars: int = DEFAULT_MAX_TEXT_CHARS,
     max_body_bytes: int = MAX_BODY_BYTES,
     workers: int = DEFAULT_WORKERS,
     examples: Optional[Sequence[str]] = None,

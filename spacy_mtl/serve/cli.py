@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import List, Optional
 
 from ..loader import PipelineLoadError, load_pipeline
-from .limits import DEFAULT_MAX_CHARS, DEFAULT_WORKERS
+from .limits import DEFAULT_MAX_TEXT_CHARS, DEFAULT_WORKERS
 
 INSTALL_HINT = "pip install 'spacy-mtl[serve]'"
 # A server that closes idle connections before its clients do races them: a client
@@ -39,8 +39,8 @@ def add_serve_command(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--max-chars",
         type=int,
-        default=DEFAULT_MAX_CHARS,
-        help=f"longest text accepted, in characters (default: {DEFAULT_MAX_CHARS})",
+        default=DEFAULT_MAX_TEXT_CHARS,
+        help=f"longest text accepted, in characters (default: {DEFAULT_MAX_TEXT_CHARS})",
     )
     parser.add_argument(
         "--workers",

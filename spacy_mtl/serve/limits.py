@@ -17,8 +17,11 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 MAX_BODY_BYTES = 1024 * 1024
-# The longest text accepted, in characters, and the threads that run the pipeline.
-DEFAULT_MAX_CHARS = 10000
+# The longest text a request may carry, in characters: a long text holds one of
+# the few worker threads while other requests wait. (annotate, a batch job
+# with no one waiting, takes rows up to 100,000.)
+DEFAULT_MAX_TEXT_CHARS = 10_000
+# The threads that run the pipeline.
 DEFAULT_WORKERS = 2
 BODY_METHODS = ("POST", "PUT", "PATCH")
 
