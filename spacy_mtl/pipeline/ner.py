@@ -5,7 +5,7 @@ is missing are marginalised by the CRF (partial annotation); an explicitly empty
 `doc.ents` (every token "O") means "no entities here" and is learned as such.
 
 With `distill_weight` set, a document that also carries a teacher CRF's tag
-marginals (spacy_mtl.distillation) learns from those too: the CRF's
+marginals (spacy_mtl/pipeline/teacher_targets.py) learns from those too: the CRF's
 cross-entropy against them at `distill_temperature` (`LinearChainCRF.soft_loss`).
 """
 
@@ -22,7 +22,9 @@ from thinc.api import Config, Model
 from thinc.types import Floats2d
 
 from ..annotation import describe_doc, has_ents
-from ..distillation import (
+from ..ml.crf import MISSING, bio_tag_names, crf_decode, crf_marginals
+from .head import TaskHead
+from .teacher_targets import (
     TEACHER_TAGS_KEY,
     check_distill_settings,
     columns_for,
@@ -30,8 +32,6 @@ from ..distillation import (
     soften,
     teacher_tags,
 )
-from ..ml.crf import MISSING, bio_tag_names, crf_decode, crf_marginals
-from .head import TaskHead
 
 DEFAULT_NER_MODEL = Config().from_str(
     """

@@ -6,7 +6,7 @@ and no gradient (stock `textcat` trains it towards "every label is 0"), and in
 multi-label mode a label missing from a non-empty `doc.cats` is masked.
 
 With `distill_weight` set, a document that also carries a teacher's category
-probabilities (spacy_mtl.distillation) learns from those too, softened by
+probabilities (spacy_mtl/pipeline/teacher_targets.py) learns from those too, softened by
 `distill_temperature`.
 """
 
@@ -21,7 +21,8 @@ from thinc.api import CategoricalCrossentropy, Config, Model
 from thinc.types import Floats2d
 
 from ..annotation import describe_doc, has_cats
-from ..distillation import (
+from .head import TaskHead, describe_lines
+from .teacher_targets import (
     TEACHER_CATS_KEY,
     check_distill_settings,
     columns_for,
@@ -29,7 +30,6 @@ from ..distillation import (
     soften,
     teacher_cats,
 )
-from .head import TaskHead, describe_lines
 
 DEFAULT_TEXTCAT_MODEL = Config().from_str(
     """

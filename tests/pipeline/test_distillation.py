@@ -8,7 +8,8 @@ from spacy.tokens import DocBin
 from spacy.training import Example
 
 from spacy_mtl.__main__ import main
-from spacy_mtl.distillation import (
+from spacy_mtl.ml.crf import bio_tag_names
+from spacy_mtl.pipeline.teacher_targets import (
     TEACHER_CATS_KEY,
     TEACHER_TAGS_KEY,
     set_teacher_targets,
@@ -16,7 +17,6 @@ from spacy_mtl.distillation import (
     teacher_cats,
     teacher_tags,
 )
-from spacy_mtl.ml.crf import bio_tag_names
 
 SWAP = {"flight": "music", "music": "flight", "weather": "weather"}
 ENTITY_LABELS = ["ARTIST", "CITY", "DATE", "FROM", "TO"]
