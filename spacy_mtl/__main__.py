@@ -161,7 +161,7 @@ def run_distill(args: argparse.Namespace) -> int:
     args (argparse.Namespace): The parsed arguments.
     RETURNS (int): The exit status, 0 or 1.
     """
-    from .distillation import distill_corpus
+    from .distill import distill_corpus
 
     try:
         n_docs = distill_corpus(args.teacher, args.input, args.output, batch_size=args.batch_size)
