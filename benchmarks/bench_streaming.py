@@ -18,9 +18,11 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the demo_corpus package
 
-from demo_corpus import write_joint_docbin, write_shards  # noqa: E402
 from proc_memory import run_and_sample  # noqa: E402
+
+from demo_corpus.draw import write_joint_docbin, write_shards  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 CONFIG = REPO / "benchmarks/configs/streaming.cfg"

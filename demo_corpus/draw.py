@@ -1,37 +1,28 @@
-"""Corpora of any size from the demo generator (data/demo/make_demo.py), for the benchmarks.
+"""Corpora of any size from the English demo generator (english.py), for the benchmarks.
 
 The demo generator writes a few hundred distinct sentences; the benchmarks need
 10k to 200k documents. This draws them from the same templates and slot
 fillers with a fixed seed, repeats allowed, so the sentences look like the demo
 corpus and the vocabulary stays bounded however many are drawn.
 
-    python benchmarks/demo_corpus.py jsonl 100000 corpus.jsonl
-    python benchmarks/demo_corpus.py shards 200000 corpus/   # cats/ and ents/ .spacy shards
+    python -m demo_corpus draw jsonl 100000 corpus.jsonl
+    python -m demo_corpus draw shards 200000 corpus/   # cats/ and ents/ .spacy shards
+    python -m demo_corpus draw dev 2000 dev.spacy      # jointly annotated
 """
 
-import argparse
-import importlib.util
+# json, not srsly: the corpus keeps the bytes the benchmarks were measured on.
 import json
 import random
-import sys
 from pathlib import Path
 from typing import Iterator, List, Tuple
 
-REPO = Path(__file__).resolve().parent.parent
+from . import english as demo
+
 SHARD_SIZE = 5000
-
-
-def load_make_demo():
-    """Import data/demo/make_demo.py (a script, not a package module)."""
-    spec = importlib.util.spec_from_file_location("make_demo", REPO / "data/demo/make_demo.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def sentences(n: int, seed: int = 0) -> Iterator[Tuple[List[str], List[str], str]]:
     """Draw n sentences: (tokens, BIO tags, intent), intents in turn, templates at random."""
-    demo = load_make_demo()
     rng = random.Random(seed)
     pools = demo.Pools(rng, held_out=True)
     intents = list(demo.TEMPLATES)
@@ -63,7 +54,7 @@ def write_shards(n: int, folder: Path, seed: int = 0) -> None:
     from spacy.vocab import Vocab
 
     vocab = Vocab()
-    intents = list(load_make_demo().TEMPLATES)
+    intents = list(demo.TEMPLATES)
     bins = {"cats": [], "ents": []}
     counts = {"cats": 0, "ents": 0}
 
@@ -97,7 +88,7 @@ def write_joint_docbin(n: int, path: Path, seed: int) -> None:
     from spacy.vocab import Vocab
 
     vocab = Vocab()
-    intents = list(load_make_demo().TEMPLATES)
+    intents = list(demo.TEMPLATES)
     docs = []
     for tokens, tags, intent in sentences(n, seed):
         doc = Doc(vocab, words=tokens, ents=tags)
@@ -105,23 +96,3 @@ def write_joint_docbin(n: int, path: Path, seed: int) -> None:
         docs.append(doc)
     path.parent.mkdir(parents=True, exist_ok=True)
     DocBin(docs=docs).to_disk(path)
-
-
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("kind", choices=["jsonl", "shards", "dev"])
-    parser.add_argument("n", type=int)
-    parser.add_argument("output", type=Path)
-    parser.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args()
-    if args.kind == "jsonl":
-        print(f"{write_jsonl(args.n, args.output, args.seed)} words")
-    elif args.kind == "shards":
-        write_shards(args.n, args.output, args.seed)
-    else:
-        write_joint_docbin(args.n, args.output, args.seed)
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
