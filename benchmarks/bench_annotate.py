@@ -21,9 +21,11 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the demo_corpus package
 
-from demo_corpus import sentences, write_jsonl  # noqa: E402
 from proc_memory import run_and_sample  # noqa: E402
+
+from demo_corpus.draw import sentences, write_jsonl  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
