@@ -1,6 +1,6 @@
 """How many documents each training source contributes to an epoch, and which.
 
-Pure functions, shared by the multi-task reader (spacy_mtl/training/corpus.py):
+Pure functions, shared by the multi-task readers (spacy_mtl/training/reader.py):
 `source_shares` turns source sizes into per-epoch shares, `allocate_slots` turns
 shares into whole document counts for one epoch, and `sample_epoch` draws the
 documents themselves. Everything random goes through the `random.Random` the
@@ -15,6 +15,9 @@ STRATEGY_PROPORTIONAL = "proportional"
 STRATEGY_UNIFORM = "uniform"
 STRATEGY_TEMPERATURE = "temperature"
 STRATEGIES = (STRATEGY_PROPORTIONAL, STRATEGY_UNIFORM, STRATEGY_TEMPERATURE)
+# The readers' setting for "no sampling": every document once (a dev corpus).
+SAMPLING_NONE = "none"
+SAMPLINGS = STRATEGIES + (SAMPLING_NONE,)
 
 T = TypeVar("T")
 
