@@ -15,30 +15,34 @@ small and mixed (the generator of a corpus should not write them sorted).
 
 import random
 import warnings
+from itertools import islice
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Dict, Iterator, List, Optional
 
 from spacy import util
-from spacy.tokens import Doc, DocBin
-from spacy.training import Corpus, Example
+from spacy.tokens import Doc
+from spacy.training import Example
 from spacy.training.corpus import walk_corpus
 from spacy.vocab import Vocab
-from wasabi import msg
 
-from ..annotation import TASKS, annotated_tasks, mark_missing
-from .corpus import (
-    SAMPLING_NONE,
-    TASK_ANNOTATION,
+from ..annotation import TASKS
+from .reader import MultiTaskReader
+from .sampling import SAMPLING_NONE, STRATEGY_PROPORTIONAL, allocate_slots
+from .sources import (
     TASK_NOUNS,
     MultiTaskCorpusError,
     MultiTaskCorpusWarning,
-    _Source,
-    check_reader_settings,
+    Source,
+    count_annotated,
+    make_examples,
+    read_docbin,
 )
-from .sampling import STRATEGY_PROPORTIONAL, allocate_slots, source_shares
 
 if TYPE_CHECKING:
     from spacy.language import Language
+
+# A shard is one DocBin file, read as every reader here reads one (sources.py).
+read_shard = read_docbin
 
 
 @util.registry.readers("spacy_mtl.StreamingMultiTaskCorpus.v1")
@@ -86,15 +90,14 @@ def create_streaming_multitask_corpus(
     )
 
 
-class _StreamSource(_Source):
+class StreamedSource(Source):
     """One streamed source: its settings, its shards and, once counted, their sizes."""
 
+    KEYS = Source.KEYS + ("size",)
+
     def __init__(self, name: str, cfg: Any) -> None:
-        size = None
-        if isinstance(cfg, dict):
-            cfg = dict(cfg)
-            size = cfg.pop("size", None)
         super().__init__(name, cfg)
+        size = cfg.get("size")
         if size is not None and (isinstance(size, bool) or not isinstance(size, int) or size < 1):
             raise MultiTaskCorpusError(
                 f"Source {name!r} has size {size!r}: a size must be a positive integer (the "
@@ -112,61 +115,37 @@ class _StreamSource(_Source):
 
     @property
     def needs_count(self) -> bool:
+        """Whether the source must be read before training: its size, tasks or limit ask for it."""
         return self.size is None or self.declared is None or self.limit > 0
 
     def n_docs(self) -> int:
-        """The source's size for its share: counted, or declared (capped by limit)."""
+        """The source's size for its share: counted, or declared."""
         if self.counts is not None:
             return sum(self.counts)
         assert self.size is not None
         return self.size
 
+    def describe(self) -> str:
+        origin = "counted" if self.counts is not None else "declared"
+        return f"{self.n_docs()} docs ({origin}) in {len(self.shards)} shard(s)"
+
+    def stats(self) -> Dict[str, Any]:
+        return {**super().stats(), "shards": len(self.shards)}
+
     def count(self, vocab: Vocab) -> None:
         """Read the source once, shard by shard: sizes and annotation, then the checks."""
-        counts = []
-        annotated = {task: 0 for task in TASKS}
-        total = 0
+        counts: List[int] = []
+        annotated = dict.fromkeys(TASKS, 0)
         for shard in self.shards:
-            n = 0
-            for doc in read_shard(shard, vocab):
-                if self.limit and total >= self.limit:
-                    break
-                n += 1
-                total += 1
-                for task in annotated_tasks(doc):
-                    annotated[task] += 1
-            counts.append(n)
-        if total == 0:
-            raise MultiTaskCorpusError(
-                f"Source {self.name!r} has no documents: 0 non-empty documents read from "
-                f"{str(self.path)!r}."
-            )
+            left = self.limit - sum(counts) if self.limit else None
+            docs = list(islice(read_shard(shard, vocab), left)) if left != 0 else []
+            counts.append(len(docs))
+            for task, n in count_annotated(docs).items():
+                annotated[task] += n
+        if not sum(counts):
+            raise self.no_documents()
+        self._warned = bool(self.settle_tasks(annotated, sum(counts)))
         self.counts = counts
-        self.annotated = annotated
-        if self.declared is None:
-            self.tasks = [task for task in TASKS if annotated[task]]
-            if not self.tasks:
-                raise MultiTaskCorpusError(
-                    f"Source {self.name!r} has no annotation: none of its {total} documents "
-                    f"has category or entity annotation. Declare its `tasks` only if that "
-                    f"is what it should teach, or check the file."
-                )
-        for task in self.tasks:
-            if not annotated[task]:
-                raise MultiTaskCorpusError(
-                    f"Source {self.name!r} is declared for {task!r} but none of its "
-                    f"{total} documents has {TASK_ANNOTATION[task]}."
-                )
-        for task in TASKS:
-            if task not in self.tasks and annotated[task]:
-                self._warned = True
-                warnings.warn(
-                    f"{annotated[task]} of {total} documents of source {self.name!r} carry "
-                    f"{TASK_NOUNS[task]} although the source is declared for "
-                    f"{', '.join(self.tasks)} only; they are ignored (marked missing).",
-                    MultiTaskCorpusWarning,
-                    stacklevel=3,
-                )
 
     def docs(self, vocab: Vocab, rng: Optional[random.Random]) -> Iterator[Doc]:
         """One pass over the source's reference docs, the other tasks marked missing.
@@ -179,50 +158,34 @@ class _StreamSource(_Source):
         order = list(range(len(self.shards)))
         if rng is not None:
             rng.shuffle(order)
-        # Uncounted, the limit cuts the stream in file order (no shuffle then: see needs_count).
-        left = self.limit if self.counts is None and self.limit else -1
         for i in order:
-            if left == 0:
-                return
             if self.counts is not None and self.counts[i] == 0:
                 continue
             docs = read_shard(self.shards[i], vocab)
             if self.counts is not None:
-                docs = (doc for doc, _ in zip(docs, range(self.counts[i])))
+                docs = islice(docs, self.counts[i])
             if rng is not None:
                 docs = list(docs)
                 rng.shuffle(docs)
             for doc in docs:
-                if left == 0:
-                    return
-                left -= 1
                 self._mask(doc)
                 yield doc
 
     def _mask(self, doc: Doc) -> None:
-        for task in annotated_tasks(doc):
-            if task in self.tasks:
-                continue
-            if not self._warned:
-                self._warned = True
-                warnings.warn(
-                    f"Documents of source {self.name!r} carry {TASK_NOUNS[task]} although the "
-                    f"source is declared for {', '.join(self.tasks)} only; they are ignored "
-                    f"(marked missing).",
-                    MultiTaskCorpusWarning,
-                    stacklevel=4,
-                )
-            mark_missing(doc, task)
+        masked = self.mask(doc)
+        # Uncounted, the source learns what it ignores only as it streams: warn then, once.
+        if masked and not self._warned:
+            self._warned = True
+            warnings.warn(
+                f"Documents of source {self.name!r} carry {TASK_NOUNS[masked[0]]} although the "
+                f"source is declared for {', '.join(self.tasks)} only; they are ignored "
+                f"(marked missing).",
+                MultiTaskCorpusWarning,
+                stacklevel=4,
+            )
 
 
-def read_shard(path: Path, vocab: Vocab) -> Iterator[Doc]:
-    """The non-empty documents of one .spacy file, as spaCy's Corpus reads them."""
-    for doc in DocBin().from_disk(path).get_docs(vocab):
-        if len(doc):
-            yield doc
-
-
-class StreamingMultiTaskCorpus:
+class StreamingMultiTaskCorpus(MultiTaskReader):
     """Stream Example objects from several sharded DocBin sources, each for its own tasks.
 
     Memory holds one shard per source, whatever the size of the corpus. Sizes
@@ -242,98 +205,26 @@ class StreamingMultiTaskCorpus:
     seed (Optional[int]): Seed of the sampling; default: Python's `random`.
     """
 
-    def __init__(
-        self,
-        sources: Dict[str, Dict[str, Any]],
-        *,
-        sampling: str = STRATEGY_PROPORTIONAL,
-        temperature: float = 2.0,
-        epoch_size: Optional[int] = None,
-        shuffle: bool = True,
-        gold_preproc: bool = False,
-        max_length: int = 0,
-        seed: Optional[int] = None,
-    ) -> None:
-        check_reader_settings(sources, sampling, epoch_size, "streamed multi-task corpus")
-        self.sources = {name: _StreamSource(name, cfg) for name, cfg in sources.items()}
-        self.sampling = sampling
-        self.temperature = temperature
-        self.epoch_size = epoch_size
-        self.shuffle = shuffle
-        self.seed = seed
-        # spaCy's own Corpus turns reference docs into examples (max_length, gold_preproc).
-        self._maker = Corpus(
-            next(iter(self.sources.values())).path,
-            gold_preproc=gold_preproc,
-            max_length=max_length,
-            shuffle=False,
-        )
-        self.gold_preproc = gold_preproc
-        if sampling != SAMPLING_NONE:
-            weights = [source.weight for source in self.sources.values()]
-            try:
-                source_shares([1] * len(weights), sampling, temperature, weights)
-            except ValueError as err:
-                raise MultiTaskCorpusError(
-                    f"{err} Sources: {', '.join(f'{n!r}' for n in self.sources)}."
-                ) from err
-        self._shares: Optional[Dict[str, float]] = None
-        self._calls = 0
-        self._reported = False
+    title = "streamed multi-task corpus"
+    seed_key = "spacy_mtl.StreamingMultiTaskCorpus"
+    source_type = StreamedSource
+    sources: Dict[str, StreamedSource]
+    _counted = False
 
-    def __call__(self, nlp: "Language") -> Iterator[Example]:
-        """Yield the examples of one epoch, lazily.
-
-        nlp (Language): The current nlp object.
-        YIELDS (Example): The examples.
-        """
-        self._prepare(nlp.vocab)
-        if not self._reported:
-            self._report()
-            self._reported = True
-        epoch = self._calls
-        self._calls += 1
-        return self._epoch(nlp, self._rng(epoch))
-
-    def stats(self, nlp: "Language") -> Dict[str, Dict[str, Any]]:
-        """Describe each source, counting the sources first if needed.
-
-        nlp (Language): The nlp object whose vocab reads the documents.
-        RETURNS (Dict[str, Dict[str, Any]]): By source name: "path", "shards",
-            "docs" (counted or declared), "tasks", "weight", "share" and
-            "per_epoch" (expected examples per epoch).
-        """
-        self._prepare(nlp.vocab)
-        assert self._shares is not None
-        size = self._epoch_size()
-        return {
-            name: {
-                "path": str(source.path),
-                "shards": len(source.shards),
-                "docs": source.n_docs(),
-                "tasks": list(source.tasks),
-                "weight": source.weight,
-                "share": self._shares[name],
-                "per_epoch": self._shares[name] * size,
-            }
-            for name, source in self.sources.items()
-        }
-
-    def _prepare(self, vocab: Vocab) -> None:
-        if self._shares is not None:
+    def _load(self, nlp: "Language") -> None:
+        if self._counted:
             return
         for source in self.sources.values():
             if source.needs_count and source.counts is None:
-                source.count(vocab)
-        sizes = [source.n_docs() for source in self.sources.values()]
-        if self.sampling == SAMPLING_NONE:
-            shares = [size / sum(sizes) for size in sizes]
-        else:
-            weights = [source.weight for source in self.sources.values()]
-            shares = source_shares(sizes, self.sampling, self.temperature, weights)
-        self._shares = dict(zip(self.sources, shares))
+                source.count(nlp.vocab)
+        self._set_shares()
+        self._counted = True
 
-    def _epoch(self, nlp: "Language", rng: random.Random) -> Iterator[Example]:
+    def _epoch(self, nlp: "Language", epoch: int) -> Iterator[Example]:
+        # The generator is drawn now, so the epoch does not depend on when it is read.
+        return self._stream(nlp, self._rng(epoch))
+
+    def _stream(self, nlp: "Language", rng: random.Random) -> Iterator[Example]:
         names = list(self.sources)
         if self.sampling == SAMPLING_NONE:
             counts = [self.sources[name].n_docs() for name in names]
@@ -343,23 +234,21 @@ class StreamingMultiTaskCorpus:
                     yield from stream
                 return
         else:
-            assert self._shares is not None
             shares = [self._shares[name] for name in names]
             counts = allocate_slots(shares, self._epoch_size(), rng)
             streams = [self._examples(nlp, self.sources[name], rng, cycle=True) for name in names]
         yield from _interleave(streams, counts, rng, drain=self.sampling == SAMPLING_NONE)
 
     def _examples(
-        self, nlp: "Language", source: _StreamSource, rng: random.Random, *, cycle: bool
+        self, nlp: "Language", source: StreamedSource, rng: random.Random, *, cycle: bool
     ) -> Iterator[Example]:
         own = random.Random(rng.getrandbits(64)) if self.shuffle else None
         while True:
             produced = 0
             docs = source.docs(nlp.vocab, own)
-            if self.gold_preproc:
-                examples = self._maker.make_examples_gold_preproc(nlp, docs)
-            else:
-                examples = self._maker.make_examples(nlp, docs)
+            examples = make_examples(
+                nlp, docs, gold_preproc=self.gold_preproc, max_length=self.max_length
+            )
             for eg in examples:
                 produced += 1
                 yield eg
@@ -368,35 +257,8 @@ class StreamingMultiTaskCorpus:
             if produced == 0:
                 raise MultiTaskCorpusError(
                     f"Source {source.name!r} gave no examples in a whole pass over "
-                    f"{str(source.path)!r}: check max_length ({self._maker.max_length})."
+                    f"{str(source.path)!r}: check max_length ({self.max_length})."
                 )
-
-    def _epoch_size(self) -> int:
-        if self.epoch_size is not None:
-            return self.epoch_size
-        return sum(source.n_docs() for source in self.sources.values())
-
-    def _rng(self, epoch: int) -> random.Random:
-        if self.seed is None:
-            return random.Random(random.getrandbits(64))
-        return random.Random(f"spacy_mtl.StreamingMultiTaskCorpus:{self.seed}:{epoch}")
-
-    def _report(self) -> None:
-        assert self._shares is not None
-        size = self._epoch_size()
-        mode = (
-            "every document once"
-            if self.sampling == SAMPLING_NONE
-            else f"{self.sampling} sampling, {size} examples per epoch"
-        )
-        msg.info(f"Streamed multi-task corpus: {len(self.sources)} source(s), {mode}")
-        for name, source in self.sources.items():
-            origin = "counted" if source.counts is not None else "declared"
-            msg.text(
-                f"  source {name!r}: {source.n_docs()} docs ({origin}) in {len(source.shards)} "
-                f"shard(s), tasks {', '.join(source.tasks)}, share {self._shares[name]:.3f} "
-                f"(~{self._shares[name] * size:.0f} per epoch)"
-            )
 
 
 def _interleave(
