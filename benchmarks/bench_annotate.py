@@ -99,7 +99,7 @@ def main() -> int:
     parser.add_argument("--docs", type=int, default=100_000)
     parser.add_argument("--batch-size", type=int, default=256)
     parser.add_argument("--work", type=Path, default=REPO / "benchmarks/work/annotate")
-    parser.add_argument("--out", type=Path, default=REPO / "benchmarks/annotate.json")
+    parser.add_argument("--out", type=Path, default=REPO / "benchmarks/reports/annotate.json")
     args = parser.parse_args()
     work = args.work
     work.mkdir(parents=True, exist_ok=True)

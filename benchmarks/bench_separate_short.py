@@ -4,7 +4,7 @@ The benchmark runner trains exactly as `run_benchmarks.py --systems mtl_joint:se
 (its `train()`: the same derived config, seed, steps and dev evaluations), but scores the test
 split with `model-last` rather than `model-best`, skips the speed measurement, and takes config
 overrides (a variant) and a patched code folder, for the experiments of
-benchmarks/separate_short_budget.md.
+benchmarks/reports/separate_short_budget.md.
 
     python benchmarks/bench_separate_short.py --code-rev 9d1fe3d --seeds 0 1 2 --out /tmp/sep
     python benchmarks/bench_separate_short.py --code-rev 327c57e --variant clip0 \

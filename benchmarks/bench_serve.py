@@ -10,7 +10,7 @@ machine's cores: the numbers are for that set-up.
 
 Usage:
     python benchmarks/bench_serve.py training/model-best --clients 50 --requests 200 \
-        --texts data/demo/test/seq.in --out benchmarks/serve_load.json
+        --texts data/demo/test/seq.in --out benchmarks/reports/serve_load.json
 """
 
 import argparse

@@ -37,7 +37,7 @@ def main() -> int:
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 200_000])
     parser.add_argument("--readers", nargs="+", default=list(READERS), choices=list(READERS))
     parser.add_argument("--work", type=Path, default=REPO / "benchmarks/work/streaming")
-    parser.add_argument("--out", type=Path, default=REPO / "benchmarks/streaming.json")
+    parser.add_argument("--out", type=Path, default=REPO / "benchmarks/reports/streaming.json")
     args = parser.parse_args()
     work = args.work
     work.mkdir(parents=True, exist_ok=True)

@@ -62,7 +62,7 @@ def main() -> int:
         help="skip the pairs with torch's default threads (configs that set them)",
     )
     parser.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "bench_cost")
-    parser.add_argument("--out", type=Path, default=REPO / "benchmarks/training_cost")
+    parser.add_argument("--out", type=Path, default=REPO / "benchmarks/reports/training_cost")
     parser.add_argument("--table-only", action="store_true", help="redraw --out's table and chart")
     args = parser.parse_args()
     if args.table_only:

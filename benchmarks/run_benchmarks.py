@@ -34,7 +34,7 @@ Usage (SYSTEM:SETTING limits a system to some settings; runs go in the order giv
     python benchmarks/run_benchmarks.py --data-dir ../shared/data --datasets atis snips \
         --systems stock_joint mtl_joint mtl_single:full mtl_pcgrad:full mtl_transformer:full \
         --steps 1000 --transformer-steps 200 --seeds 0 --jobs 2 \
-        --out benchmarks/results --summary-dir benchmarks
+        --out benchmarks/results --summary-dir benchmarks/reports
 """
 
 import argparse
