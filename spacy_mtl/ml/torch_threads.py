@@ -38,7 +38,7 @@ def make_torch_threads(threads: int = 1) -> Callable[[Any], Any]:
 
     torch's thread pool parallelises each operation of a torch encoder (the BiLSTM) over a
     batch of short sentences, and its threads spin while they wait: next to other busy
-    processes they take CPU from them and from each other (benchmarks/training_cost.md).
+    processes they take CPU from them and from each other (benchmarks/reports/training_cost.md).
     The configs that train a torch encoder on the CPU name this callback, so the setting
     is in the config a user reads and can change (`--initialize.before_init.threads 4`,
     or `--initialize.before_init null` for torch's default). It runs where [initialize]
