@@ -1,19 +1,26 @@
-"""`annotate`: run a pipeline over a file or a directory of shards, resumably."""
+"""`annotate`: run a pipeline over a file or a directory of shards, resumably.
 
+A run has a layout (where it reads and writes), a plan (the shards cut into
+parts, kept in a manifest so that a rerun resumes), an engine that annotates
+the parts still to do, and a summary that counts every part's records.
+"""
+
+import re
 import shutil
 import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Union
+from typing import Any, Dict, Iterable, List, Optional, Tuple, Union
 
-from .engines import ENGINES, LocalEngine, RayEngine
+from .engines import ENGINES, make_engine
 from .io import (
     DEFAULT_PART_SIZE,
     MANIFEST,
     OUTPUT_FORMATS,
     AnnotateError,
     Part,
+    Shard,
     find_inputs,
     load_manifest,
     make_parts,
@@ -27,7 +34,7 @@ from .io import (
     shards_from_manifest,
     write_part,
 )
-from .rows import DEFAULT_MAX_ROW_CHARS, summarize_errors
+from .rows import DEFAULT_MAX_ROW_CHARS
 
 PathLike = Union[str, Path]
 
@@ -67,6 +74,28 @@ class AnnotateSummary:
         for kind, count in sorted(self.error_kinds.items(), key=lambda kv: -kv[1]):
             lines.append(f"  {count} x {kind}")
         return lines
+
+    def count(self, errors: List[Optional[str]]) -> None:
+        """Set the counts of records and errors from every record's error (None: annotated)."""
+        self.rows = len(errors)
+        self.error_kinds = summarize_errors(errors)
+        self.errors = sum(self.error_kinds.values())
+
+
+def summarize_errors(messages: Iterable[Optional[str]]) -> Dict[str, int]:
+    """Count error messages by kind, for the summary.
+
+    messages (Iterable[Optional[str]]): The records' errors (None: no error).
+    RETURNS (Dict[str, int]): Count by kind: the message with its numbers
+        and line references removed.
+    """
+    kinds: Dict[str, int] = {}
+    for message in messages:
+        if message is None:
+            continue
+        kind = re.sub(r"\d+", "#", message.split(": ")[0])
+        kinds[kind] = kinds.get(kind, 0) + 1
+    return kinds
 
 
 def annotate(
@@ -109,75 +138,82 @@ def annotate(
         its row number.
     address (Optional[str]): A Ray cluster's address (engine "ray" only).
     part_size (int): Rows per part file.
-    max_chars (int): The longest text annotated, in characters; longer texts
-        get an error.
-    output_format (Optional[str]): "jsonl" or "parquet"; default: the output's
-        suffix, and jsonl for a directory without one.
+    max_chars (int): The longest text annotated, in characters; longer ones get an error.
+    output_format (Optional[str]): "jsonl" or "parquet"; default: the output's suffix, else jsonl.
     overwrite (bool): Start again rather than resume or stop.
     progress (Optional[bool]): Show a progress bar; default: if stderr is a terminal.
     RETURNS (AnnotateSummary): Counts of records and errors.
     """
     _check_settings(engine, workers, batch_size, part_size, max_chars, address)
-    input_path, output_path = Path(input), Path(output)
-    files = find_inputs(input_path)
-    single = input_path.is_file()
-    fmt = _output_format(output_path, output_format, single)
-    folder = output_path.with_name(output_path.name + ".parts") if single else output_path
+    layout = _Layout.of(Path(input), Path(output), output_format)
     if overwrite:
-        _remove_output(output_path, folder, single)
-    if single and output_path.exists() and not folder.exists():
-        if output_path.is_dir():
-            raise AnnotateError(
-                f"The input is one file, so the output {str(output_path)!r} must be a file, "
-                f"but it is a directory."
-            )
-        summary = _count_output([output_path], str(output_path))
-        summary.parts_skipped = 1
-        return summary
-    if not single and output_path.exists() and not output_path.is_dir():
-        raise AnnotateError(
-            f"The input is a directory of shards, so the output {str(output_path)!r} must be a "
-            f"directory of part files, but it is a file."
-        )
-    settings = {"text_field": text_field, "id_field": id_field, "part_size": part_size}
-    settings.update({"max_chars": max_chars, "fmt": fmt})
-    shards = _plan(pipeline, files, folder, settings)
-    parts = make_parts(shards, part_size, fmt, single)
-    remove_stale_temporaries(folder, parts)
-    done = [part for part in parts if (folder / part.filename).exists()]
-    pending = [part for part in parts if not (folder / part.filename).exists()]
-    if engine == "ray":
-        runner = RayEngine(pipeline, workers=workers, batch_size=batch_size, address=address)
-    else:
-        runner = LocalEngine(pipeline, workers=workers, batch_size=batch_size)
+        layout.remove()
+    if layout.finished():
+        return _count_output(layout)
     read_kwargs = {"text_field": text_field, "id_field": id_field, "max_chars": max_chars}
-    summary = AnnotateSummary(output=str(output_path), parts_skipped=len(done))
-    bar = _progress_bar(parts, done, progress)
-    start = time.perf_counter()
-    errors: List[Optional[str]] = []
-    try:
-        for part, records in runner.run(pending, read_kwargs, progress=bar.update):
-            write_part(folder / part.filename, records, fmt)
-            summary.parts_written += 1
-            summary.rows_annotated += len(records)
-            errors.extend(record["error"] for record in records)
-    finally:
-        bar.close()
-    summary.seconds = time.perf_counter() - start
-    # Parts an earlier run wrote are read back for the counts; this run's were counted above.
-    for path in (folder / part.filename for part in done):
-        errors.extend(record["error"] for record in read_records(path))
-    summary.rows = len(errors)
-    summary.error_kinds = summarize_errors(errors)
-    summary.errors = sum(summary.error_kinds.values())
-    if single:
-        merge_parts([folder / part.filename for part in parts], output_path, fmt)
-        shutil.rmtree(folder)
-    else:
-        manifest = load_manifest(folder) or {}
-        manifest["complete"] = {"rows": summary.rows, "errors": summary.errors}
-        save_manifest(folder, manifest)
+    parts = _plan_parts(pipeline, layout, {**read_kwargs, "part_size": part_size})
+    runner = make_engine(engine, pipeline, workers=workers, batch_size=batch_size, address=address)
+    summary = _annotate_parts(runner, layout, parts, read_kwargs, progress)
+    _finish(layout, parts, summary)
     return summary
+
+
+@dataclass
+class _Layout:
+    """Where a run reads and writes.
+
+    One input file is annotated into a folder of parts beside the output file
+    (OUTPUT.parts), merged into it at the end; a directory of shards into the
+    output directory, which keeps its parts.
+    """
+
+    output: Path
+    files: List[Tuple[Path, str]]
+    single: bool
+    fmt: str
+    folder: Path
+
+    @classmethod
+    def of(cls, input: Path, output: Path, output_format: Optional[str]) -> "_Layout":
+        files = find_inputs(input)
+        single = input.is_file()
+        fmt = _output_format(output, output_format, single)
+        folder = output.with_name(output.name + ".parts") if single else output
+        return cls(output, files, single, fmt, folder)
+
+    def part_path(self, part: Part) -> Path:
+        return self.folder / part.filename
+
+    def finished(self) -> bool:
+        """Whether an earlier run finished this one-file output; refuse one of the wrong kind."""
+        if self.single and self.output.exists() and not self.folder.exists():
+            if self.output.is_dir():
+                raise AnnotateError(
+                    f"The input is one file, so the output {str(self.output)!r} must be a file, "
+                    f"but it is a directory."
+                )
+            return True
+        if not self.single and self.output.exists() and not self.output.is_dir():
+            raise AnnotateError(
+                f"The input is a directory of shards, so the output {str(self.output)!r} must "
+                f"be a directory of part files, but it is a file."
+            )
+        return False
+
+    def remove(self) -> None:
+        """Remove an earlier run's output (--overwrite), never a folder annotate did not write."""
+        if self.single:
+            if self.folder.is_dir():
+                shutil.rmtree(self.folder)
+            if self.output.is_file():
+                self.output.unlink()
+        elif self.folder.is_dir():
+            if load_manifest(self.folder) is None and any(self.folder.iterdir()):
+                raise AnnotateError(
+                    f"Will not overwrite {str(self.folder)!r}: it has no {MANIFEST}, so annotate "
+                    f"did not write it. Remove it yourself or choose another output."
+                )
+            shutil.rmtree(self.folder)
 
 
 def _check_settings(engine, workers, batch_size, part_size, max_chars, address) -> None:
@@ -217,22 +253,18 @@ def _output_format(output: Path, output_format: Optional[str], single: bool) -> 
     return "jsonl"
 
 
-def _remove_output(output: Path, folder: Path, single: bool) -> None:
-    if single:
-        if folder.is_dir():
-            shutil.rmtree(folder)
-        if output.is_file():
-            output.unlink()
-    elif folder.is_dir():
-        if load_manifest(folder) is None and any(folder.iterdir()):
-            raise AnnotateError(
-                f"Will not overwrite {str(folder)!r}: it has no {MANIFEST}, so annotate did not "
-                f"write it. Remove it yourself or choose another output."
-            )
-        shutil.rmtree(folder)
+def _plan_parts(pipeline: str, layout: _Layout, settings: Dict[str, Any]) -> List[Part]:
+    """The run's parts, from the plan of an unfinished run or a new one."""
+    settings = {**settings, "fmt": layout.fmt}
+    shards = _plan(pipeline, layout, settings)
+    parts = make_parts(shards, settings["part_size"], layout.fmt, layout.single)
+    remove_stale_temporaries(layout.folder, parts)
+    return parts
 
 
-def _plan(pipeline: str, files, folder: Path, settings: Dict[str, Any]):
+def _plan(pipeline: str, layout: _Layout, settings: Dict[str, Any]) -> List[Shard]:
+    """Plan the shards and start the manifest, or take an unfinished run's plan to resume it."""
+    folder = layout.folder
     manifest = load_manifest(folder)
     if manifest is None:
         if folder.is_dir() and any(p.name != MANIFEST for p in folder.iterdir()):
@@ -242,7 +274,7 @@ def _plan(pipeline: str, files, folder: Path, settings: Dict[str, Any]):
             )
         shards = [
             plan_shard(path, name, settings["part_size"], settings["text_field"])
-            for path, name in files
+            for path, name in layout.files
         ]
         folder.mkdir(parents=True, exist_ok=True)
         save_manifest(folder, output_settings(pipeline, shards, **settings))
@@ -250,7 +282,7 @@ def _plan(pipeline: str, files, folder: Path, settings: Dict[str, Any]):
     fresh = output_settings(pipeline, [], **settings)
     changed = [k for k in fresh if k != "shards" and manifest.get(k) != fresh[k]]
     shards = shards_from_manifest(manifest)
-    if [(str(p.resolve()), n) for p, n in files] != [(s.path, s.name) for s in shards]:
+    if [(str(p.resolve()), n) for p, n in layout.files] != [(s.path, s.name) for s in shards]:
         changed.append("input files")
     elif not all(shard_unchanged(shard) for shard in shards):
         changed.append("input contents")
@@ -260,6 +292,41 @@ def _plan(pipeline: str, files, folder: Path, settings: Dict[str, Any]):
             f"the same pipeline, input and settings to resume, or pass --overwrite to start again."
         )
     return shards
+
+
+def _annotate_parts(runner, layout: _Layout, parts: List[Part], read_kwargs, progress):
+    """Annotate and write the parts an earlier run did not finish; count every part's records."""
+    done = [part for part in parts if layout.part_path(part).exists()]
+    pending = [part for part in parts if not layout.part_path(part).exists()]
+    summary = AnnotateSummary(output=str(layout.output), parts_skipped=len(done))
+    bar = _progress_bar(parts, done, progress)
+    start = time.perf_counter()
+    errors: List[Optional[str]] = []
+    try:
+        for part, records in runner.run(pending, read_kwargs, progress=bar.update):
+            write_part(layout.part_path(part), records, layout.fmt)
+            summary.parts_written += 1
+            summary.rows_annotated += len(records)
+            errors.extend(record["error"] for record in records)
+    finally:
+        bar.close()
+    summary.seconds = time.perf_counter() - start
+    # Parts an earlier run wrote are read back for the counts; this run's were counted above.
+    for part in done:
+        errors.extend(record["error"] for record in read_records(layout.part_path(part)))
+    summary.count(errors)
+    return summary
+
+
+def _finish(layout: _Layout, parts: List[Part], summary: AnnotateSummary) -> None:
+    """Merge a one-file run's parts into its output; mark a directory's manifest complete."""
+    if layout.single:
+        merge_parts([layout.part_path(part) for part in parts], layout.output, layout.fmt)
+        shutil.rmtree(layout.folder)
+    else:
+        manifest = load_manifest(layout.folder) or {}
+        manifest["complete"] = {"rows": summary.rows, "errors": summary.errors}
+        save_manifest(layout.folder, manifest)
 
 
 def _progress_bar(parts: List[Part], done: List[Part], progress: Optional[bool]):
@@ -277,12 +344,8 @@ def _progress_bar(parts: List[Part], done: List[Part], progress: Optional[bool])
     )
 
 
-def _count_output(paths: List[Path], output: str) -> AnnotateSummary:
-    errors: List[Optional[str]] = []
-    rows = 0
-    for path in paths:
-        for record in read_records(path):
-            rows += 1
-            errors.append(record["error"])
-    kinds = summarize_errors(errors)
-    return AnnotateSummary(rows=rows, errors=sum(kinds.values()), error_kinds=kinds, output=output)
+def _count_output(layout: _Layout) -> AnnotateSummary:
+    """The summary of a one-file output an earlier run finished."""
+    summary = AnnotateSummary(output=str(layout.output), parts_skipped=1)
+    summary.count([record["error"] for record in read_records(layout.output)])
+    return summary

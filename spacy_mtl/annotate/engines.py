@@ -46,6 +46,21 @@ def resolve_pipeline(pipeline: str) -> str:
     return str(path.resolve()) if path.exists() else pipeline
 
 
+def make_engine(engine: str, pipeline: str, *, workers: int, batch_size: int, address=None):
+    """The engine named `engine` ("local" or "ray"; see ENGINES), set up for a run.
+
+    engine (str): "local" or "ray".
+    pipeline (str): An installed package name or a path.
+    workers (int): Processes (local) or actors (ray).
+    batch_size (int): Documents per batch.
+    address (Optional[str]): A Ray cluster's address (ray only).
+    RETURNS (Union[LocalEngine, RayEngine]): The engine.
+    """
+    if engine == "ray":
+        return RayEngine(pipeline, workers=workers, batch_size=batch_size, address=address)
+    return LocalEngine(pipeline, workers=workers, batch_size=batch_size)
+
+
 class LocalEngine:
     """nlp.pipe in this process, or in `workers` processes (nlp.pipe's n_process).
 

@@ -13,8 +13,7 @@ row's id and its error (None where the row was annotated): ROW_FIELDS.
 
 import json
 import math
-import re
-from typing import Any, Dict, Iterable, Iterator, List, Optional
+from typing import Any, Dict, Iterable, Iterator, List
 
 from spacy.language import Language
 from spacy.tokens import Doc
@@ -181,19 +180,3 @@ def record_to_json(record: Dict[str, Any]) -> str:
 def record_from_json(line: str) -> Dict[str, Any]:
     """Read back a line that record_to_json wrote."""
     return json.loads(line)
-
-
-def summarize_errors(messages: Iterable[Optional[str]]) -> Dict[str, int]:
-    """Count error messages by kind, for the summary.
-
-    messages (Iterable[Optional[str]]): The records' errors (None: no error).
-    RETURNS (Dict[str, int]): Count by kind: the message with its numbers
-        and line references removed.
-    """
-    kinds: Dict[str, int] = {}
-    for message in messages:
-        if message is None:
-            continue
-        kind = re.sub(r"\d+", "#", message.split(": ")[0])
-        kinds[kind] = kinds.get(kind, 0) + 1
-    return kinds
