@@ -16,7 +16,6 @@ from spacy_mtl.atomic import PARTIAL_SUFFIX
 from spacy_mtl.convert import (
     ConversionError,
     ConversionWarning,
-    _load_tokenizer,
     convert,
     convert_csv,
     convert_iob,
@@ -28,6 +27,7 @@ from spacy_mtl.convert import (
     read_joint,
     read_jsonl,
 )
+from spacy_mtl.convert.common import load_tokenizer
 
 # Made-up sentences. Tokens such as "o'clock", "6:30pm" and "u.s." would be
 # split by spaCy's English tokenizer, so they show that given tokens are kept.
@@ -880,7 +880,7 @@ def test_csv_header_error_lists_the_expected_names():
 def test_missing_tokenizer_package_is_named_in_one_line(fmt, lang, module, package, monkeypatch):
     # None in sys.modules makes `import module` raise ImportError, as if not installed.
     monkeypatch.setitem(sys.modules, module, None)
-    _load_tokenizer.cache_clear()
+    load_tokenizer.cache_clear()
     try:
         with make_tempdir() as tmp:
             path = write_corpus(tmp, fmt, "\n")
@@ -893,20 +893,20 @@ def test_missing_tokenizer_package_is_named_in_one_line(fmt, lang, module, packa
                 tokens = write_lines(tmp / "t.jsonl", ['{"tokens": ["a", "b"], "label": "x"}'])
                 assert [t.text for t in read_jsonl(tokens, lang=lang)[0]] == ["a", "b"]
     finally:
-        _load_tokenizer.cache_clear()
+        load_tokenizer.cache_clear()
 
 
 def test_cli_missing_tokenizer_package_without_traceback(capsys, monkeypatch):
     # As on a bare install, where the Japanese tokenizer's package is missing (the test
     # extra installs it, so its absence is simulated).
     monkeypatch.setitem(sys.modules, "sudachipy", None)
-    _load_tokenizer.cache_clear()
+    load_tokenizer.cache_clear()
     try:
         with make_tempdir() as tmp:
             path = write_lines(tmp / "a.jsonl", JSONL_LINES)
             assert main(["convert", "jsonl", str(path), str(tmp / "a.spacy"), "--lang", "ja"]) == 1
     finally:
-        _load_tokenizer.cache_clear()
+        load_tokenizer.cache_clear()
     err = capsys.readouterr().err
     assert len(err.strip().splitlines()) == 1
     assert "sudachipy" in err and f"{path}, line 1" in err

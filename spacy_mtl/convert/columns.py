@@ -1,6 +1,6 @@
 """Convert character-column corpora, the common form of Chinese intent and slot data.
 
-Two formats, registered in ``spacy_mtl.convert.FORMATS``:
+Two formats, listed in ``spacy_mtl.convert.FORMATS``:
 
 - ``columns``: a slots file with one ``TOKEN TAG`` line per token (usually one
   character) and a blank line after each sentence, as in CAIS or SMP-ECDT
@@ -8,7 +8,7 @@ Two formats, registered in ``spacy_mtl.convert.FORMATS``:
   categories. The token and its tag are separated by spaces or a tab; the tag is
   the last field, the token everything before it, so a space character is a
   token too (the line ``"  O"`` holds the token ``" "``). Tags may be BIO, BIOES
-  or BILOU, read as ``spacy_mtl.convert`` reads them.
+  or BILOU, read as ``spacy_mtl.convert.tags`` reads them.
 - ``intents``: one ``TEXT<TAB>INTENT`` line per sentence. Categories only; the
   text goes through the language's tokenizer (for Chinese, spaCy's character
   segmenter), the same tokens a trained pipeline sees.
@@ -32,29 +32,30 @@ broken or unknown tag, an empty sentence, a text that is not its sentence.
 
 import re
 from pathlib import Path
-from typing import Iterable, List, NamedTuple, Optional, Tuple, Union
+from typing import Iterable, List, NamedTuple, Optional, Tuple
 
 from spacy.tokens import Doc
 from spacy.util import get_words_and_spaces
 
 from ..annotation import TASK_CATS, TASK_ENTS
-from . import (
-    FORMAT_COLUMNS,
-    FORMAT_INTENTS,
-    FORMAT_TASKS,
+from .common import (
     ConversionError,
-    _check_tasks,
-    _make_vocab,
-    _mark_missing,
-    _read_lines,
-    _set_cats,
-    _spans_from_tags,
-    _tokenizer,
-    _warn_repairs,
+    PathLike,
+    check_tasks,
+    make_tokenizer,
+    make_vocab,
+    mark_tasks_missing,
+    read_lines,
+    set_cats,
     write_docbin,
 )
+from .tags import spans_from_tags, warn_repairs
 
-PathLike = Union[str, Path]
+FORMAT_COLUMNS = "columns"
+# Categories only with an intents file.
+COLUMNS_TASKS = (TASK_CATS, TASK_ENTS)
+FORMAT_INTENTS = "intents"
+INTENTS_TASKS = (TASK_CATS,)
 
 # The tag is the last blank-free field; the token is what comes before the
 # blanks that precede it, possibly nothing (a line of blanks and a tag holds a
@@ -103,7 +104,7 @@ def read_columns(
     """
     slots_path = Path(slots_path)
     offered = (TASK_CATS, TASK_ENTS) if intents_path is not None else (TASK_ENTS,)
-    keep = _check_tasks(FORMAT_COLUMNS, offered if tasks is None else tasks)
+    keep = check_tasks(FORMAT_COLUMNS, offered if tasks is None else tasks, COLUMNS_TASKS)
     if TASK_CATS in keep and intents_path is None:
         raise ConversionError(
             "categories were asked for but no intents file was given. Pass the intents "
@@ -111,16 +112,16 @@ def read_columns(
             path=slots_path,
         )
     sentences = _read_sentences(slots_path)
-    vocab = _make_vocab(lang)
+    vocab = make_vocab(lang)
     repairs: List[Tuple[int, str]] = []
     docs = [_doc_from_sentence(vocab, s, slots_path, strict, repairs) for s in sentences]
-    _warn_repairs(slots_path, repairs)
+    warn_repairs(slots_path, repairs)
     if intents_path is not None and TASK_CATS in keep:
         intents_path = Path(intents_path)
         intents = _read_intents(intents_path, need_text=False)
         _check_alignment(slots_path, sentences, docs, intents_path, intents)
-        _set_cats(docs, [{intent.label} for intent in intents], intents_path)
-    _mark_missing(docs, keep)
+        set_cats(docs, [{intent.label} for intent in intents], intents_path)
+    mark_tasks_missing(docs, keep)
     return docs
 
 
@@ -133,10 +134,10 @@ def read_intents(input_path: PathLike, *, lang: str = "zh") -> List[Doc]:
     """
     input_path = Path(input_path)
     intents = _read_intents(input_path, need_text=True)
-    make_doc = _tokenizer(lang)
+    make_doc = make_tokenizer(lang)
     docs = [make_doc(intent.text) for intent in intents]
-    _set_cats(docs, [{intent.label} for intent in intents], input_path)
-    _mark_missing(docs, FORMAT_TASKS[FORMAT_INTENTS])
+    set_cats(docs, [{intent.label} for intent in intents], input_path)
+    mark_tasks_missing(docs, INTENTS_TASKS)
     return docs
 
 
@@ -180,7 +181,7 @@ def _read_sentences(path: Path) -> List[Sentence]:
     """Split a slots file into sentences at blank lines; check each line has a tag."""
     sentences = []
     current = Sentence([], [], [])
-    for line, text in _read_lines(path):
+    for line, text in read_lines(path):
         text = text.rstrip(" \t")
         if not text:
             if current.tokens:
@@ -228,7 +229,7 @@ def _doc_from_sentence(
     starts = [0]
     for token in sentence.tokens:
         starts.append(starts[-1] + len(token))
-    spans = _spans_from_tags(sentence.tags, path, sentence.lines, strict, repairs)
+    spans = spans_from_tags(sentence.tags, path, sentence.lines, strict, repairs)
     entities = []
     for start, end, label in spans:
         start_char, end_char = starts[start], starts[end]
@@ -256,7 +257,7 @@ def _doc_from_sentence(
 
 def _read_intents(path: Path, *, need_text: bool) -> List[Intent]:
     """Read an intents file: one "INTENT" or "TEXT<TAB>INTENT" line per sentence."""
-    lines = list(_read_lines(path))
+    lines = list(read_lines(path))
     # A trailing newline too many shifts no line.
     while lines and not lines[-1][1].strip():
         lines.pop()

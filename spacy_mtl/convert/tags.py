@@ -1,0 +1,121 @@
+"""Entity tags to spans: IOB2 (BIO), BIOES and BILUO, checked and repaired with file and line.
+
+IOB2 is the reference: ``O``, ``B-TYPE``, ``I-TYPE``. BIOES/BILUO files are read as well:
+``S-``/``U-`` mark a one-token entity, ``E-``/``L-`` the last token of one. Any other tag
+(``X-foo``, ``B``, ``B-``, lower-case prefixes) is an error. A continuation tag (``I-``,
+``E-``, ``L-``) that does not continue an open entity of its type (after ``O``, after another
+type, after an entity's last token, or at the start of a sentence) is repaired to begin an
+entity, with one ``ConversionWarning`` per file that names the lines; this also reads IOB1
+files correctly. ``strict=True`` raises a ``ConversionError`` instead.
+"""
+
+import warnings
+from pathlib import Path
+from typing import List, Optional, Sequence, Tuple
+
+from spacy.tokens import Doc, Span
+
+from .common import MAX_LINES_SHOWN, ConversionError, ConversionWarning
+
+# Tag prefix -> (begins an entity, ends it). B/I are IOB2; S/E come from BIOES
+# and U/L from BILUO, which say where an entity ends as well.
+_TAG_PREFIXES = {
+    "B": (True, False),
+    "I": (False, False),
+    "E": (False, True),
+    "L": (False, True),
+    "S": (True, True),
+    "U": (True, True),
+}
+_TAG_HELP = "Use O, B-TYPE or I-TYPE (IOB2); S-, E-, U- and L- (BIOES, BILUO) are read too."
+
+
+def spans_from_tags(
+    tags: Sequence[str],
+    path: Path,
+    lines: Sequence[int],
+    strict: bool,
+    repairs: List[Tuple[int, str]],
+) -> List[Tuple[int, int, str]]:
+    """Decode one sentence's IOB2/BIOES/BILUO tags into (start, end, label) spans.
+
+    tags (Sequence[str]): One tag per token.
+    path (Path): The file the tags come from, for errors.
+    lines (Sequence[int]): The line of each tag, for errors.
+    strict (bool): Raise on a continuation tag that begins an entity.
+    repairs (List[Tuple[int, str]]): Receives (line, description) of each
+        continuation tag repaired to begin an entity.
+    RETURNS (List[Tuple[int, int, str]]): The entity spans, in token offsets.
+    """
+    spans = []
+    start: Optional[int] = None
+    label = ""
+    for i, tag in enumerate(tags):
+        if tag == "O":
+            if start is not None:
+                spans.append((start, i, label))
+                start = None
+            continue
+        prefix, _, entity_type = tag.partition("-")
+        if prefix not in _TAG_PREFIXES or not entity_type:
+            raise ConversionError(
+                f"unknown tag {tag!r} (tag {i + 1} of the sentence). {_TAG_HELP} "
+                "Fix the tag or convert the file to IOB2.",
+                path=path,
+                line=lines[i],
+            )
+        begins, ends = _TAG_PREFIXES[prefix]
+        if not begins and (start is None or label != entity_type):
+            if i == 0:
+                after = "starts the sentence"
+            elif start is None and tags[i - 1] != "O":
+                after = f"follows {tags[i - 1]!r}, the last token of an entity"
+            else:
+                after = f"follows {tags[i - 1]!r}"
+            problem = f"tag {i + 1} {tag!r} continues an entity but {after}"
+            if strict:
+                raise ConversionError(
+                    f"{problem}. An entity begins with B-{entity_type} (IOB2): fix the "
+                    "tag, or convert without strict mode to repair such tags that way.",
+                    path=path,
+                    line=lines[i],
+                )
+            repairs.append((lines[i], problem))
+            begins = True
+        if begins:
+            if start is not None:
+                spans.append((start, i, label))
+            start, label = i, entity_type
+        if ends:
+            spans.append((start, i + 1, label))
+            start = None
+    if start is not None:
+        spans.append((start, len(tags), label))
+    return spans
+
+
+def warn_repairs(path: Path, repairs: Sequence[Tuple[int, str]]) -> None:
+    """One warning for all the repaired tags of a file, naming the first lines.
+
+    The warning is attributed to the caller of the format's reader.
+    """
+    if not repairs:
+        return
+    shown = "; ".join(f"line {line}: {problem}" for line, problem in repairs[:MAX_LINES_SHOWN])
+    more = len(repairs) - MAX_LINES_SHOWN
+    if more > 0:
+        shown += f"; and {more} more"
+    warnings.warn(
+        f"{path}: {len(repairs)} continuation tag(s) that begin an entity were read as "
+        f"B- tags, which is also what they mean in IOB1 ({shown}). Check that the file "
+        "is IOB2 or IOB1; convert in strict mode to stop at such tags instead.",
+        ConversionWarning,
+        stacklevel=3,
+    )
+
+
+def set_entities(doc: Doc, spans: Sequence[Tuple[int, int, str]]) -> None:
+    """Set a Doc's entities from token spans; its other tokens become an explicit O."""
+    # "outside" makes the untagged tokens an explicit O, not missing.
+    entities = [Span(doc, start, end, label=label) for start, end, label in spans]
+    doc.set_ents(entities, default="outside")
