@@ -38,10 +38,11 @@ if {device!r} == "gpu":
     spacy.require_gpu()
 from conftest import SENTENCES
 from thinc.util import has_cupy_gpu, has_torch_cuda_gpu
+from spacy_mtl.ml.tagger import crf_module
 nlp = build_nlp()
 examples = make_examples(nlp, SENTENCES)
 optimizer = nlp.initialize(lambda: examples)
-crf = nlp.get_pipe("mtl_ner").model.get_ref("crf").shims[0]._model
+crf = crf_module(nlp.get_pipe("mtl_ner").model)
 wanted = "cuda" if {device!r} == "gpu" else "cpu"
 assert all(p.device.type == wanted for p in crf.parameters()), [p.device for p in crf.parameters()]
 for _ in range(10):

@@ -22,7 +22,8 @@ from thinc.api import Config, Model
 from thinc.types import Floats2d
 
 from ..annotation import describe_doc, has_ents
-from ..ml.crf import MISSING, bio_tag_names, crf_decode, crf_marginals
+from ..ml.crf import MISSING, bio_tag_names
+from ..ml.tagger import crf_decode, crf_marginals, crf_module
 from .head import TaskHead
 from .teacher_targets import (
     TEACHER_TAGS_KEY,
@@ -119,7 +120,7 @@ class MultiTaskEntityRecognizer(TaskHead):
 
     def output_size(self) -> Optional[int]:
         size = self.model.get_ref("output_layer").maybe_get_dim("nO")
-        n_tags = self.model.get_ref("crf").shims[0]._model.n_tags
+        n_tags = crf_module(self.model).n_tags
         if size is not None and n_tags and n_tags != size:
             return n_tags  # the CRF's size disagrees with the emissions': report it
         return size
@@ -149,7 +150,7 @@ class MultiTaskEntityRecognizer(TaskHead):
             return []
         self.require_encoder_output(docs)
         emissions = self.model.predict(docs)
-        return crf_decode(self.model.get_ref("crf"), emissions)
+        return crf_decode(self.model, emissions)
 
     def marginals(self, docs: Iterable[Doc]) -> List[numpy.ndarray]:
         """Each document's (tokens, tags) posterior tag marginals, in `tag_names` order.
@@ -160,7 +161,7 @@ class MultiTaskEntityRecognizer(TaskHead):
         if not docs:
             return []
         self.require_encoder_output(docs)
-        return crf_marginals(self.model.get_ref("crf"), self.model.predict(docs))
+        return crf_marginals(self.model, self.model.predict(docs))
 
     def set_annotations(self, docs: Iterable[Doc], tag_ids: List[List[int]]) -> None:
         # Tag ids, not names: 0 is "O", 2k + 1 "B-" and 2k + 2 "I-" of label k (bio_tag_names).
