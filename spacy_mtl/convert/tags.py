@@ -7,6 +7,9 @@ IOB2 is the reference: ``O``, ``B-TYPE``, ``I-TYPE``. BIOES/BILUO files are read
 type, after an entity's last token, or at the start of a sentence) is repaired to begin an
 entity, with one ``ConversionWarning`` per file that names the lines; this also reads IOB1
 files correctly. ``strict=True`` raises a ``ConversionError`` instead.
+
+Our own code only checks the tags and rewrites them as IOB2, since only it knows the file and
+line to name; spaCy's ``iob_to_biluo`` and ``tags_to_entities`` turn them into spans.
 """
 
 import warnings
@@ -14,6 +17,7 @@ from pathlib import Path
 from typing import List, Optional, Sequence, Tuple
 
 from spacy.tokens import Doc, Span
+from spacy.training import iob_to_biluo, tags_to_entities
 
 from .common import MAX_LINES_SHOWN, ConversionError, ConversionWarning
 
@@ -47,14 +51,26 @@ def spans_from_tags(
         continuation tag repaired to begin an entity.
     RETURNS (List[Tuple[int, int, str]]): The entity spans, in token offsets.
     """
-    spans = []
-    start: Optional[int] = None
-    label = ""
+    iob2 = _to_iob2(tags, path, lines, strict, repairs)
+    # spaCy's end is inclusive.
+    return [(start, end + 1, label) for label, start, end in tags_to_entities(iob_to_biluo(iob2))]
+
+
+def _to_iob2(
+    tags: Sequence[str],
+    path: Path,
+    lines: Sequence[int],
+    strict: bool,
+    repairs: List[Tuple[int, str]],
+) -> List[str]:
+    """Check each tag and rewrite it as IOB2, repairing continuations that begin an entity."""
+    iob2 = []
+    # The type of the entity the next tag may continue; None after O or an entity's end.
+    open_type: Optional[str] = None
     for i, tag in enumerate(tags):
         if tag == "O":
-            if start is not None:
-                spans.append((start, i, label))
-                start = None
+            iob2.append(tag)
+            open_type = None
             continue
         prefix, _, entity_type = tag.partition("-")
         if prefix not in _TAG_PREFIXES or not entity_type:
@@ -65,14 +81,8 @@ def spans_from_tags(
                 line=lines[i],
             )
         begins, ends = _TAG_PREFIXES[prefix]
-        if not begins and (start is None or label != entity_type):
-            if i == 0:
-                after = "starts the sentence"
-            elif start is None and tags[i - 1] != "O":
-                after = f"follows {tags[i - 1]!r}, the last token of an entity"
-            else:
-                after = f"follows {tags[i - 1]!r}"
-            problem = f"tag {i + 1} {tag!r} continues an entity but {after}"
+        if not begins and open_type != entity_type:
+            problem = f"tag {i + 1} {tag!r} continues an entity but {_after(tags, i, open_type)}"
             if strict:
                 raise ConversionError(
                     f"{problem}. An entity begins with B-{entity_type} (IOB2): fix the "
@@ -82,16 +92,18 @@ def spans_from_tags(
                 )
             repairs.append((lines[i], problem))
             begins = True
-        if begins:
-            if start is not None:
-                spans.append((start, i, label))
-            start, label = i, entity_type
-        if ends:
-            spans.append((start, i + 1, label))
-            start = None
-    if start is not None:
-        spans.append((start, len(tags), label))
-    return spans
+        iob2.append(f"{'B' if begins else 'I'}-{entity_type}")
+        open_type = None if ends else entity_type
+    return iob2
+
+
+def _after(tags: Sequence[str], i: int, open_type: Optional[str]) -> str:
+    """What a continuation tag that cannot continue comes after, for its message."""
+    if i == 0:
+        return "starts the sentence"
+    if open_type is None and tags[i - 1] != "O":
+        return f"follows {tags[i - 1]!r}, the last token of an entity"
+    return f"follows {tags[i - 1]!r}"
 
 
 def warn_repairs(path: Path, repairs: Sequence[Tuple[int, str]]) -> None:
