@@ -6,6 +6,8 @@ import sys
 from pathlib import Path
 
 import pytest
+import spacy
+from spacy.util import load_config
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "benchmarks"))
@@ -60,6 +62,14 @@ initial_rate = 0.001
 
 DATA = {key: Path(f"/data/{key}.spacy") for key in ("train", "cats", "ents", "dev")}
 DATA["separate"] = Path("/data/separate")
+BENCHMARK_CONFIGS = sorted((REPO / "benchmarks" / "configs").glob("*.cfg"))
+
+
+@pytest.mark.parametrize("path", BENCHMARK_CONFIGS, ids=lambda p: p.name)
+def test_benchmark_config_loads_and_fills(path):
+    """The baselines and the streaming config are complete, as the project's configs are."""
+    nlp = spacy.util.load_model_from_config(load_config(path), auto_fill=True, validate=True)
+    assert {"textcat", "ner"} & set(nlp.pipe_names)
 
 
 def test_derive_config_patches_replace_whole_sections(tmp_path):
