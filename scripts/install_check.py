@@ -259,6 +259,9 @@ def run(command: List[str], what: str, *, cwd: Path) -> str:
 def write_json_atomic(path: Path, data: Any) -> None:
     """Write JSON atomically (spacy_mtl.atomic).
 
+    With json rather than srsly, whose ujson rounds floats to 9 digits: the predicted scores
+    reach the file whole, as the PREDICT script printed them.
+
     path (Path): The file to write.
     data (Any): JSON-serializable data.
     """
