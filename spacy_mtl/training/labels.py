@@ -20,14 +20,13 @@ frequency in the whole corpus rather than in the 100-example sample.
 It reads the sources' settings, not a corpus object, so that a pipeline
 initialized by hand (`nlp.initialize(get_examples)`) with its paths unset
 still works: with no path at all it returns None and the head collects its
-labels from the examples, as without this reader.
+labels from the examples, as without this reader. It reads the documents as
+the corpora do (sources.read_docbins), so a source's `limit` takes the same ones.
 """
 
 from pathlib import Path
-from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Union
+from typing import Any, Dict, Iterable, List, Optional, Sequence, Union
 
-from spacy.tokens import Doc, DocBin
-from spacy.training.corpus import walk_corpus
 from spacy.util import registry
 from spacy.vocab import Vocab
 
@@ -40,6 +39,7 @@ from ..annotation import (
     has_cats,
     has_ents,
 )
+from .sources import parse_limit, parse_tasks, read_docbins
 
 
 class TaskLabels(Sequence):
@@ -151,33 +151,15 @@ def _task_files(task: str, sources: Dict[str, Dict[str, Any]], path: Any) -> Lis
     """(source name or None, path, limit) of what to read for `task`; unset paths left out."""
     files = []
     for name, source in sources.items():
-        declared = source.get("tasks")
-        if isinstance(declared, str):
-            declared = [declared]
+        if source.get("path") is None:
+            continue
+        declared = parse_tasks(name, source.get("tasks"))
         if declared is not None and task not in declared:
             continue
-        if source.get("path") is not None:
-            files.append((name, source["path"], source.get("limit") or 0))
+        files.append((name, source["path"], parse_limit(name, source.get("limit", 0))))
     if path is not None:
         files.append((None, path, 0))
     return files
-
-
-def read_docbins(path: Any, vocab: Vocab, limit: int = 0) -> Iterator[Doc]:
-    """The documents of a .spacy file or of a folder of them, one file in memory at a time.
-
-    path (Union[str, Path]): A .spacy file or a folder (searched recursively).
-    vocab (Vocab): The vocab to read into.
-    limit (int): Stop after this many documents; 0 for all.
-    YIELDS (Doc): The documents, in file order.
-    """
-    n = 0
-    for loc in walk_corpus(path, ".spacy"):
-        for doc in DocBin().from_disk(loc).get_docs(vocab):
-            yield doc
-            n += 1
-            if limit and n >= limit:
-                return
 
 
 __all__ = [
