@@ -146,7 +146,7 @@ class MultiTaskReader:
                     f'sampling = "none" yields every document once: the weight of '
                     f"source(s) {', '.join(repr(name) for name in ignored)} is ignored.",
                     MultiTaskCorpusWarning,
-                    stacklevel=4,
+                    stacklevel=3,
                 )
             return
         weights = [source.weight for source in self.sources.values()]
