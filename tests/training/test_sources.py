@@ -1,4 +1,4 @@
-"""spacy_mtl.training.sources: one DocBin reader, so a `limit` takes the same documents everywhere."""
+"""spacy_mtl.training.sources: one DocBin reader, so a `limit` takes the same documents."""
 
 import pytest
 import spacy
