@@ -30,6 +30,7 @@ from typing import (
     get_type_hints,
 )
 
+import srsly
 from typing_extensions import is_typeddict
 
 from ..atomic import atomic_path, atomic_write
@@ -203,44 +204,57 @@ def read_part(
     max_chars (int): The longest text accepted.
     RETURNS (List[Dict[str, Any]]): The rows, in file order.
     """
-    shard = part.shard
     check = {"field": text_field, "max_chars": max_chars}
+    if part.shard.format in ("jsonl", "txt"):
+        return _read_lines(part, text_field, id_field, check)
+    if part.shard.format == "csv":
+        return _read_csv(part, text_field, id_field, check)
+    return _read_parquet(part, text_field, id_field, check)
+
+
+def _read_lines(part: Part, text_field: str, id_field: str, check) -> List[Dict[str, Any]]:
     rows = []
-    if shard.format in ("jsonl", "txt"):
-        with open(shard.path, "rb") as handle:
-            handle.seek(part.offset)
-            for i in range(part.rows):
-                number = part.start + i + 1
-                line = handle.readline()
-                rows.append(_line_row(line, number, shard.format, text_field, id_field, check))
-    elif shard.format == "csv":
-        with open(shard.path, newline="", encoding="utf-8-sig") as handle:
-            reader = csv.DictReader(handle)
-            for i, row in enumerate(reader):
-                if i < part.start:
-                    continue
-                if i >= part.start + part.rows:
-                    break
-                row_id = row.get(id_field) or i + 1
-                rows.append(make_row(row_id, row.get(text_field, MISSING), **check))
-    else:
-        pq = _pyarrow_parquet()
-        handle = pq.ParquetFile(shard.path)
-        columns = [text_field] + ([id_field] if id_field in handle.schema_arrow.names else [])
-        first = 0
-        for group in range(handle.metadata.num_row_groups):
-            n = handle.metadata.row_group(group).num_rows
-            lo, hi = max(part.start, first), min(part.start + part.rows, first + n)
-            if lo < hi:
-                table = handle.read_row_group(group, columns=columns).slice(lo - first, hi - lo)
-                texts = table.column(text_field).to_pylist()
-                ids = [None] * len(texts)
-                if len(columns) > 1:
-                    ids = table.column(id_field).to_pylist()
-                for j, (text, row_id) in enumerate(zip(texts, ids)):
-                    number = lo + j + 1
-                    rows.append(make_row(number if row_id is None else row_id, text, **check))
-            first += n
+    with open(part.shard.path, "rb") as handle:
+        handle.seek(part.offset)
+        for i in range(part.rows):
+            number = part.start + i + 1
+            line = handle.readline()
+            rows.append(_line_row(line, number, part.shard.format, text_field, id_field, check))
+    return rows
+
+
+def _read_csv(part: Part, text_field: str, id_field: str, check) -> List[Dict[str, Any]]:
+    rows = []
+    with open(part.shard.path, newline="", encoding="utf-8-sig") as handle:
+        reader = csv.DictReader(handle)
+        for i, row in enumerate(reader):
+            if i < part.start:
+                continue
+            if i >= part.start + part.rows:
+                break
+            row_id = row.get(id_field) or i + 1
+            rows.append(make_row(row_id, row.get(text_field, MISSING), **check))
+    return rows
+
+
+def _read_parquet(part: Part, text_field: str, id_field: str, check) -> List[Dict[str, Any]]:
+    handle = _pyarrow_parquet().ParquetFile(part.shard.path)
+    columns = [text_field] + ([id_field] if id_field in handle.schema_arrow.names else [])
+    rows = []
+    first = 0
+    for group in range(handle.metadata.num_row_groups):
+        n = handle.metadata.row_group(group).num_rows
+        lo, hi = max(part.start, first), min(part.start + part.rows, first + n)
+        if lo < hi:
+            table = handle.read_row_group(group, columns=columns).slice(lo - first, hi - lo)
+            texts = table.column(text_field).to_pylist()
+            ids = [None] * len(texts)
+            if len(columns) > 1:
+                ids = table.column(id_field).to_pylist()
+            for j, (text, row_id) in enumerate(zip(texts, ids)):
+                number = lo + j + 1
+                rows.append(make_row(number if row_id is None else row_id, text, **check))
+        first += n
     return rows
 
 
@@ -254,6 +268,7 @@ def _line_row(line: bytes, number: int, fmt: str, text_field: str, id_field: str
     if not text.strip():
         return {"id": number, "text": None, "error": f"line {number} is blank"}
     try:
+        # json, not srsly: its messages say where a line breaks, and it reads big ints.
         value = json.loads(text)
     except ValueError as err:
         return {"id": number, "text": None, "error": f"line {number} is not valid JSON: {err}"}
@@ -317,6 +332,7 @@ def records_to_table(records: List[Dict[str, Any]]):
         id_type = pa.int64()
     else:
         id_type = pa.string()
+        # As record_to_json writes them (json: exact floats).
         ids = [i if isinstance(i, str) or i is None else json.dumps(i) for i in ids]
     schema = record_schema(id_type)
     columns = {"id": ids}
@@ -438,7 +454,7 @@ def load_manifest(folder: Path) -> Optional[Dict[str, Any]]:
 def save_manifest(folder: Path, manifest: Dict[str, Any]) -> None:
     """Write the manifest atomically."""
     with atomic_write(folder / MANIFEST, "w") as handle:
-        json.dump(manifest, handle, indent=2)
+        handle.write(srsly.json_dumps(manifest, indent=2))
 
 
 def shards_from_manifest(manifest: Dict[str, Any]) -> List[Shard]:
@@ -465,8 +481,7 @@ def remove_stale_temporaries(folder: Path, parts: List[Part]) -> None:
 
 def _read_json(path: Path) -> Optional[Dict[str, Any]]:
     try:
-        with path.open(encoding="utf-8") as handle:
-            return json.load(handle)
+        return srsly.read_json(path)
     except (OSError, ValueError):
         return None
 
