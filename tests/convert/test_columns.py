@@ -13,11 +13,12 @@ from spacy.vocab import Vocab
 
 from spacy_mtl.__main__ import main
 from spacy_mtl.annotation import has_cats, has_ents
-from spacy_mtl.convert import ConversionError, read_corpus
-from spacy_mtl.convert_columns import (
+from spacy_mtl.convert import (
+    ConversionError,
     convert_columns,
     convert_intents,
     read_columns,
+    read_corpus,
     read_intents,
 )
 

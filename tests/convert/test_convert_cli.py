@@ -1,0 +1,73 @@
+"""`python -m spacy_mtl convert`: one line on success, one paragraph on failure."""
+
+import sys
+
+from convert_files import (
+    JOINT_LABELS,
+    JSONL_LINES,
+    load,
+    run_cli,
+    write_joint,
+    write_lines,
+)
+from spacy.util import make_tempdir
+
+from spacy_mtl.__main__ import main
+from spacy_mtl.annotation import has_cats, has_ents
+from spacy_mtl.convert.common import load_tokenizer
+
+
+def test_cli_convert_writes_and_reports():
+    with make_tempdir() as tmp:
+        write_joint(tmp / "in")
+        result = run_cli("convert", "joint", tmp / "in", tmp / "out.spacy", "--tasks", "cats")
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.strip().splitlines() == [
+            f"Wrote 4 documents to {tmp / 'out.spacy'}; tasks: cats (ents missing)."
+        ]
+        docs = load(tmp / "out.spacy")
+    assert len(docs) == 4 and all(has_cats(doc) and not has_ents(doc) for doc in docs)
+
+
+def test_cli_convert_error_exits_1_without_traceback():
+    with make_tempdir() as tmp:
+        write_joint(tmp / "in", labels=JOINT_LABELS[:3])
+        result = run_cli("convert", "joint", tmp / "in", tmp / "out.spacy")
+        assert not (tmp / "out.spacy").exists()
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert result.stderr.startswith("Conversion failed:")
+    assert "label" in result.stderr and "line 4" in result.stderr
+    assert result.stdout == ""
+
+
+def test_cli_prints_repairs_as_warnings_and_rejects_bad_tasks(capsys):
+    with make_tempdir() as tmp:
+        write_joint(tmp / "in", tokens=["a", "x y"], tags=["O", "O I-city"], labels=["p", "q"])
+        assert main(["convert", "joint", str(tmp / "in"), str(tmp / "a.spacy")]) == 0
+        out, err = capsys.readouterr()
+        assert out.startswith("Wrote 2 documents") and "tasks: cats, ents." in out
+        assert err.startswith("Warning: ") and "seq.out" in err and "line 2" in err
+        assert main(["convert", "joint", str(tmp / "in"), str(tmp / "b.spacy"), "--strict"]) == 1
+        iob_args = ["iob", str(tmp / "in" / "seq.out"), str(tmp / "c.spacy"), "--tasks", "cats"]
+        assert main(["convert", *iob_args]) == 1
+        out, err = capsys.readouterr()
+        assert out == ""
+        assert "line 2" in err and "does not annotate cats" in err
+        assert not (tmp / "b.spacy").exists() and not (tmp / "c.spacy").exists()
+
+
+def test_cli_missing_tokenizer_package_without_traceback(capsys, monkeypatch):
+    # As on a bare install, where the Japanese tokenizer's package is missing (the test
+    # extra installs it, so its absence is simulated).
+    monkeypatch.setitem(sys.modules, "sudachipy", None)
+    load_tokenizer.cache_clear()
+    try:
+        with make_tempdir() as tmp:
+            path = write_lines(tmp / "a.jsonl", JSONL_LINES)
+            assert main(["convert", "jsonl", str(path), str(tmp / "a.spacy"), "--lang", "ja"]) == 1
+    finally:
+        load_tokenizer.cache_clear()
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1
+    assert "sudachipy" in err and f"{path}, line 1" in err
