@@ -11,7 +11,7 @@ import spacy
 from conftest import spacy_train
 from spacy.tokens import DocBin
 
-from spacy_mtl.convert_columns import convert_columns, convert_intents
+from spacy_mtl.convert import convert_columns, convert_intents
 
 REPO = Path(__file__).resolve().parent.parent
 DEMO_ZH = REPO / "data" / "demo_zh"
