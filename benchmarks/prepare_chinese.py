@@ -91,7 +91,7 @@ def read_smp(root: Path) -> Dict[str, List[Sentence]]:
 
 
 def read_cais(root: Path) -> Dict[str, List[Sentence]]:
-    from spacy_mtl.convert_columns import read_columns
+    from spacy_mtl.convert import read_columns
 
     splits = {}
     for split, name in CAIS_SPLITS.items():
