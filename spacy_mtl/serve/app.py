@@ -18,7 +18,7 @@ fields and wrong types; 422 naming the limit for a text over
 
 import contextlib
 from importlib import resources
-from typing import Any, Dict, List, Optional, Sequence, Union
+from typing import Any, Callable, Dict, List, Optional, Sequence, Union
 
 import spacy
 from fastapi import FastAPI
@@ -98,8 +98,21 @@ def create_app(
         max_body_bytes=max_body_bytes,
         examples=list(DEFAULT_EXAMPLES if examples is None else examples),
     )
-    colors = {label: PALETTE[i % len(PALETTE)] for i, label in enumerate(meta["labels"][TASK_ENTS])}
-    page = resources.files(__package__).joinpath("static", "index.html").read_text("utf8")
+    app = FastAPI(
+        title=f"spacy-mtl: {meta['name']}",
+        version=__version__,
+        description="Intents and slots from a spacy-mtl pipeline.",
+        lifespan=_lifespan(batcher),
+    )
+    app.add_middleware(RequestBodyLimit, max_bytes=max_body_bytes)
+    _add_parse_routes(app, batcher, _renderer(nlp, meta["labels"][TASK_ENTS]), max_chars)
+    _add_info_routes(app, meta)
+    _add_page(app)
+    return app
+
+
+def _lifespan(batcher: PipeBatcher):
+    """The app's lifespan: the batcher gathers requests while the server runs."""
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -107,51 +120,64 @@ def create_app(
         yield
         await batcher.stop()
 
-    app = FastAPI(
-        title=f"spacy-mtl: {meta['name']}",
-        version=__version__,
-        description="Intents and slots from a spacy-mtl pipeline.",
-        lifespan=lifespan,
-    )
-    app.add_middleware(RequestBodyLimit, max_bytes=max_body_bytes)
+    return lifespan
 
-    def check_lengths(texts: Sequence[str], field: str, batch: bool) -> None:
-        errors = []
-        for i, text in enumerate(texts):
-            if len(text) > max_chars:
-                errors.append(
-                    {
-                        "type": "string_too_long",
-                        "loc": ("body", field, i) if batch else ("body", field),
-                        "msg": (
-                            f"Text has {len(text)} characters, more than the limit of "
-                            f"{max_chars} (--max-chars). Split it or raise the limit."
-                        ),
-                        "ctx": {"max_length": max_chars},
-                    }
-                )
-        if errors:
-            raise RequestValidationError(errors)
+
+def _add_parse_routes(
+    app: FastAPI, batcher: PipeBatcher, render: Callable[[str], Dict[str, Any]], max_chars: int
+) -> None:
+    """POST /parse and POST /render: texts in, records out, on the batcher's threads."""
+
+    @app.post("/parse", response_model=Union[Record, List[Record]])
+    async def parse_endpoint(request: ParseRequest):
+        """The intent, category scores and entities of one text, or of each of several."""
+        if request.texts is not None:
+            _check_lengths(request.texts, "texts", max_chars, batch=True)
+            return await batcher.parse(request.texts)
+        _check_lengths([request.text], "text", max_chars, batch=False)
+        return (await batcher.parse([request.text]))[0]
+
+    @app.post("/render", response_model=Rendered)
+    async def render_endpoint(request: RenderRequest):
+        """One text's record and displaCy's entity HTML (what the page shows)."""
+        _check_lengths([request.text], "text", max_chars, batch=False)
+        return await batcher.run(render, request.text)
+
+
+def _check_lengths(texts: Sequence[str], field: str, max_chars: int, batch: bool) -> None:
+    """Refuse texts over `max_chars` with FastAPI's 422, naming each text and the limit."""
+    errors = []
+    for i, text in enumerate(texts):
+        if len(text) > max_chars:
+            errors.append(
+                {
+                    "type": "string_too_long",
+                    "loc": ("body", field, i) if batch else ("body", field),
+                    "msg": (
+                        f"Text has {len(text)} characters, more than the limit of "
+                        f"{max_chars} (--max-chars). Split it or raise the limit."
+                    ),
+                    "ctx": {"max_length": max_chars},
+                }
+            )
+    if errors:
+        raise RequestValidationError(errors)
+
+
+def _renderer(nlp: Language, entity_labels: List[str]) -> Callable[[str], Dict[str, Any]]:
+    """What /render runs: a text's record and displaCy's markup, a colour per entity label."""
+    colors = {label: PALETTE[i % len(PALETTE)] for i, label in enumerate(entity_labels)}
 
     def render(text: str) -> Dict[str, Any]:
         doc = nlp(text)
         html = displacy.render(doc, style="ent", page=False, options={"colors": colors})
         return {**doc_to_record(doc), "html": html}
 
-    @app.post("/parse", response_model=Union[Record, List[Record]])
-    async def parse_endpoint(request: ParseRequest):
-        """The intent, category scores and entities of one text, or of each of several."""
-        if request.texts is not None:
-            check_lengths(request.texts, "texts", batch=True)
-            return await batcher.parse(request.texts)
-        check_lengths([request.text], "text", batch=False)
-        return (await batcher.parse([request.text]))[0]
+    return render
 
-    @app.post("/render", response_model=Rendered)
-    async def render_endpoint(request: RenderRequest):
-        """One text's record and displaCy's entity HTML (what the page shows)."""
-        check_lengths([request.text], "text", batch=False)
-        return await batcher.run(render, request.text)
+
+def _add_info_routes(app: FastAPI, meta: Dict[str, Any]) -> None:
+    """GET /health and GET /meta."""
 
     @app.get("/health")
     async def health():
@@ -163,11 +189,14 @@ def create_app(
         """The pipeline's name, version and labels per task, and spacy-mtl's version."""
         return meta
 
+
+def _add_page(app: FastAPI) -> None:
+    """GET /: the demo page, a static file that needs nothing from outside."""
+    page = resources.files(__package__).joinpath("static", "index.html").read_text("utf8")
+
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     async def index():
         return HTMLResponse(page)
-
-    return app
 
 
 def pipeline_meta(nlp: Language) -> Dict[str, Any]:
