@@ -7,8 +7,9 @@ client sent a Content-Length or a chunked body; then it hands the buffered body
 on unchanged.
 """
 
-import json
 from typing import Any, Awaitable, Callable, Dict, MutableMapping
+
+import srsly
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -91,7 +92,7 @@ class RequestBodyLimit:
     @staticmethod
     async def _refuse(send: Send, status: int, detail: str) -> None:
         payload: Dict[str, Any] = {"detail": detail}
-        body = json.dumps(payload).encode("utf8")
+        body = srsly.json_dumps(payload).encode("utf8")
         headers = [
             (b"content-type", b"application/json"),
             (b"content-length", str(len(body)).encode("ascii")),
