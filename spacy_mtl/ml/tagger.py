@@ -2,10 +2,11 @@
 
 The model's output is the emissions; the torch CRF (`crf.py`) sits beside them
 as the ref "crf", a `PyTorchWrapper_v2`, so that one optimizer step trains
-both. `mtl_ner` reaches the CRF through the functions here: decoding and marginals.
+both. `mtl_ner` reaches the CRF through the functions here (decoding, marginals) and
+sets the labels of the intent context with `set_context_labels`.
 """
 
-from typing import Iterator, List, Optional, Tuple
+from typing import Iterator, List, Optional, Sequence, Tuple
 
 import numpy
 import torch
@@ -67,7 +68,7 @@ def build_crf_tagger(
         layers=[scores, crf],
         refs={"tok2vec": tok2vec, "output_layer": output_layer, "crf": crf},
         dims={"nO": nO},
-        attrs={"context": context, "context_labels": []},
+        attrs={"context": context},
     )
 
 
@@ -80,6 +81,17 @@ def crf_module(tagger: Model) -> LinearChainCRF:
     is the one place that reaches into it.
     """
     return tagger.get_ref("crf").shims[0]._model
+
+
+def set_context_labels(tagger: Model, labels: Sequence[str]) -> None:
+    """Set the categories, in order, of the `doc.cats` features a tagger is conditioned on.
+
+    The labels belong to the classifier named by the tagger's `context`, known
+    only once that classifier is initialized; a tagger without context ignores them.
+    """
+    for node in tagger.walk():
+        if node.name == "doc_cats_features":
+            node.attrs["labels"] = list(labels)
 
 
 def crf_decode(tagger: Model, emissions: List[Floats2d], chunk_size: int = 64) -> List[List[int]]:
@@ -164,9 +176,9 @@ def _convert_crf_inputs(model: Model, X: Tuple, is_train: bool):
 def doc_cats_features() -> Model[List[Doc], List[Floats2d]]:
     """Each document's `doc.cats` as a vector, repeated for each of its tokens.
 
-    The label order is the parent tagger's attrs["context_labels"], set by
-    `mtl_ner` from the classifier at initialization. A document without
-    predicted cats gets zeros. No gradient flows back into the classifier.
+    The label order is set by `set_context_labels` (`mtl_ner`, from the
+    classifier, at initialization). A document without predicted cats gets
+    zeros. No gradient flows back into the classifier.
     """
     return Model("doc_cats_features", _doc_cats_forward, attrs={"labels": []})
 
@@ -185,9 +197,6 @@ def _forward(model: Model, docs: List[Doc], is_train: bool):
 
 
 def _init(model: Model, X=None, Y=None) -> None:
-    for node in model.walk():
-        if node.name == "doc_cats_features":
-            node.attrs["labels"] = list(model.attrs["context_labels"])
     n_tags = model.get_dim("nO")
     model.get_ref("output_layer").set_dim("nO", n_tags)
     model.layers[0].initialize(X=X)

@@ -23,7 +23,7 @@ from thinc.types import Floats2d
 
 from ..annotation import describe_doc, has_ents
 from ..ml.crf import MISSING, bio_tag_names
-from ..ml.tagger import crf_decode, crf_marginals, crf_module
+from ..ml.tagger import crf_decode, crf_marginals, crf_module, set_context_labels
 from .head import TaskHead
 from .teacher_targets import (
     TEACHER_TAGS_KEY,
@@ -302,7 +302,7 @@ class MultiTaskEntityRecognizer(TaskHead):
         self._teacher_tags.setdefault(tuple(stored[0]), where)
 
     def finish_initialize(self, nlp: Optional[Language]) -> None:
-        self.model.attrs["context_labels"] = self._context_labels(nlp)
+        set_context_labels(self.model, self._context_labels(nlp))
         self.model.set_dim("nO", len(self.tag_names))
         if self.cfg["distill_weight"]:
             self._check_teacher_tags()

@@ -154,7 +154,8 @@ def test_intent_context_conditions_the_emissions_and_trains():
     examples = make_examples(nlp, SENTENCES)
     optimizer = nlp.initialize(lambda: examples)
     ner = nlp.get_pipe("mtl_ner")
-    assert ner.model.attrs["context_labels"] == ["flight", "music", "weather"]
+    (features,) = [node for node in ner.model.walk() if node.name == "doc_cats_features"]
+    assert features.attrs["labels"] == ["flight", "music", "weather"]
     history = []
     for _ in range(15):
         losses = {}
