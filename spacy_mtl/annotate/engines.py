@@ -304,7 +304,7 @@ class DatasetAnnotator:
     def __call__(self, table):
         import pyarrow as pa
 
-        from .io import records_to_table
+        from .arrow import records_to_table
 
         n = table.num_rows
         names = table.column_names
