@@ -12,8 +12,8 @@ that reads it:
   files of Chinese corpora. Entities, and categories with an intents file.
 
 Entity tags are read by tags.py; errors, reading lines, tasks, categories and the atomic
-writing of the output are common.py's. This module only dispatches: a format module never
-imports it.
+writing of the output are common.py's; the ``convert`` command is cli.py's. This module only
+lists the formats and dispatches: no format module imports it.
 """
 
 from pathlib import Path

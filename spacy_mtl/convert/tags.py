@@ -52,7 +52,8 @@ def spans_from_tags(
     RETURNS (List[Tuple[int, int, str]]): The entity spans, in token offsets.
     """
     iob2 = _to_iob2(tags, path, lines, strict, repairs)
-    # spaCy's end is inclusive.
+    # iob_to_biluo takes time quadratic in a sentence's length (1.5 s at 100,000 tokens),
+    # nothing at a sentence's usual length. spaCy's end is inclusive.
     return [(start, end + 1, label) for label, start, end in tags_to_entities(iob_to_biluo(iob2))]
 
 
