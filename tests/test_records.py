@@ -3,7 +3,7 @@
 import spacy
 from spacy.tokens import Span
 
-from spacy_mtl.records import doc_to_record
+from spacy_mtl.records import RECORD_FIELDS, Record, doc_to_record
 
 
 def test_record_has_the_intent_scores_and_character_offsets():
@@ -30,3 +30,8 @@ def test_record_has_the_intent_scores_and_character_offsets():
 def test_record_without_categories_or_entities():
     doc = spacy.blank("en")("hello there")
     assert doc_to_record(doc) == {"text": "hello there", "intent": None, "cats": {}, "entities": []}
+
+
+def test_a_record_has_the_declared_fields_in_order():
+    record = doc_to_record(spacy.blank("en")("hi"))
+    assert tuple(record) == RECORD_FIELDS == tuple(Record.__annotations__)

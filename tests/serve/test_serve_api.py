@@ -13,7 +13,8 @@ from conftest import INTENTS, SENTENCES, live_server
 from spacy.language import Language
 
 import spacy_mtl
-from spacy_mtl.records import doc_to_record
+from spacy_mtl import records
+from spacy_mtl.records import RECORD_FIELDS, doc_to_record
 
 httpx = pytest.importorskip("httpx", reason="the serve tests need httpx: pip install -e '.[test]'")
 pytest.importorskip("fastapi", reason="the serve tests need FastAPI: pip install -e '.[serve]'")
@@ -71,6 +72,15 @@ def test_parse_one_text_is_the_pipelines_record(client, nlp):
     # Character offsets into the text.
     assert [text[e["start"] : e["end"]] for e in record["entities"]] == ["oslo", "lima", "tomorrow"]
     assert [e["label"] for e in record["entities"]] == ["FROM", "TO", "DATE"]
+
+
+def test_the_openapi_record_is_the_declared_record(client):
+    schemas = client.get("/openapi.json").json()["components"]["schemas"]
+    assert list(schemas["Record"]["properties"]) == list(RECORD_FIELDS)
+    assert list(schemas["Entity"]["properties"]) == list(records.Entity.__annotations__)
+    intent = schemas["Record"]["properties"]["intent"]
+    assert intent["description"] == "the highest-scoring category"
+    assert list(schemas["Rendered"]["properties"]) == [*RECORD_FIELDS, "html"]
 
 
 def test_parse_a_batch_keeps_the_order(client):
