@@ -2,8 +2,8 @@
 
 The model's output is the emissions; the torch CRF (`crf.py`) sits beside them
 as the ref "crf", a `PyTorchWrapper_v2`, so that one optimizer step trains
-both. `mtl_ner` reaches the CRF through the functions here (decoding, marginals) and
-sets the labels of the intent context with `set_context_labels`.
+both. `mtl_ner` reaches the CRF through the functions here: the loss with or without
+the CRF's own gradient, decoding, marginals, and the labels of the intent context.
 """
 
 from typing import Iterator, List, Optional, Sequence, Tuple
@@ -28,6 +28,9 @@ from thinc.types import Floats2d
 
 from .crf import MISSING, LinearChainCRF
 from .viterbi import viterbi
+
+# One document's teacher targets to distill from: (tokens, tags) marginals, or None.
+Soft = Optional[numpy.ndarray]
 
 
 @registry.architectures("spacy_mtl.CRFTagger.v1")
@@ -92,6 +95,47 @@ def set_context_labels(tagger: Model, labels: Sequence[str]) -> None:
     for node in tagger.walk():
         if node.name == "doc_cats_features":
             node.attrs["labels"] = list(labels)
+
+
+def crf_loss(
+    tagger: Model,
+    emissions: List[Floats2d],
+    golds: List[numpy.ndarray],
+    softs: List[Soft],
+    distill: Tuple[float, float],
+) -> Tuple[float, List[Floats2d]]:
+    """The CRF's loss summed over the documents, and the gradient of their emissions.
+
+    Pure: the CRF's parameters get no gradient (`crf_update` accumulates it).
+
+    emissions (List[Floats2d]): (tokens, tags) scores of each document.
+    golds (List[numpy.ndarray]): Each document's tag ids, MISSING where unknown.
+    softs (List[Optional[numpy.ndarray]]): Teacher targets per document, or None.
+    distill (Tuple[float, float]): The soft loss's weight and temperature.
+    RETURNS (Tuple[float, List[Floats2d]]): The loss and one gradient per document.
+    """
+    inputs, unpad = _convert_crf_inputs(
+        tagger.get_ref("crf"), (emissions, golds, softs, distill), is_train=True
+    )
+    with torch.enable_grad():
+        losses = crf_module(tagger)(*inputs.args, **inputs.kwargs)
+        (d_padded,) = torch.autograd.grad(losses.sum(), inputs.args[0])
+    loss = float(torch2xp(losses.detach()).sum())
+    return loss, unpad(ArgsKwargs(args=(d_padded,), kwargs={}))
+
+
+def crf_update(
+    tagger: Model,
+    emissions: List[Floats2d],
+    golds: List[numpy.ndarray],
+    softs: List[Soft],
+    distill: Tuple[float, float],
+) -> Tuple[float, List[Floats2d]]:
+    """`crf_loss`, and the gradient of the CRF's scores accumulated for the optimizer's step."""
+    crf = tagger.get_ref("crf")
+    losses, backprop = crf.begin_update((emissions, golds, softs, distill))
+    d_emissions = backprop(crf.ops.alloc1f(len(emissions)) + 1.0)
+    return float(losses.sum()), d_emissions
 
 
 def crf_decode(tagger: Model, emissions: List[Floats2d], chunk_size: int = 64) -> List[List[int]]:

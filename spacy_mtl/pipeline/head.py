@@ -141,11 +141,21 @@ class TaskHead(CheckedLoading, TrainablePipe):
         raise NotImplementedError
 
     def loss(self, gold: Any, scores: Any) -> Tuple[float, Any]:
-        """The loss and the gradient of the scores for targets from `gold`."""
+        """The loss and the gradient of the scores for targets from `gold`; no side effect."""
         raise NotImplementedError
 
+    def update_loss(self, gold: Any, scores: Any) -> Tuple[float, Any]:
+        """`loss` in `update`: a loss with parameters of its own accumulates their gradient here.
+
+        Only `mtl_ner` has one (its CRF's transition scores); `finish_update` applies it.
+        """
+        return self.loss(gold, scores)
+
     def get_loss(self, examples: Iterable[Example], scores: Any) -> Tuple[float, Any]:
-        """The loss and the gradient of the scores; unannotated examples add nothing."""
+        """The loss and the gradient of the scores; unannotated examples add nothing.
+
+        Pure, as spaCy's components' `get_loss`: it changes no gradient.
+        """
         return self.loss(self.gold(list(examples)), scores)
 
     def update(
@@ -168,7 +178,7 @@ class TaskHead(CheckedLoading, TrainablePipe):
         gold = self.gold(examples)
         set_dropout_rate(self.model, drop)
         scores, backprop = self.model.begin_update([eg.predicted for eg in examples])
-        loss, d_scores = self.loss(gold, scores)
+        loss, d_scores = self.update_loss(gold, scores)
         report_loss(self.model, loss)
         backprop(d_scores)
         self._unapplied = True

@@ -23,7 +23,14 @@ from thinc.types import Floats2d
 
 from ..annotation import describe_doc, has_ents
 from ..ml.crf import MISSING, bio_tag_names
-from ..ml.tagger import crf_decode, crf_marginals, crf_module, set_context_labels
+from ..ml.tagger import (
+    crf_decode,
+    crf_loss,
+    crf_marginals,
+    crf_module,
+    crf_update,
+    set_context_labels,
+)
 from .head import TaskHead
 from .teacher_targets import (
     TEACHER_TAGS_KEY,
@@ -235,28 +242,47 @@ class MultiTaskEntityRecognizer(TaskHead):
         """The CRF's NLL over the annotated documents, and the emissions' gradient.
 
         Documents with teacher targets mix in the CRF's soft loss against them.
+        Pure, as spaCy's `get_loss`: the CRF's own gradient is `update_loss`'s.
 
-        Accumulates the gradient of the CRF's transition scores as a side effect,
-        applied with the rest of the model by `finish_update`.
         RETURNS (Tuple[float, List[Floats2d]]): The summed loss over the annotated
             documents and one gradient per document (zero for documents without entities).
         """
+        return self._crf_loss(crf_loss, gold, emissions)
+
+    def update_loss(
+        self,
+        gold: Dict[int, Tuple[numpy.ndarray, Optional[numpy.ndarray]]],
+        emissions: List[Floats2d],
+    ) -> Tuple[float, List[Floats2d]]:
+        """`loss`, also accumulating the gradient of the CRF's transition scores.
+
+        One forward and backward pass through the CRF gives both; `finish_update`
+        applies the CRF's gradient with the rest of the model's.
+        """
+        return self._crf_loss(crf_update, gold, emissions)
+
+    def _crf_loss(
+        self,
+        run: Callable[..., Tuple[float, List[Floats2d]]],
+        gold: Dict[int, Tuple[numpy.ndarray, Optional[numpy.ndarray]]],
+        emissions: List[Floats2d],
+    ) -> Tuple[float, List[Floats2d]]:
+        """`run` (crf_loss or crf_update) on the annotated documents; zeros for the others."""
         ops = self.model.ops
         d_emissions = [ops.alloc2f(*e.shape) for e in emissions]
         if not gold:
             return 0.0, d_emissions
         rows = list(gold)
-        crf = self.model.get_ref("crf")
-        inputs: Tuple = ([emissions[i] for i in rows], [gold[i][0] for i in rows])
-        softs = [gold[i][1] for i in rows]
-        if any(soft is not None for soft in softs):
-            settings = (self.cfg["distill_weight"], self.cfg["distill_temperature"])
-            inputs = (*inputs, softs, settings)
-        nll, backprop = crf.begin_update(inputs)
-        d_rows = backprop(ops.alloc1f(len(rows)) + 1.0)
+        loss, d_rows = run(
+            self.model,
+            [emissions[i] for i in rows],
+            [gold[i][0] for i in rows],
+            [gold[i][1] for i in rows],
+            (self.cfg["distill_weight"], self.cfg["distill_temperature"]),
+        )
         for i, d in zip(rows, d_rows):
             d_emissions[i] = ops.asarray2f(d)
-        return float(nll.sum()), d_emissions
+        return loss, d_emissions
 
     def _gold_tag_ids(self, example: Example, index: int) -> numpy.ndarray:
         """BIO tag ids aligned to the predicted tokens, MISSING where unknown."""

@@ -8,6 +8,8 @@ from spacy.tokens import Doc
 from spacy.training import Example
 from spacy.util import fix_random_seed, make_tempdir
 
+from spacy_mtl.ml.tagger import crf_module
+
 
 def _initialized():
     nlp = build_nlp()
@@ -57,6 +59,25 @@ def test_missing_tokens_are_marginalised():
     # The known tokens still receive a gradient; the marginalised ones are pulled
     # only towards the model's own expectation.
     assert numpy.abs(d_part[0][:3]).sum() > 0
+
+
+def test_get_loss_is_pure_and_update_loss_adds_only_the_crf_gradient():
+    """spaCy's get_loss contract: no gradient changes. The training pass gives the same
+    loss and emissions' gradient, and accumulates the gradient of the CRF's scores."""
+    nlp = _initialized()
+    examples = make_examples(nlp, SENTENCES[:6])
+    ner = nlp.get_pipe("mtl_ner")
+    crf = crf_module(ner.model)
+    docs = list(nlp.get_pipe("mtl_tok2vec").pipe(eg.predicted for eg in examples))
+    emissions = ner.model.predict(docs)
+    loss, d_emissions = ner.get_loss(examples, emissions)
+    assert loss > 0
+    assert all(p.grad is None or not p.grad.any() for p in crf.parameters())
+    update_loss, d_update = ner.update_loss(ner.gold(examples), emissions)
+    assert update_loss == pytest.approx(loss, rel=1e-6)
+    for a, b in zip(d_emissions, d_update):
+        numpy.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)
+    assert crf.transitions.grad is not None and bool(crf.transitions.grad.abs().sum() > 0)
 
 
 def test_predictions_are_valid_entities(trained_nlp):
