@@ -10,9 +10,10 @@ annotation there) silently drops every other head's gradient. The
 encoder that this head has nothing to send for the current batch.
 """
 
-from typing import Any, Callable, List, Optional
+from typing import Any, Callable, List, Optional, Tuple
 
 from spacy.pipeline.tok2vec import Tok2VecListener
+from spacy.tokens import Doc
 from spacy.util import registry
 from thinc.api import Model
 from thinc.types import Floats2d
@@ -90,6 +91,25 @@ def report_loss(model: Model, loss: float) -> None:
     for node in model.walk():
         if isinstance(node, SharedTok2VecListener):
             node.report_loss(loss)
+
+
+def begin_task_update(model: Model, docs: List[Doc]) -> Tuple[Any, Callable[[Any, float], Any]]:
+    """`model.begin_update(docs)` for a head, whose backprop takes the loss with the gradient.
+
+    A loss-based balancer reads a head's loss when the head's gradient reaches
+    the shared encoder, so the loss must be there first: one call sends both.
+
+    model (Model): A head's model, with shared listeners inside.
+    docs (List[Doc]): The batch.
+    RETURNS (Tuple[Any, Callable]): The scores, and backprop(d_scores, loss).
+    """
+    scores, backprop = model.begin_update(docs)
+
+    def backprop_with_loss(d_scores: Any, loss: float) -> Any:
+        report_loss(model, loss)
+        return backprop(d_scores)
+
+    return scores, backprop_with_loss
 
 
 @registry.architectures("spacy_mtl.SharedTok2VecListener.v1")

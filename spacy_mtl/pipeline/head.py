@@ -2,9 +2,9 @@
 
 A head learns only from the examples annotated for its task. When a batch has
 none, it tells the shared encoder so (`skip_listeners`) instead of staying
-silent, and when it learns it reports its loss along with its gradient, for
-loss-based task balancing. The gold data is read and checked before the
-forward pass, so bad input fails before any computation.
+silent, and when it learns it sends its loss with its gradient, in one call
+(`begin_task_update`), for loss-based task balancing. The gold data is read
+and checked before the forward pass, so bad input fails before any computation.
 
 That holds for the optimizer step too: `finish_update`, which spaCy calls on
 every trainable component once per training step, steps a head only if it
@@ -36,7 +36,7 @@ from spacy.training import Example, validate_examples
 from thinc.api import Optimizer, set_dropout_rate
 
 from ..annotation import describe_doc
-from ..ml.listener import report_loss, skip_listeners
+from ..ml.listener import begin_task_update, skip_listeners
 from ..scorers import warn_unseen_labels
 from .examples import shared_examples
 from .loading import CheckedLoading, ComponentLoadError
@@ -177,10 +177,9 @@ class TaskHead(CheckedLoading, TrainablePipe):
             return losses
         gold = self.gold(examples)
         set_dropout_rate(self.model, drop)
-        scores, backprop = self.model.begin_update([eg.predicted for eg in examples])
+        scores, backprop = begin_task_update(self.model, [eg.predicted for eg in examples])
         loss, d_scores = self.update_loss(gold, scores)
-        report_loss(self.model, loss)
-        backprop(d_scores)
+        backprop(d_scores, loss)
         self._unapplied = True
         if sgd is not None:
             self.finish_update(sgd)
