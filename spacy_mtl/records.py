@@ -11,8 +11,9 @@ Offsets count characters in ``text`` (Python string indices, end exclusive), so
 
 `Record` and `Entity` are the one declaration of that shape: annotate's JSONL
 lines and Arrow schema and the service's response models are derived from
-them, so a new field is one edit here (and in `doc_to_record`). A field's
-``Annotated`` string is its description in the service's OpenAPI schema.
+them. A new field is declared here and given its value in `doc_to_record`
+(and its empty value in annotate's `error_record`, for rows not annotated). A
+field's ``Annotated`` string is its description in the service's OpenAPI schema.
 """
 
 from typing import Annotated, Dict, List, Optional, Tuple, TypedDict
