@@ -5,7 +5,9 @@ more than one thread, its OpenMP thread pool exists; a forked child inherits
 the pool's state but not its threads, and the first parallel torch operation
 in the child (a BiLSTM encoder, a transformer) waits for them forever. The
 workers are the parallelism there, so each takes one torch thread, set at fork
-time in the child only: the parent's setting is never touched.
+time in the child only: the parent's setting is never touched. The handler is
+registered once, when spacy_mtl/pipeline/encoder.py is imported: the shared encoder
+is what runs torch in a worker.
 
 Training sets the parent's threads only where a config says so, through the
 `spacy_mtl.torch_threads.v1` callback below.

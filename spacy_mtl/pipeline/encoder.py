@@ -62,6 +62,11 @@ from .loading import CheckedLoading
 # Documents the encoder's model is initialized on (to infer its shapes), as in spaCy's Tok2Vec.
 N_SAMPLE_DOCS = 10
 
+# Process-wide, once, when this module is imported (as spaCy does to build an mtl_tok2vec):
+# the encoder may run torch on several threads, and a worker that nlp.pipe(n_process=N)
+# forks then would hang in torch's thread pool (ml/torch_threads.py).
+use_one_torch_thread_in_forked_children()
+
 DEFAULT_ENCODER_MODEL = Config().from_str(
     """
 [model]
@@ -95,7 +100,6 @@ def make_shared_tok2vec(
     balancer (Callable): Combines the per-task gradients into one, e.g.
         "spacy_mtl.sum_gradients.v1" or "spacy_mtl.pcgrad.v1".
     """
-    use_one_torch_thread_in_forked_children()
     return SharedTok2Vec(nlp.vocab, model, name, balancer=balancer)
 
 
