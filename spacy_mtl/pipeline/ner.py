@@ -10,13 +10,14 @@ cross-entropy against them at `distill_temperature` (`LinearChainCRF.soft_loss`)
 """
 
 import warnings
+from itertools import groupby
 from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
 
 import numpy
 from spacy.attrs import IS_SPACE
 from spacy.language import Language
-from spacy.tokens import Doc, Span
-from spacy.training import Example
+from spacy.tokens import Doc
+from spacy.training import Example, biluo_tags_to_spans, iob_to_biluo
 from spacy.vocab import Vocab
 from thinc.api import Config, Model
 from thinc.types import Floats2d
@@ -171,28 +172,15 @@ class MultiTaskEntityRecognizer(TaskHead):
         return crf_marginals(self.model, self.model.predict(docs))
 
     def set_annotations(self, docs: Iterable[Doc], tag_ids: List[List[int]]) -> None:
-        # Tag ids, not names: 0 is "O", 2k + 1 "B-" and 2k + 2 "I-" of label k (bio_tag_names).
-        labels = list(self.labels)
+        names = self.tag_names
         for doc, ids in zip(docs, tag_ids):
-            spans = []
-            start, label = None, None
-            # Whitespace tokens are never part of an entity, as in spaCy's own NER.
-            is_space = doc.to_array(IS_SPACE).tolist() if any(ids) else []
-            for i, tag_id in enumerate(ids):
-                if tag_id == 0 or is_space[i]:
-                    if start is not None:
-                        spans.append(Span(doc, start, i, label=labels[label]))
-                        start = None
-                    continue
-                index, inside = divmod(tag_id - 1, 2)
-                if inside and start is not None and index == label:
-                    continue
-                if start is not None:
-                    spans.append(Span(doc, start, i, label=labels[label]))
-                start, label = i, index
-            if start is not None:
-                spans.append(Span(doc, start, len(ids), label=labels[label]))
-            doc.set_ents(spans, default="outside")
+            tags = [names[i] for i in ids]
+            if any(ids):
+                # Whitespace tokens are never part of an entity, as in spaCy's own NER.
+                for i, is_space in enumerate(doc.to_array(IS_SPACE).tolist()):
+                    if is_space:
+                        tags[i] = "O"
+            doc.set_ents(biluo_tags_to_spans(doc, _bio_to_biluo(tags)), default="outside")
 
     task_noun = "entities"
 
@@ -370,6 +358,19 @@ class MultiTaskEntityRecognizer(TaskHead):
         if not labels:
             raise ValueError(f"{key}: {context!r} has no labels; initialize it first.")
         return labels
+
+
+def _bio_to_biluo(tags: List[str]) -> List[str]:
+    """spaCy's `iob_to_biluo`, one run of entity tags at a time.
+
+    It pops each tag from the head of its list, quadratic in the list's length;
+    fed the runs between "O" tags, it stays linear in the document's.
+    """
+    biluo: List[str] = []
+    for outside, group in groupby(tags, key=lambda tag: tag == "O"):
+        run = list(group)
+        biluo.extend(run if outside else iob_to_biluo(run))
+    return biluo
 
 
 def _same_tokens(example: Example) -> bool:
