@@ -31,6 +31,7 @@ _TAG_PREFIXES = {
     "S": (True, True),
     "U": (True, True),
 }
+_CHUNK_TAGS = 512
 _TAG_HELP = "Use O, B-TYPE or I-TYPE (IOB2); S-, E-, U- and L- (BIOES, BILUO) are read too."
 
 
@@ -51,10 +52,26 @@ def spans_from_tags(
         continuation tag repaired to begin an entity.
     RETURNS (List[Tuple[int, int, str]]): The entity spans, in token offsets.
     """
-    iob2 = _to_iob2(tags, path, lines, strict, repairs)
-    # iob_to_biluo takes time quadratic in a sentence's length (1.5 s at 100,000 tokens),
-    # nothing at a sentence's usual length. spaCy's end is inclusive.
-    return [(start, end + 1, label) for label, start, end in tags_to_entities(iob_to_biluo(iob2))]
+    return _iob2_spans(_to_iob2(tags, path, lines, strict, repairs))
+
+
+def _iob2_spans(iob2: List[str]) -> List[Tuple[int, int, str]]:
+    """Checked IOB2 tags to spans through spaCy's helpers, a chunk at a time.
+
+    iob_to_biluo pops from the front of a list, so its time grows with the square of
+    the length (1.5 s for one 100,000-token sentence, a file without blank lines). A
+    chunk ends before an O or B- tag, so no entity crosses one. spaCy's end is inclusive.
+    """
+    spans = []
+    start = 0
+    while start < len(iob2):
+        end = min(start + _CHUNK_TAGS, len(iob2))
+        while end < len(iob2) and iob2[end].startswith("I-"):
+            end += 1
+        chunk = tags_to_entities(iob_to_biluo(iob2[start:end]))
+        spans.extend((start + first, start + last + 1, label) for label, first, last in chunk)
+        start = end
+    return spans
 
 
 def _to_iob2(
