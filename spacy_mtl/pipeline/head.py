@@ -260,19 +260,8 @@ class TaskHead(CheckedLoading, TrainablePipe):
                 found.update(names)
                 if labels is not None:
                     named.append((i, eg.reference, names))
-        self.cfg["labels"] = []
-        for label in sorted(found) if labels is None else labels:
-            self.add_label(label)
-        if not self.labels:
-            raise ValueError(
-                f"{self.name} found no {self.task_noun} among the training examples, and no "
-                f"labels were given in [initialize.components.{self.name}.labels]. Check that "
-                f"the training corpus annotates {self.task_noun}."
-            )
-        for i, doc, names in named:
-            unknown = [name for name in names if name not in self.labels]
-            if unknown:
-                problems.append((i, doc, f"labels {unknown} not among the given labels"))
+        self._set_labels(sorted(found) if labels is None else labels)
+        problems.extend(self._unknown_labels(named))
         if problems:
             raise ValueError(
                 f"{self.name} cannot learn from {len({i for i, _, _ in problems})} training "
@@ -281,6 +270,29 @@ class TaskHead(CheckedLoading, TrainablePipe):
             )
         self.finish_initialize(nlp)
         self.model.initialize(X=doc_sample or None)
+
+    def _set_labels(self, labels: Iterable[str]) -> None:
+        """Replace the labels; raise if there are none."""
+        self.cfg["labels"] = []
+        for label in labels:
+            self.add_label(label)
+        if not self.labels:
+            raise ValueError(
+                f"{self.name} found no {self.task_noun} among the training examples, and no "
+                f"labels were given in [initialize.components.{self.name}.labels]. Check that "
+                f"the training corpus annotates {self.task_noun}."
+            )
+
+    def _unknown_labels(
+        self, named: List[Tuple[int, Doc, List[str]]]
+    ) -> List[Tuple[int, Doc, str]]:
+        """A problem for each training example that names labels outside the given ones."""
+        problems = []
+        for i, doc, names in named:
+            unknown = [name for name in names if name not in self.labels]
+            if unknown:
+                problems.append((i, doc, f"labels {unknown} not among the given labels"))
+        return problems
 
     def gold_problems(self, example: Example) -> List[str]:
         """What is wrong with an annotated example's gold data for this head, if anything."""
