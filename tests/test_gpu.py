@@ -1,12 +1,12 @@
 """Round trips between GPU and CPU. They need a CUDA GPU with cupy, and skip without one
 (CI has none): run them with `pytest -m gpu` where a GPU is at hand."""
 
-import json
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+import srsly
 from conftest import SENTENCES
 from thinc.util import has_cupy_gpu, has_torch_cuda_gpu
 
@@ -19,14 +19,15 @@ pytestmark = [
 
 TEXTS = [text for text, _, _ in SENTENCES]
 PREDICT = r"""
-import json, sys, spacy
+import sys, spacy, srsly
 if sys.argv[2] == "gpu":
     spacy.require_gpu()
 else:
     spacy.require_cpu()
 nlp = spacy.load(sys.argv[1])
-docs = list(nlp.pipe(json.loads(sys.argv[3])))
-print(json.dumps([(d.cats, [(e.start_char, e.end_char, e.label_) for e in d.ents]) for d in docs]))
+docs = list(nlp.pipe(srsly.json_loads(sys.argv[3])))
+rows = [(d.cats, [(e.start_char, e.end_char, e.label_) for e in d.ents]) for d in docs]
+print(srsly.json_dumps(rows))
 """
 
 
@@ -36,8 +37,7 @@ import sys, spacy
 sys.path.insert(0, {tests!r})
 if {device!r} == "gpu":
     spacy.require_gpu()
-from conftest import SENTENCES
-from thinc.util import has_cupy_gpu, has_torch_cuda_gpu
+from conftest import SENTENCES, build_nlp, make_examples
 from spacy_mtl.ml.tagger import crf_module
 nlp = build_nlp()
 examples = make_examples(nlp, SENTENCES)
@@ -55,12 +55,12 @@ nlp.to_disk({path!r})
 
 def _predict(path: Path, device: str):
     result = subprocess.run(
-        [sys.executable, "-c", PREDICT, str(path), device, json.dumps(TEXTS)],
+        [sys.executable, "-c", PREDICT, str(path), device, srsly.json_dumps(TEXTS)],
         capture_output=True,
         text=True,
     )
     assert result.returncode == 0, result.stderr[-3000:]
-    return json.loads(result.stdout.strip().splitlines()[-1])
+    return srsly.json_loads(result.stdout.strip().splitlines()[-1])
 
 
 def _assert_same(a, b):
