@@ -4,17 +4,17 @@ Each check runs in a fresh interpreter with a time limit, so a hang in a forked
 worker (torch's thread pool does not survive a fork) fails the test instead of CI.
 """
 
-import json
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+import srsly
 
 REPO = Path(__file__).resolve().parent.parent
 
 SCRIPT = r"""
-import json, sys
+import sys, srsly
 import torch, spacy
 from thinc.api import Adam
 from spacy.util import load_config
@@ -43,7 +43,7 @@ def run(n):
         (doc.cats, [(e.start_char, e.end_char, e.label_) for e in doc.ents])
         for doc in nlp.pipe(texts, n_process=n, batch_size=8)
     ]
-print(json.dumps({{"one": run(1), "two": run(2), "threads": torch.get_num_threads()}}))
+print(srsly.json_dumps({{"one": run(1), "two": run(2), "threads": torch.get_num_threads()}}))
 """
 
 PIPELINES = {
@@ -66,7 +66,7 @@ def _check(config, overrides, timeout=240):
     except subprocess.TimeoutExpired:
         pytest.fail(f"nlp.pipe(n_process=2) with {config} did not finish in {timeout} s (hang)")
     assert result.returncode == 0, result.stderr[-3000:]
-    out = json.loads(result.stdout.strip().splitlines()[-1])
+    out = srsly.json_loads(result.stdout.strip().splitlines()[-1])
     assert out["threads"] == 2  # the parent's own setting is left alone
     assert len(out["one"]) == len(out["two"]) > 0
     for (cats_1, ents_1), (cats_2, ents_2) in zip(out["one"], out["two"]):
