@@ -1,4 +1,4 @@
-"""A linear-chain CRF tagger over BIO tags, in torch, for `mtl_ner`.
+"""The linear-chain CRF over BIO tags of `mtl_ner`: a torch module.
 
 Tags are laid out as ["O", "B-L0", "I-L0", "B-L1", "I-L1", ...], so the CRF
 derives its constraints (no "I-X" after anything but "B-X" or "I-X", no "I-X"
@@ -15,8 +15,9 @@ never wakes; torch holds the parameters and autograd joins the gradients. On
 other devices, and for transitions that spread too far for it, the same loss
 runs by torch autograd (`_autograd_log_partition`).
 
-Prediction needs no torch either: Viterbi runs in numpy, so `nlp.pipe(n_process=N)`
-never enters torch's thread pool in a forked worker.
+Prediction needs no torch either: Viterbi runs in numpy (`viterbi.py`), so
+`nlp.pipe(n_process=N)` never enters torch's thread pool in a forked worker.
+The thinc model around this module, `spacy_mtl.CRFTagger.v1`, is in `tagger.py`.
 """
 
 import math
