@@ -75,8 +75,6 @@ def build_crf_tagger(
     )
 
 
-
-
 def crf_module(tagger: Model) -> LinearChainCRF:
     """The torch CRF inside a tagger built by `build_crf_tagger`.
 
@@ -216,6 +214,7 @@ def _convert_crf_inputs(model: Model, X: Tuple, is_train: bool):
         return [d_padded[i, :length] for i, length in enumerate(lengths)]
 
     return ArgsKwargs(args=args, kwargs=kwargs), convert_backprop
+
 
 def doc_cats_features() -> Model[List[Doc], List[Floats2d]]:
     """Each document's `doc.cats` as a vector, repeated for each of its tokens.

@@ -121,4 +121,3 @@ def _best_predecessors(
         numpy.copyto(best, total, where=better)
         numpy.copyto(came_from, tags[:, None], where=better)
     return came_from, best
-

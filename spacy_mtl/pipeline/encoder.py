@@ -56,8 +56,8 @@ from thinc.types import Floats2d
 from ..ml.balancing import Balancer, Grads, acts_on_whole_step, finish_step, sum_gradients
 from ..ml.listener import TaskGradient
 from ..ml.torch_threads import use_one_torch_thread_in_forked_children
+from .checked_loading import CheckedLoading
 from .examples import shared_examples
-from .loading import CheckedLoading
 
 # Documents the encoder's model is initialized on (to infer its shapes), as in spaCy's Tok2Vec.
 N_SAMPLE_DOCS = 10

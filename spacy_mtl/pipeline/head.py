@@ -38,8 +38,8 @@ from thinc.api import Optimizer, set_dropout_rate
 from ..annotation import describe_doc
 from ..ml.listener import begin_task_update, skip_listeners
 from ..scorers import warn_unseen_labels
+from .checked_loading import CheckedLoading, ComponentLoadError
 from .examples import shared_examples
-from .loading import CheckedLoading, ComponentLoadError
 
 # Documents the model is initialized on (to infer its shapes).
 N_SAMPLE_DOCS = 10

@@ -26,7 +26,6 @@ TEACHER_TAGS_KEY = "spacy_mtl.teacher_tags"
 MIN_PROB = 1e-30
 
 
-
 def teacher_cats(doc: Doc) -> Optional[Dict[str, float]]:
     """The teacher's category probabilities of a document, if it has them."""
     return doc.user_data.get(TEACHER_CATS_KEY) if doc.user_data else None
@@ -97,6 +96,7 @@ def columns_for(student: List[str], teacher: List[str], what: str, where: str) -
         )
     return numpy.asarray([index[name] for name in student], dtype="int64")
 
+
 def check_distill_settings(name: str, weight: float, temperature: float) -> None:
     """Raise for a distillation weight outside [0, 1] or a temperature that is not positive."""
     if not (0.0 <= weight <= 1.0):
@@ -115,4 +115,3 @@ def no_targets_error(name: str, what: str, key: str) -> ValueError:
         "`python -m spacy_mtl distill-targets TEACHER INPUT OUTPUT` and train on OUTPUT, "
         "or set distill_weight = 0."
     )
-

@@ -1,6 +1,5 @@
 """The CoNLL-style column format (spacy_mtl/convert/iob.py)."""
 
-
 import pytest
 from convert_files import (
     assert_error,

@@ -1,6 +1,5 @@
 """The joint format (spacy_mtl/convert/joint.py): a folder of seq.in, seq.out and label."""
 
-
 import pytest
 from convert_files import (
     JOINT_LABELS,

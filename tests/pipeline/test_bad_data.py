@@ -12,8 +12,8 @@ from spacy.tokens import DocBin
 from spacy.training import Example
 from spacy.util import make_tempdir
 
+from spacy_mtl.pipeline.checked_loading import ComponentLoadError
 from spacy_mtl.pipeline.head import GoldDataWarning
-from spacy_mtl.pipeline.loading import ComponentLoadError
 
 REPO = Path(__file__).resolve().parent.parent.parent
 
