@@ -19,6 +19,7 @@ from spacy.language import Language
 from spacy.tokens import Doc
 
 from ..records import RECORD_FIELDS, doc_to_record
+from ..texts import EMPTY_TEXT, is_blank
 
 # The longest row annotated, in characters. A batch job has no one waiting on a
 # long row, so this only stops a runaway one (a whole file on one line, say);
@@ -65,8 +66,8 @@ def text_error(value: Any, *, field: str = "text", max_chars: int = DEFAULT_MAX_
         return f"{field!r} is null"
     if not isinstance(value, str):
         return f"{field!r} is {type(value).__name__}, not a string"
-    if not value.strip():
-        return "empty text"
+    if is_blank(value):
+        return EMPTY_TEXT
     if len(value) > max_chars:
         return f"text has {len(value)} characters, more than the limit of {max_chars}"
     return None
