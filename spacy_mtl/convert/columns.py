@@ -273,23 +273,45 @@ def _read_intents(path: Path, *, need_text: bool) -> List[Intent]:
                 path=path,
                 line=line,
             )
-        sentence, separator, label = text.rpartition(_INTENT_SEPARATOR)
-        label = label.strip()
-        if need_text and (not separator or not sentence.strip()):
-            raise ConversionError(
-                "no text: write the sentence, a tab, then its intent "
-                "('明天天气怎么样<TAB>weather').",
-                path=path,
-                line=line,
-            )
-        if not label:
-            raise ConversionError(
-                "no intent after the tab. Write the sentence, a tab, then its intent.",
-                path=path,
-                line=line,
-            )
-        intents.append(Intent(line, sentence if separator else None, label))
+        intents.append(_parse_intent(text, path, line, need_text=need_text))
     return intents
+
+
+def _parse_intent(text: str, path: Path, line: int, *, need_text: bool) -> Intent:
+    """One line of an intents file: "INTENT" or "TEXT<TAB>INTENT", nothing more."""
+    fields = text.split(_INTENT_SEPARATOR)
+    if len(fields) > 2:
+        shown = " | ".join(repr(field) for field in fields)
+        raise ConversionError(
+            f"{len(fields)} tab-separated fields ({shown}) where TEXT<TAB>INTENT is "
+            "expected: a text holds no tab, and a line has one intent. Remove the extra "
+            "tab(s), or merge the fields.",
+            path=path,
+            line=line,
+        )
+    label = fields[-1].strip()
+    sentence = fields[0] if len(fields) == 2 else None
+    if need_text and sentence is None:
+        raise ConversionError(
+            f"no tab: expected TEXT<TAB>INTENT, but the line {text.strip()!r} holds none. "
+            "Write the sentence, a tab, then its intent ('明天天气怎么样<TAB>weather').",
+            path=path,
+            line=line,
+        )
+    if sentence is not None and not sentence.strip():
+        raise ConversionError(
+            "no text before the tab. Write the sentence, a tab, then its intent, "
+            "or the intent alone (columns intents files).",
+            path=path,
+            line=line,
+        )
+    if not label:
+        raise ConversionError(
+            "no intent after the tab. Write the sentence, a tab, then its intent.",
+            path=path,
+            line=line,
+        )
+    return Intent(line, sentence, label)
 
 
 def _check_alignment(

@@ -119,16 +119,40 @@ def test_read_intents_tokenizes_with_the_language():
 @pytest.mark.parametrize(
     "content,line,problem",
     [
-        ("明天天气\n", 1, "no text"),
+        ("明天天气\n", 1, "no tab: expected TEXT<TAB>INTENT"),
+        ("明天天气 weather\n", 1, "no tab: expected TEXT<TAB>INTENT"),
+        ("\tweather\n", 1, "no text before the tab"),
         ("明天天气\tweather\n\n放歌\tmusic\n", 2, "empty line"),
         ("明天天气\t \n", 1, "no intent"),
+        # Issue 22, case 12: a third column was silently read as the intent.
+        ("放歌\tmusic\n我要去长沙\tbook_flight\textra\n", 2, "3 tab-separated fields"),
+        ("我要去长沙\tbook_flight\t\n", 1, "3 tab-separated fields"),
     ],
 )
 def test_read_intents_bad_lines(content, line, problem):
     with make_tempdir() as tmp:
+        path = write(tmp / "i.tsv", content)
         with pytest.raises(ConversionError, match=problem) as err:
-            read_intents(write(tmp / "i.tsv", content))
-    assert err.value.line == line
+            read_intents(path)
+    assert err.value.line == line and str(err.value).startswith(f"{path}, line {line}: ")
+
+
+def test_intents_file_of_a_columns_corpus_refuses_three_fields():
+    with make_tempdir() as tmp:
+        slots = write(tmp / "s.txt", SLOTS)
+        intents = write(tmp / "i", "music\n播放Let It\tmusic\textra\nweather\n")
+        with pytest.raises(ConversionError, match="3 tab-separated fields") as err:
+            read_columns(slots, intents_path=intents)
+    assert err.value.path == str(intents) and err.value.line == 2
+
+
+def test_cli_three_columns_exit_1_naming_file_and_line(capsys):
+    with make_tempdir() as tmp:
+        path = write(tmp / "i.tsv", "我要去长沙\tbook_flight\textra\n")
+        assert main(["convert", "intents", str(path), str(tmp / "o.spacy"), "--lang", "zh"]) == 1
+        assert not (tmp / "o.spacy").exists()
+    err = capsys.readouterr().err
+    assert f"{path}, line 1: 3 tab-separated fields" in err and "Traceback" not in err
 
 
 def test_convert_round_trip_and_cli(capsys):
