@@ -2,6 +2,8 @@
 
 ``{"text": ..., "label": "x"}`` or ``{"text": ..., "labels": ["x", "y"]}``, with optional
 ``"tokens"`` (kept as given); a text without tokens goes through the language's tokenizer.
+Tokens given with a text must spell it, whitespace aside (else an error names the line), and
+the Doc keeps the text's whitespace; tokens alone are joined by single spaces.
 Categories only. A file that gives one class a document (``"label"``), or one converted with
 ``exclusive=True``, is checked for exactly one category a document.
 """
@@ -14,6 +16,7 @@ from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Set, Tuple
 
 from spacy.tokens import Doc
+from spacy.util import get_words_and_spaces
 from spacy.vocab import Vocab
 
 from ..annotation import TASK_CATS
@@ -42,9 +45,10 @@ def read_jsonl(
 ) -> List[Doc]:
     """Read a JSONL file of texts and their categories into Docs.
 
-    Each non-blank line is an object with "text" (or "tokens", a list of
-    strings, which are kept as given) and either "label" (one class) or
-    "labels" (a list of classes, maybe empty). Entities stay missing.
+    Each non-blank line is an object with "text" and/or "tokens" (a list of
+    strings, which are kept as given, and must spell "text" whitespace aside
+    when both are given) and either "label" (one class) or "labels" (a list
+    of classes, maybe empty). Entities stay missing.
 
     input_path (Union[str, Path]): The JSONL file.
     lang (str): Language code of the tokenizer for texts without "tokens".
@@ -129,7 +133,27 @@ def _doc_from_record(
                 path=path,
                 line=line,
             )
-        return doc_from_words(vocab if vocab is not None else make_doc.vocab, tokens)
+        vocab = vocab if vocab is not None else make_doc.vocab
+        if "text" in record:
+            return _doc_from_tokens_and_text(
+                vocab, tokens, _text_of(record, path, line), path, line
+            )
+        return doc_from_words(vocab, tokens)
+    return _tokenize(record, make_doc, path, line, vocab)
+
+
+def _tokenize(
+    record: Dict, make_doc: Optional[Callable[[str], Doc]], path: Path, line: int, vocab
+) -> Doc:
+    """The Doc of a record's "text" through the language's tokenizer."""
+    text = _text_of(record, path, line)
+    if make_doc is None:
+        make_doc = make_tokenizer(vocab.lang if vocab is not None else "xx", path, line)
+    return make_doc(text)
+
+
+def _text_of(record: Dict, path: Path, line: int) -> str:
+    """A record's "text", checked to be a non-empty string."""
     if "text" not in record:
         raise ConversionError(
             'the object has no "text". Give each object its text: {"text": "...", "label": "..."}.',
@@ -143,9 +167,48 @@ def _doc_from_record(
             path=path,
             line=line,
         )
-    if make_doc is None:
-        make_doc = make_tokenizer(vocab.lang if vocab is not None else "xx", path, line)
-    return make_doc(text)
+    return text
+
+
+def _doc_from_tokens_and_text(
+    vocab: Vocab, tokens: List[str], text: str, path: Path, line: int
+) -> Doc:
+    """The given tokens with the text's whitespace; an error if they do not spell the text."""
+    try:
+        words, spaces = get_words_and_spaces(tokens, text)
+    except ValueError:
+        raise ConversionError(
+            f'the "tokens" do not spell "text" (whitespace aside): '
+            f"{_spelling_difference(tokens, text)}. Fix the tokens or the text, or give "
+            'only one of them ("tokens" alone are joined by single spaces).',
+            path=path,
+            line=line,
+        ) from None
+    return Doc(vocab, words=words, spaces=spaces)
+
+
+def _spelling_difference(tokens: List[str], text: str) -> str:
+    """Where the tokens first part from the text, for an error."""
+    spelled, written = "".join("".join(tokens).split()), "".join(text.split())
+    at = next(
+        (i for i, (a, b) in enumerate(zip(spelled, written)) if a != b),
+        min(len(spelled), len(written)),
+    )
+    if at < min(len(spelled), len(written)):
+        return (
+            f"at non-blank character {at + 1} the tokens have {spelled[at]!r} where the "
+            f"text {text[:60]!r} has {written[at]!r}"
+        )
+    if len(spelled) < len(written):
+        return (
+            f"the tokens end after {' '.join(tokens)[-60:]!r}, where the text goes on "
+            f"with {written[at:][:60]!r}"
+        )
+    if len(spelled) > len(written):
+        return f"the text ends where the tokens go on with {spelled[at:][:60]!r}"
+    # The same characters: a token holds whitespace the text writes otherwise.
+    odd = next((t for t in tokens if t.strip() != t or len(t.split()) > 1), tokens[0])
+    return f"the token {odd!r} is not in the text {text[:60]!r} as written"
 
 
 def _labels_from_record(record: Dict, path: Path, line: int) -> Set[str]:

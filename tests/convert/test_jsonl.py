@@ -24,8 +24,7 @@ def test_read_jsonl_labels_tokens_and_missing_entities():
     lines = [
         '{"text": "Refund my order, please!", "label": "refund"}',
         "",
-        '{"text": "ignored when tokens are given", "tokens": ["new", "york\'s", "u.s."], '
-        '"label": "other"}',
+        '{"text": "new york\'s  u.s.", "tokens": ["new", "york\'s", "u.s."], "label": "other"}',
         '{"text": "Where is it?", "labels": ["track", "refund"]}',
         '{"text": "Nothing to see", "labels": []}',
     ]
@@ -33,7 +32,9 @@ def test_read_jsonl_labels_tokens_and_missing_entities():
         # "label" and "labels" mixed: multi-label, declared so.
         docs = read_jsonl(write_lines(tmp / "a.jsonl", lines), exclusive=False)
     assert [t.text for t in docs[0]] == ["Refund", "my", "order", ",", "please", "!"]
-    assert [t.text for t in docs[1]] == ["new", "york's", "u.s."]
+    # The given tokens, with the text's own whitespace (spaCy's rule: a second space is a token).
+    assert [t.text for t in docs[1]] == ["new", "york's", " ", "u.s."]
+    assert docs[1].text == "new york's  u.s."
     assert docs[0].cats == {"other": 0.0, "refund": 1.0, "track": 0.0}
     assert docs[1].cats == {"other": 1.0, "refund": 0.0, "track": 0.0}
     assert docs[2].cats == {"other": 0.0, "refund": 1.0, "track": 1.0}
@@ -142,3 +143,35 @@ def test_jsonl_pretty_printed_object_says_so():
         with pytest.raises(ConversionError, match="spread over several lines") as exc_info:
             read_jsonl(path)
     assert_error(exc_info, path, 1)
+
+
+@pytest.mark.parametrize(
+    "record,problem",
+    [
+        # Issue 22, case 13: "tokens" silently replaced the text.
+        ('{"text": "play jazz", "tokens": ["rock", "music"], "label": "x"}', "'r' where"),
+        ('{"text": "play jazz", "tokens": ["play"], "label": "x"}', "end after 'play'"),
+        ('{"text": "play", "tokens": ["play", "jazz"], "label": "x"}', "go on with 'jazz'"),
+        # Whitespace aside they agree, but a token spans a space the text does not have.
+        ('{"text": "new  york", "tokens": ["new york"], "label": "x"}', "'new york' is not"),
+    ],
+)
+def test_jsonl_tokens_that_do_not_spell_the_text(record, problem):
+    with make_tempdir() as tmp:
+        path = write_lines(tmp / "a.jsonl", ['{"text": "a", "label": "x"}', record])
+        with pytest.raises(ConversionError, match='"tokens" do not spell "text"') as exc_info:
+            read_jsonl(path)
+    assert_error(exc_info, path, 2)
+    assert problem in str(exc_info.value)
+
+
+def test_jsonl_tokens_that_spell_the_text_keep_its_whitespace():
+    lines = [
+        '{"text": "我要去长沙", "tokens": ["我", "要", "去", "长沙"], "label": "x"}',
+        '{"text": " play\\tjazz ", "tokens": ["play", "jazz"], "label": "y"}',
+    ]
+    with make_tempdir() as tmp:
+        docs = read_jsonl(write_lines(tmp / "a.jsonl", lines))
+    assert [t.text for t in docs[0]] == ["我", "要", "去", "长沙"] and docs[0].text == "我要去长沙"
+    assert docs[1].text == " play\tjazz "
+    assert [t.text for t in docs[1] if not t.is_space] == ["play", "jazz"]
