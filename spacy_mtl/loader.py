@@ -10,6 +10,8 @@ from typing import Optional
 import spacy
 from spacy.language import Language
 
+from .tokenizer import check_saved_language
+
 
 class PipelineLoadError(ValueError):
     """A pipeline could not be loaded: the message says which and why."""
@@ -32,6 +34,7 @@ def load_pipeline(pipeline: str, *, threads: Optional[int] = 1) -> Language:
 
         torch.set_num_threads(threads)
     try:
+        check_saved_language(pipeline)
         return spacy.load(pipeline)
     except OSError as err:
         raise PipelineLoadError(
