@@ -4,12 +4,13 @@ thinc's and msgpack's own errors ("Unpack failed: incomplete input", a TypeError
 deep in a layer) say neither which component nor which file is broken. After
 loading, a head also checks that its labels fit its weights: a hand-edited
 `cfg` with another label list would otherwise load silently and shift every
-label by one.
+label by one. A head also compares its `cfg` and its config with what its
+weights record they were trained for (spacy_mtl/pipeline/trained_for.py).
 """
 
 import contextlib
 from pathlib import Path
-from typing import Iterable, Iterator, Union
+from typing import Any, Dict, Iterable, Iterator, Union
 
 import srsly
 
@@ -37,16 +38,27 @@ class CheckedLoading:
                 f"Component {self.name!r}: {path / 'model'} is missing: the pipeline folder "
                 "is incomplete."
             )
+        configured = self.start_load(exclude)
         with self._explained_load(f"its weights from {path / 'model'}"):
             super().from_disk(path, exclude=exclude)
         self.check_labels_fit_model(str(path))
+        self.check_trained_for(str(path), configured)
         return self
 
     def from_bytes(self, bytes_data: bytes, *, exclude: Iterable[str] = tuple()):
+        configured = self.start_load(exclude)
         with self._explained_load("from bytes"):
             super().from_bytes(bytes_data, exclude=exclude)
         self.check_labels_fit_model("bytes")
+        self.check_trained_for("bytes", configured)
         return self
+
+    def start_load(self, exclude: Iterable[str]) -> Dict[str, Any]:
+        """Prepare to load; RETURNS the settings the config gave, for `check_trained_for`."""
+        return {}
+
+    def check_trained_for(self, where: str, configured: Dict[str, Any]) -> None:
+        """Raise ComponentLoadError if cfg or config differ from the weights' record; none here."""
 
     @contextlib.contextmanager
     def _explained_load(self, what: str) -> Iterator[None]:

@@ -40,6 +40,12 @@ from ..ml.listener import begin_task_update, skip_listeners
 from ..scorers import warn_unseen_labels
 from .checked_loading import CheckedLoading, ComponentLoadError
 from .examples import shared_examples
+from .trained_for import (
+    differences,
+    forget_trained_for,
+    record_trained_for,
+    recorded_trained_for,
+)
 
 # Documents the model is initialized on (to infer its shapes).
 N_SAMPLE_DOCS = 10
@@ -96,6 +102,44 @@ class TaskHead(CheckedLoading, TrainablePipe):
                 f"({', '.join(self.labels[:5])}{', ...' if len(self.labels) > 5 else ''}) call "
                 f"for {self.expected_output_size()} scores, but its weights give {size}. The "
                 "cfg file was edited or comes from another model: restore it."
+            )
+
+    def trained_for(self) -> Dict[str, Any]:
+        """The settings the output layer is trained for, recorded with the weights at initialize.
+
+        The labels in order; a head adds what else shapes its output.
+        """
+        return {"labels": list(self.labels)}
+
+    def configured_settings(self) -> Dict[str, Any]:
+        """The settings of `trained_for` that the config gives (cfg overrides them on load)."""
+        return {}
+
+    def start_load(self, exclude: Iterable[str]) -> Dict[str, Any]:
+        if "model" not in exclude:
+            forget_trained_for(self.model)
+        return self.configured_settings()
+
+    def check_trained_for(self, where: str, configured: Dict[str, Any]) -> None:
+        """Raise if cfg or the config say other than what the weights were trained for."""
+        record = recorded_trained_for(self.model)
+        if record is None:  # saved before the record existed
+            return
+        cfg_file = "the cfg in the bytes" if where == "bytes" else f"{where}/cfg"
+        wrong = differences(record, self.trained_for())
+        if wrong:
+            raise ComponentLoadError(
+                f"Component {self.name!r} ({where}): {cfg_file} says {'; '.join(wrong)}. The file "
+                "was edited or comes from another pipeline: restore it from the trained pipeline "
+                "(or retrain with the settings you want)."
+            )
+        wrong = differences(record, configured)
+        if wrong:
+            raise ComponentLoadError(
+                f"Component {self.name!r} ({where}): its config ([components.{self.name}] in the "
+                f"pipeline's config.cfg, or a config override given to spacy.load) says "
+                f"{'; '.join(wrong)}. Trained weights cannot change this: load it with the "
+                "setting it was trained with, or retrain."
             )
 
     @property
@@ -270,6 +314,7 @@ class TaskHead(CheckedLoading, TrainablePipe):
             )
         self.finish_initialize(nlp)
         self.model.initialize(X=doc_sample or None)
+        record_trained_for(self.model, self.trained_for())
 
     def _set_labels(self, labels: Iterable[str]) -> None:
         """Replace the labels; raise if there are none."""

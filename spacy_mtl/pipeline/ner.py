@@ -136,6 +136,9 @@ class MultiTaskEntityRecognizer(TaskHead):
     def expected_output_size(self) -> int:
         return len(self.tag_names)
 
+    def trained_for(self) -> Dict[str, Any]:
+        return {**super().trained_for(), "tags": self.tag_names}
+
     def add_label(self, label: str) -> int:
         """Add an entity type before initialization. RETURNS (int): 1 if new, 0 if known."""
         if not isinstance(label, str) or not label:

@@ -182,6 +182,12 @@ class MultiTaskTextCategorizer(TaskHead):
     def output_size(self) -> Optional[int]:
         return self.model.get_ref("output_layer").maybe_get_dim("nO")
 
+    def trained_for(self) -> Dict[str, Any]:
+        return {**super().trained_for(), **self.configured_settings()}
+
+    def configured_settings(self) -> Dict[str, Any]:
+        return {"exclusive_classes": bool(self.cfg["exclusive_classes"])}
+
     def add_label(self, label: str) -> int:
         """Add a label before initialization. RETURNS (int): 1 if new, 0 if known."""
         if not isinstance(label, str):
