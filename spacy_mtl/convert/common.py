@@ -1,8 +1,10 @@
 """What every converter shares: its errors, how it reads lines and makes Docs, and how it writes.
 
-Input files must be UTF-8 (a leading byte-order mark is ignored), with ``\\n``, ``\\r\\n`` or
-``\\r`` line endings, which are all read alike. Every problem in the input raises a
-``ConversionError`` that names the file and the 1-based line and says how to fix it.
+Input files must be UTF-8 (a leading byte-order mark is ignored); a line that is not names
+the encoding it most likely is in (encoding.py) and the ``iconv`` command that re-saves the
+file. Lines end with ``\\n``, ``\\r\\n`` or ``\\r``, which are all read alike. Every problem
+in the input raises a ``ConversionError`` that names the file and the 1-based line and says
+how to fix it.
 
 A task the input does not annotate stays *missing* on every document, as
 ``spacy_mtl.annotation`` defines it: ``doc.cats == {}``, ``ent_iob == 0``. An annotated
@@ -15,6 +17,7 @@ device or a FIFO is refused before anything is read.
 import codecs
 import functools
 import re
+import shlex
 import warnings
 from pathlib import Path
 from typing import IO, Callable, Iterable, Iterator, List, Optional, Sequence, Set, Tuple, Union
@@ -26,6 +29,7 @@ from spacy.vocab import Vocab, create_vocab
 
 from ..annotation import TASKS, mark_missing
 from ..atomic import OutputError, check_output, write_bytes_atomic
+from .encoding import guess_encoding, preview
 
 PathLike = Union[str, Path]
 
@@ -102,11 +106,27 @@ def _decode_line(raw: bytes, path: Path, line: int) -> str:
     except UnicodeDecodeError as err:
         raise ConversionError(
             f"not valid UTF-8 (byte 0x{raw[err.start]:02x} at byte {err.start + 1} "
-            "of the line). Re-save the file as UTF-8, e.g. with "
-            "`iconv -f latin1 -t utf-8`.",
+            f"of the line). {_encoding_advice(raw, path)}",
             path=path,
             line=line,
         ) from None
+
+
+def _encoding_advice(raw: bytes, path: Path) -> str:
+    """How to re-save a file whose line `raw` is not UTF-8, naming its likely encoding."""
+    quoted = shlex.quote(str(path))
+    guess = guess_encoding(raw)
+    if guess is None:
+        return (
+            "No common encoding reads the line well: find the file's encoding (`file -i "
+            f"{quoted}`) and re-save it as UTF-8 with `iconv -f ENCODING -t UTF-8 {quoted} "
+            f"> {shlex.quote(str(path) + '.utf8')}`."
+        )
+    return (
+        f"It reads as {guess.description}, {guess.name}: {preview(guess.text)}. If that is "
+        f"right, re-save the file as UTF-8 with `iconv -f {guess.name} -t UTF-8 {quoted} > "
+        f"{shlex.quote(str(path) + '.utf8')}`; if not, find its encoding with `file -i {quoted}`."
+    )
 
 
 def _raw_lines(file_: IO[bytes], path: Path) -> Iterator[bytes]:
