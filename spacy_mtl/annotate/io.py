@@ -9,9 +9,7 @@ rerun against changed input, pipeline or settings stops rather than mixing old
 and new records.
 """
 
-import csv
 import hashlib
-import json
 import os
 import shutil
 from dataclasses import asdict, dataclass, field
@@ -22,7 +20,12 @@ import srsly
 
 from ..atomic import atomic_path, atomic_write
 from .arrow import records_to_table
-from .rows import DEFAULT_MAX_ROW_CHARS, MISSING, make_row, record_from_json, record_to_json
+from .csv_input import plan_csv, read_csv
+from .errors import AnnotateError
+from .ids import ANY_IDS, run_id_type
+from .parquet_input import plan_parquet, pyarrow_parquet, read_parquet
+from .rows import DEFAULT_MAX_ROW_CHARS, record_from_json, record_to_json
+from .text_input import plan_lines, read_lines
 
 INPUT_FORMATS = {
     ".jsonl": "jsonl",
@@ -34,11 +37,11 @@ INPUT_FORMATS = {
 OUTPUT_FORMATS = ("jsonl", "parquet")
 DEFAULT_PART_SIZE = 5_000
 MANIFEST = "_annotate.json"
-MANIFEST_VERSION = 1
+# 2: shards note their ids' type, parts read ids as the output's id column stores them.
+MANIFEST_VERSION = 2
+_READERS = {"jsonl": read_lines, "txt": read_lines, "csv": read_csv, "parquet": read_parquet}
 
-
-class AnnotateError(ValueError):
-    """The input, the output or the settings of an annotation run are wrong."""
+__all__ = ["AnnotateError"]
 
 
 @dataclass
@@ -52,6 +55,7 @@ class Shard:
     mtime_ns: int
     rows: int = 0
     offsets: List[int] = field(default_factory=list)
+    id_type: str = ANY_IDS
 
 
 @dataclass
@@ -64,6 +68,7 @@ class Part:
     rows: int
     offset: int
     filename: str
+    id_type: Optional[str] = None
 
 
 def find_inputs(path: Path) -> List[Tuple[Path, str]]:
@@ -75,6 +80,11 @@ def find_inputs(path: Path) -> List[Tuple[Path, str]]:
     """
     if not path.exists():
         raise AnnotateError(f"The input {str(path)!r} does not exist.")
+    if not path.is_file() and not path.is_dir():
+        raise AnnotateError(
+            f"The input {str(path)!r} is not a file or a directory (a device, a pipe or a "
+            f"socket): annotate reads its input more than once. Save it to a file first."
+        )
     if path.is_file():
         _input_format(path)
         return [(path, path.name)]
@@ -103,50 +113,39 @@ def _input_format(path: Path) -> str:
     return fmt
 
 
-def plan_shard(path: Path, name: str, part_size: int, text_field: str) -> Shard:
-    """Count a shard's rows and note where each part begins.
+def plan_shard(
+    path: Path,
+    name: str,
+    part_size: int,
+    text_field: str,
+    id_field: str = "id",
+    max_chars: int = DEFAULT_MAX_ROW_CHARS,
+) -> Shard:
+    """Check a shard, count its rows and note where each part begins.
+
+    What would make every row an error (a missing text column or field, UTF-16
+    text), or the rows impossible to tell apart (an unclosed CSV quote), is
+    refused here, before any work, with the file and what to do.
 
     path (Path): The file.
     name (str): Its name within the input.
     part_size (int): Rows per part.
-    text_field (str): The text column, checked in CSV and Parquet headers.
-    RETURNS (Shard): The shard with its row count and part offsets (bytes for
-        JSONL and text, rows otherwise).
+    text_field (str): The text column or field.
+    id_field (str): The id column or field.
+    max_chars (int): The longest text annotated.
+    RETURNS (Shard): The shard with its row count, part offsets (bytes for
+        JSONL and text, rows otherwise) and the type of its ids.
     """
     fmt = _input_format(path)
     stat = path.stat()
     shard = Shard(str(path.resolve()), name, fmt, stat.st_size, stat.st_mtime_ns)
     if fmt in ("jsonl", "txt"):
-        offset = 0
-        with path.open("rb") as handle:
-            for line in handle:
-                if shard.rows % part_size == 0:
-                    shard.offsets.append(offset)
-                shard.rows += 1
-                offset += len(line)
+        planned = plan_lines(path, fmt, part_size, text_field, max_chars)
     elif fmt == "csv":
-        with path.open(newline="", encoding="utf-8-sig") as handle:
-            reader = csv.reader(handle)
-            header = next(reader, None)
-            if header is None:
-                raise AnnotateError(f"The CSV file {str(path)!r} is empty: expected a header.")
-            if text_field not in header:
-                raise AnnotateError(
-                    f"The CSV file {str(path)!r} has no column {text_field!r} (columns: "
-                    f"{', '.join(header)}): set --text-field."
-                )
-            shard.rows = sum(1 for _ in reader)
-        shard.offsets = list(range(0, shard.rows, part_size))
+        planned = plan_csv(path, part_size, text_field, id_field)
     else:
-        pq = _pyarrow_parquet()
-        schema = pq.read_schema(path)
-        if text_field not in schema.names:
-            raise AnnotateError(
-                f"The Parquet file {str(path)!r} has no column {text_field!r} (columns: "
-                f"{', '.join(schema.names)}): set --text-field."
-            )
-        shard.rows = pq.ParquetFile(path).metadata.num_rows
-        shard.offsets = list(range(0, shard.rows, part_size))
+        planned = plan_parquet(path, part_size, text_field, id_field)
+    shard.rows, shard.offsets, shard.id_type = planned
     return shard
 
 
@@ -160,12 +159,14 @@ def make_parts(shards: List[Shard], part_size: int, ext: str, single: bool) -> L
     RETURNS (List[Part]): The parts, in input order.
     """
     parts = []
+    id_type = run_id_type([shard.id_type for shard in shards], ext)
     for shard in shards:
         stem = "part" if single else shard.name.replace("/", "__").rsplit(".", 1)[0]
         for number, offset in enumerate(shard.offsets):
             start = number * part_size
             rows = min(part_size, shard.rows - start)
-            parts.append(Part(shard, number, start, rows, offset, f"{stem}-{number:05d}.{ext}"))
+            filename = f"{stem}-{number:05d}.{ext}"
+            parts.append(Part(shard, number, start, rows, offset, filename, id_type))
     return parts
 
 
@@ -174,9 +175,10 @@ def read_part(
 ) -> List[Dict[str, Any]]:
     """Read one part's rows as pre-records {"id", "text", "error"}.
 
-    A row without an id in `id_field` gets its row number: the line number in
-    JSONL and text files, the data row number (from 1, after the header) in CSV
-    and Parquet.
+    A row without an id in `id_field` (none, null or empty) gets its row number:
+    the line number in JSONL and text files, the data row number (from 1, after
+    the header) in CSV and Parquet. Ids are as the output stores them (see
+    spacy_mtl.annotate.ids); a row whose id cannot be stored is an error record.
 
     part (Part): The part.
     text_field (str): The field with the text.
@@ -184,79 +186,8 @@ def read_part(
     max_chars (int): The longest text accepted.
     RETURNS (List[Dict[str, Any]]): The rows, in file order.
     """
-    check = {"field": text_field, "max_chars": max_chars}
-    if part.shard.format in ("jsonl", "txt"):
-        return _read_lines(part, text_field, id_field, check)
-    if part.shard.format == "csv":
-        return _read_csv(part, text_field, id_field, check)
-    return _read_parquet(part, text_field, id_field, check)
-
-
-def _read_lines(part: Part, text_field: str, id_field: str, check) -> List[Dict[str, Any]]:
-    rows = []
-    with open(part.shard.path, "rb") as handle:
-        handle.seek(part.offset)
-        for i in range(part.rows):
-            number = part.start + i + 1
-            line = handle.readline()
-            rows.append(_line_row(line, number, part.shard.format, text_field, id_field, check))
-    return rows
-
-
-def _read_csv(part: Part, text_field: str, id_field: str, check) -> List[Dict[str, Any]]:
-    rows = []
-    with open(part.shard.path, newline="", encoding="utf-8-sig") as handle:
-        reader = csv.DictReader(handle)
-        for i, row in enumerate(reader):
-            if i < part.start:
-                continue
-            if i >= part.start + part.rows:
-                break
-            row_id = row.get(id_field) or i + 1
-            rows.append(make_row(row_id, row.get(text_field, MISSING), **check))
-    return rows
-
-
-def _read_parquet(part: Part, text_field: str, id_field: str, check) -> List[Dict[str, Any]]:
-    handle = _pyarrow_parquet().ParquetFile(part.shard.path)
-    columns = [text_field] + ([id_field] if id_field in handle.schema_arrow.names else [])
-    rows = []
-    first = 0
-    for group in range(handle.metadata.num_row_groups):
-        n = handle.metadata.row_group(group).num_rows
-        lo, hi = max(part.start, first), min(part.start + part.rows, first + n)
-        if lo < hi:
-            table = handle.read_row_group(group, columns=columns).slice(lo - first, hi - lo)
-            texts = table.column(text_field).to_pylist()
-            ids = [None] * len(texts)
-            if len(columns) > 1:
-                ids = table.column(id_field).to_pylist()
-            for j, (text, row_id) in enumerate(zip(texts, ids)):
-                number = lo + j + 1
-                rows.append(make_row(number if row_id is None else row_id, text, **check))
-        first += n
-    return rows
-
-
-def _line_row(line: bytes, number: int, fmt: str, text_field: str, id_field: str, check):
-    try:
-        text = line.decode("utf-8").rstrip("\r\n")
-    except UnicodeDecodeError as err:
-        return {"id": number, "text": None, "error": f"line {number} is not UTF-8: {err.reason}"}
-    if fmt == "txt":
-        return make_row(number, text, **check)
-    if not text.strip():
-        return {"id": number, "text": None, "error": f"line {number} is blank"}
-    try:
-        # json, not srsly: its messages say where a line breaks, and it reads big ints.
-        value = json.loads(text)
-    except ValueError as err:
-        return {"id": number, "text": None, "error": f"line {number} is not valid JSON: {err}"}
-    if not isinstance(value, dict):
-        kind = type(value).__name__
-        error = f"line {number} is a JSON {kind}, not an object"
-        return {"id": number, "text": None, "error": error}
-    return make_row(value.get(id_field, number), value.get(text_field, MISSING), **check)
+    read = _READERS[part.shard.format]
+    return read(part, text_field=text_field, id_field=id_field, max_chars=max_chars)
 
 
 def write_part(path: Path, records: List[Dict[str, Any]], fmt: str) -> None:
@@ -271,7 +202,7 @@ def write_part(path: Path, records: List[Dict[str, Any]], fmt: str) -> None:
             for record in records:
                 handle.write(record_to_json(record) + "\n")
     else:
-        pq = _pyarrow_parquet()
+        pq = pyarrow_parquet()
         with atomic_path(path) as tmp:
             pq.write_table(records_to_table(records), tmp)
 
@@ -285,7 +216,7 @@ def read_records(path: Path) -> Iterator[Dict[str, Any]]:
     if path.suffix == ".parquet":
         import pyarrow as pa
 
-        table = _pyarrow_parquet().read_table(path)
+        table = pyarrow_parquet().read_table(path)
         maps = [field.name for field in table.schema if pa.types.is_map(field.type)]
         for row in table.to_pylist():
             row.update((name, dict(row[name] or [])) for name in maps)
@@ -309,7 +240,7 @@ def merge_parts(paths: Iterable[Path], target: Path, fmt: str) -> None:
                 with path.open("rb") as handle:
                     shutil.copyfileobj(handle, out)
         return
-    pq = _pyarrow_parquet()
+    pq = pyarrow_parquet()
     paths = list(paths)
     with atomic_path(target) as tmp:
         writer = None
@@ -407,13 +338,3 @@ def _read_json(path: Path) -> Optional[Dict[str, Any]]:
         return srsly.read_json(path)
     except (OSError, ValueError):
         return None
-
-
-def _pyarrow_parquet():
-    try:
-        import pyarrow.parquet as pq
-    except ImportError as err:
-        raise AnnotateError(
-            "Parquet needs pyarrow: pip install 'spacy-mtl[parquet]' (or 'spacy-mtl[ray]')."
-        ) from err
-    return pq

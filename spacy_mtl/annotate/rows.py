@@ -19,7 +19,7 @@ from spacy.language import Language
 from spacy.tokens import Doc
 
 from ..records import RECORD_FIELDS, doc_to_record
-from ..texts import EMPTY_TEXT, is_blank
+from ..texts import EMPTY_TEXT, is_blank, lone_surrogate
 
 # The longest row annotated, in characters. A batch job has no one waiting on a
 # long row, so this only stops a runaway one (a whole file on one line, say);
@@ -49,7 +49,9 @@ def make_row(
         says why where the row cannot be annotated.
     """
     error = text_error(value, field=field, max_chars=max_chars)
-    return {"id": row_id, "text": value if isinstance(value, str) else None, "error": error}
+    # A text with a lone surrogate cannot be written: its record keeps only the error.
+    writable = isinstance(value, str) and lone_surrogate(value) is None
+    return {"id": row_id, "text": value if writable else None, "error": error}
 
 
 def text_error(value: Any, *, field: str = "text", max_chars: int = DEFAULT_MAX_ROW_CHARS):
@@ -70,6 +72,10 @@ def text_error(value: Any, *, field: str = "text", max_chars: int = DEFAULT_MAX_
         return EMPTY_TEXT
     if len(value) > max_chars:
         return f"text has {len(value)} characters, more than the limit of {max_chars}"
+    surrogate = lone_surrogate(value)
+    if surrogate is not None:
+        at, code = surrogate
+        return f"text is not valid Unicode: a lone surrogate {code} at character {at}"
     return None
 
 
@@ -81,7 +87,8 @@ def error_record(pre: Dict[str, Any]) -> Dict[str, Any]:
         "intent": None,
         "cats": {},
         "entities": [],
-        "error": pre["error"],
+        # A message may quote the input (an exception's text): never one that cannot be written.
+        "error": pre["error"].encode("utf-8", "backslashreplace").decode("utf-8"),
     }
 
 
