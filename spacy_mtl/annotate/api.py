@@ -93,7 +93,8 @@ def summarize_errors(messages: Iterable[Optional[str]]) -> Dict[str, int]:
     for message in messages:
         if message is None:
             continue
-        kind = re.sub(r"\d+", "#", message.split(": ")[0])
+        # A number on its own ("line 12"), not one inside a name ("UTF-8", "U+D800").
+        kind = re.sub(r"(?<![\w+-])\d+\b", "#", message.split(": ")[0])
         kinds[kind] = kinds.get(kind, 0) + 1
     return kinds
 
@@ -273,7 +274,14 @@ def _plan(pipeline: str, layout: _Layout, settings: Dict[str, Any]) -> List[Shar
                 f"it (no {MANIFEST}): choose another output."
             )
         shards = [
-            plan_shard(path, name, settings["part_size"], settings["text_field"])
+            plan_shard(
+                path,
+                name,
+                settings["part_size"],
+                settings["text_field"],
+                settings["id_field"],
+                settings["max_chars"],
+            )
             for path, name in layout.files
         ]
         folder.mkdir(parents=True, exist_ok=True)
