@@ -8,18 +8,56 @@ from them. The answers' models are built from the one declaration of a record
 from functools import lru_cache
 from typing import Any, Dict, List, Optional, Tuple, Type, get_args, get_origin, get_type_hints
 
-from pydantic import BaseModel, ConfigDict, Field, StrictStr, create_model, model_validator
-from typing_extensions import is_typeddict
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictStr,
+    create_model,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
+from typing_extensions import Annotated, is_typeddict
 
 from .. import records
+from ..texts import EMPTY_TEXT, is_blank, lone_surrogate
+
+
+def check_text(text: str) -> str:
+    """Refuse a text the pipeline cannot or should not process, as annotate does (spacy_mtl.texts).
+
+    text (str): A request's text.
+    RETURNS (str): The text, unchanged.
+    """
+    if is_blank(text):
+        raise PydanticCustomError(
+            "empty_text",
+            EMPTY_TEXT + ": the text is empty or only whitespace, so there is nothing to "
+            "predict from. Send a text with at least one word.",
+        )
+    found = lone_surrogate(text)
+    if found is not None:
+        position, code_point = found
+        raise PydanticCustomError(
+            "lone_surrogate",
+            "The text has a lone surrogate {code_point} at character {position}, which "
+            "cannot be encoded as UTF-8. Send the character's surrogate pair or remove it.",
+            {"code_point": code_point, "position": position},
+        )
+    return text
+
+
+# A text of a request: a string (never a number or null), not blank, encodable as UTF-8.
+Text = Annotated[StrictStr, AfterValidator(check_text)]
 
 
 class ParseRequest(BaseModel):
     """The body of POST /parse: one text, or a list of texts."""
 
     model_config = ConfigDict(extra="forbid")
-    text: Optional[StrictStr] = Field(None, description="one text: the answer is one record")
-    texts: Optional[List[StrictStr]] = Field(
+    text: Optional[Text] = Field(None, description="one text: the answer is one record")
+    texts: Optional[List[Text]] = Field(
         None, description="several texts: the answer is a list of records, in order"
     )
 
@@ -36,7 +74,7 @@ class RenderRequest(BaseModel):
     """The body of POST /render: one text."""
 
     model_config = ConfigDict(extra="forbid")
-    text: StrictStr
+    text: Text
 
 
 @lru_cache(maxsize=None)
