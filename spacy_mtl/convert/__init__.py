@@ -117,7 +117,8 @@ def read_corpus(
     tasks (Optional[Iterable[str]]): The tasks to keep; None keeps all the
         format annotates. Only "joint" and "columns" can drop one.
     strict (bool): Raise on what is otherwise repaired or warned about: for
-        "joint", "iob" and "columns" a continuation tag that begins an entity,
+        "joint", "iob" and "columns" a continuation tag that begins an entity
+        or an entity without its end tag in a file with end tags (tags.py),
         for "jsonl" and "csv" documents without exactly one category in
         exclusive mode.
     exclusive (Optional[bool]): For "jsonl" and "csv": whether the
@@ -227,7 +228,7 @@ def convert_joint(
     output_path (Union[str, Path]): The .spacy file to write.
     lang (str): Language code.
     tasks (Iterable[str]): The tasks to keep; a task left out stays missing.
-    strict (bool): Raise on a continuation tag that begins an entity.
+    strict (bool): Raise on a tag that is otherwise repaired (tags.py).
     RETURNS (int): The number of documents written.
     """
     return convert(FORMAT_JOINT, input_dir, output_path, lang=lang, tasks=tasks, strict=strict)
@@ -241,7 +242,7 @@ def convert_iob(
     input_path (Union[str, Path]): The column file.
     output_path (Union[str, Path]): The .spacy file to write.
     lang (str): Language code.
-    strict (bool): Raise on a continuation tag that begins an entity.
+    strict (bool): Raise on a tag that is otherwise repaired (tags.py).
     RETURNS (int): The number of documents written.
     """
     return convert(FORMAT_IOB, input_path, output_path, lang=lang, strict=strict)

@@ -52,8 +52,8 @@ def add_convert_command(subparsers: argparse._SubParsersAction) -> None:
         "--strict",
         action="store_true",
         help="stop at what is otherwise repaired or warned about: joint, iob, columns: an I- tag "
-        "that begins an entity; jsonl, csv: a document without exactly one category in "
-        "exclusive mode",
+        "that begins an entity, a BIOES/BILUO entity without its end tag; jsonl, csv: a "
+        "document without exactly one category in exclusive mode",
     )
     cats_mode = parser.add_mutually_exclusive_group()
     cats_mode.add_argument(

@@ -49,7 +49,7 @@ from .common import (
     set_cats,
     write_docbin,
 )
-from .tags import spans_from_tags, warn_repairs
+from .tags import first_end_tag_line, spans_from_tags, warn_repairs
 
 FORMAT_COLUMNS = "columns"
 # Categories only with an intents file.
@@ -98,8 +98,9 @@ def read_columns(
     tasks (Optional[Iterable[str]]): The tasks to keep, from "cats" and
         "ents"; None keeps what the files annotate. A task left out stays
         missing on every document.
-    strict (bool): Raise on a continuation tag that begins an entity, instead
-        of repairing it with a warning.
+    strict (bool): Raise on a tag that is otherwise repaired with a warning
+        (tags.py): a continuation tag that begins an entity, an entity without
+        its end tag in a file with BIOES/BILUO end tags.
     RETURNS (List[Doc]): One document per sentence, with the given tokens.
     """
     slots_path = Path(slots_path)
@@ -114,7 +115,10 @@ def read_columns(
     sentences = _read_sentences(slots_path)
     vocab = make_vocab(lang)
     repairs: List[Tuple[int, str]] = []
-    docs = [_doc_from_sentence(vocab, s, slots_path, strict, repairs) for s in sentences]
+    end_tags_line = first_end_tag_line((s.tags, s.lines) for s in sentences)
+    docs = [
+        _doc_from_sentence(vocab, s, slots_path, strict, repairs, end_tags_line) for s in sentences
+    ]
     warn_repairs(slots_path, repairs)
     if intents_path is not None and TASK_CATS in keep:
         intents_path = Path(intents_path)
@@ -157,7 +161,7 @@ def convert_columns(
     intents_path (Optional[Union[str, Path]]): The intents file, if any.
     lang (str): Language code.
     tasks (Optional[Iterable[str]]): The tasks to keep; None keeps all.
-    strict (bool): Raise on a continuation tag that begins an entity.
+    strict (bool): Raise on a tag that is otherwise repaired (tags.py).
     RETURNS (int): The number of documents written.
     """
     docs = read_columns(
@@ -210,7 +214,12 @@ def _read_sentences(path: Path) -> List[Sentence]:
 
 
 def _doc_from_sentence(
-    vocab, sentence: Sentence, path: Path, strict: bool, repairs: List[Tuple[int, str]]
+    vocab,
+    sentence: Sentence,
+    path: Path,
+    strict: bool,
+    repairs: List[Tuple[int, str]],
+    end_tags_line: Optional[int],
 ) -> Doc:
     """The Doc of one sentence: tokens joined without spaces, entities from the tags."""
     text = "".join(sentence.tokens)
@@ -229,7 +238,9 @@ def _doc_from_sentence(
     starts = [0]
     for token in sentence.tokens:
         starts.append(starts[-1] + len(token))
-    spans = spans_from_tags(sentence.tags, path, sentence.lines, strict, repairs)
+    spans = spans_from_tags(
+        sentence.tags, path, sentence.lines, strict, repairs, end_tags_line=end_tags_line
+    )
     entities = []
     for start, end, label in spans:
         start_char, end_char = starts[start], starts[end]

@@ -19,7 +19,7 @@ from .common import (
     read_lines,
     split_blanks,
 )
-from .tags import set_entities, spans_from_tags, warn_repairs
+from .tags import first_end_tag_line, set_entities, spans_from_tags, warn_repairs
 
 FORMAT_IOB = "iob"
 IOB_TASKS = (TASK_ENTS,)
@@ -35,31 +35,21 @@ def read_iob(input_path: PathLike, *, lang: str = "en", strict: bool = False) ->
 
     input_path (Union[str, Path]): The column file.
     lang (str): Language code, for the vocabulary.
-    strict (bool): Raise on a continuation tag that begins an entity, instead
-        of repairing it with a warning.
+    strict (bool): Raise on a tag that is otherwise repaired with a warning
+        (tags.py): a continuation tag that begins an entity, an entity without
+        its end tag in a file with BIOES/BILUO end tags.
     RETURNS (List[Doc]): One document per sentence, with the given tokens.
     """
     input_path = Path(input_path)
     vocab = make_vocab(lang)
-    docs = []
-    repairs: List[Tuple[int, str]] = []
-    words: List[str] = []
-    tags: List[str] = []
-    lines: List[int] = []
-
-    def end_sentence() -> None:
-        if words:
-            doc = doc_from_words(vocab, words)
-            set_entities(doc, spans_from_tags(tags, input_path, lines, strict, repairs))
-            docs.append(doc)
-        words.clear()
-        tags.clear()
-        lines.clear()
-
+    # (words, tags, lines) of each sentence: the tags are decoded once the whole file has
+    # shown whether it marks where entities end.
+    sentences: List[Tuple[List[str], List[str], List[int]]] = [([], [], [])]
     for line, text in read_lines(input_path):
         fields = split_blanks(text)
         if not fields or fields[0] == DOCSTART:
-            end_sentence()
+            if sentences[-1][0]:
+                sentences.append(([], [], []))
             continue
         if len(fields) < 2:
             raise ConversionError(
@@ -69,10 +59,21 @@ def read_iob(input_path: PathLike, *, lang: str = "en", strict: bool = False) ->
                 path=input_path,
                 line=line,
             )
+        words, tags, lines = sentences[-1]
         words.append(fields[0])
         tags.append(fields[-1])
         lines.append(line)
-    end_sentence()
+    sentences = [sentence for sentence in sentences if sentence[0]]
+    end_tags_line = first_end_tag_line((tags, lines) for _, tags, lines in sentences)
+    docs = []
+    repairs: List[Tuple[int, str]] = []
+    for words, tags, lines in sentences:
+        doc = doc_from_words(vocab, words)
+        spans = spans_from_tags(
+            tags, input_path, lines, strict, repairs, end_tags_line=end_tags_line
+        )
+        set_entities(doc, spans)
+        docs.append(doc)
     warn_repairs(input_path, repairs)
     if not docs:
         raise ConversionError("no documents: the file holds no token lines.", path=input_path)

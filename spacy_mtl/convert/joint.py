@@ -23,7 +23,7 @@ from .common import (
     set_cats,
     split_blanks,
 )
-from .tags import set_entities, spans_from_tags, warn_repairs
+from .tags import first_end_tag_line, set_entities, spans_from_tags, warn_repairs
 
 FORMAT_JOINT = "joint"
 JOINT_TASKS = (TASK_CATS, TASK_ENTS)
@@ -51,8 +51,9 @@ def read_joint(
     lang (str): Language code, for the vocabulary.
     tasks (Iterable[str]): The tasks to keep, from "cats" and "ents". A task
         left out stays missing on every document.
-    strict (bool): Raise on a continuation tag that begins an entity, instead
-        of repairing it with a warning.
+    strict (bool): Raise on a tag that is otherwise repaired with a warning
+        (tags.py): a continuation tag that begins an entity, an entity without
+        its end tag in a file with BIOES/BILUO end tags.
     RETURNS (List[Doc]): One document per line, with the given tokens.
     """
     keep = check_tasks(FORMAT_JOINT, tasks, JOINT_TASKS)
@@ -107,8 +108,11 @@ def _set_joint_entities(
     tokens_path = input_dir / JOINT_TOKENS_FILE
     tags_path = input_dir / JOINT_TAGS_FILE
     repairs: List[Tuple[int, str]] = []
-    for line, (doc, text) in enumerate(zip(docs, tag_lines), start=1):
-        tags = split_blanks(text)
+    sentences = [split_blanks(text) for text in tag_lines]
+    end_tags_line = first_end_tag_line(
+        (tags, [line] * len(tags)) for line, tags in enumerate(sentences, start=1)
+    )
+    for line, (doc, tags) in enumerate(zip(docs, sentences), start=1):
         if len(tags) != len(doc):
             raise ConversionError(
                 f"{len(tags)} tags for the {len(doc)} tokens on line {line} of "
@@ -116,7 +120,11 @@ def _set_joint_entities(
                 path=tags_path,
                 line=line,
             )
-        set_entities(doc, spans_from_tags(tags, tags_path, [line] * len(tags), strict, repairs))
+        lines = [line] * len(tags)
+        spans = spans_from_tags(
+            tags, tags_path, lines, strict, repairs, end_tags_line=end_tags_line
+        )
+        set_entities(doc, spans)
     return repairs
 
 

@@ -66,11 +66,13 @@ label_st = st.text("abcdefgxyzABC_#.0123", min_size=1, max_size=5)
 type_st = st.text("abcXYZ_", min_size=1, max_size=4)
 
 
+SCHEMES = ("IOB2", "BIOES", "BILUO")
+
+
 @st.composite
-def tagged_sentence(draw) -> Tuple[List[str], List[str], List[Span3]]:
-    """Tokens, their tags in a random scheme, and the entity spans the tags encode."""
+def tagged_sentence(draw, scheme: str) -> Tuple[List[str], List[str], List[Span3]]:
+    """Tokens, their tags in a scheme, and the entity spans the tags encode."""
     words = draw(st.lists(tokens_st, min_size=1, max_size=8))
-    scheme = draw(st.sampled_from(["IOB2", "BIOES", "BILUO"]))
     spans: List[Span3] = []
     tags = ["O"] * len(words)
     i = 0
@@ -96,15 +98,18 @@ def tagged_sentence(draw) -> Tuple[List[str], List[str], List[Span3]]:
 
 @st.composite
 def joint_corpus(draw):
-    sentences = draw(st.lists(tagged_sentence(), min_size=1, max_size=6))
+    # One scheme a file: a file that marks where entities end marks it everywhere.
+    scheme = draw(st.sampled_from(SCHEMES))
+    sentences = draw(st.lists(tagged_sentence(scheme), min_size=1, max_size=6))
     labels = [draw(label_st) for _ in sentences]
     return {"sentences": sentences, "labels": labels}
 
 
 @st.composite
 def iob_corpus(draw):
+    scheme = draw(st.sampled_from(SCHEMES))
     return {
-        "sentences": draw(st.lists(tagged_sentence(), min_size=1, max_size=6)),
+        "sentences": draw(st.lists(tagged_sentence(scheme), min_size=1, max_size=6)),
         "docstart": draw(st.booleans()),
         "middle": draw(st.integers(0, 2)),
         "separator": draw(st.sampled_from(["\t", " ", "  "])),

@@ -182,24 +182,31 @@ def test_corrupted_tags(fmt, corpus, new_tags, strict):
     expected = expect(drawn)
     outcome = run_case(fmt, files, None, strict=strict)
     name = "seq.out" if fmt == "joint" else "a.iob"
-    if spans is None or (strict and _needs_repair(tags)):
+    ends = any(_marks_end(tag) for sentence in sentences for tag in sentence[1])
+    if spans is None or (strict and _needs_repair(tags, ends)):
         line = s + 1 if fmt == "joint" else None
         check_error(fmt, outcome, [name], line)
     else:
         check_valid(fmt, outcome, expected)
 
 
-def _needs_repair(tags: Sequence[str]) -> bool:
+def _marks_end(tag: str) -> bool:
+    prefix, _, kind = tag.partition("-")
+    return prefix in ("E", "L", "S", "U") and bool(kind)
+
+
+def _needs_repair(tags: Sequence[str], ends: bool) -> bool:
+    """A continuation that begins an entity; where the file marks ends, an entity without one."""
     start_label = None
     for tag in tags:
-        if tag == "O":
-            start_label = None
-            continue
         prefix, _, kind = tag.partition("-")
-        if prefix in ("I", "E", "L") and start_label != kind:
+        continues = prefix in ("I", "E", "L") and start_label == kind
+        if ends and start_label is not None and not continues:
             return True
-        start_label = None if prefix in ("E", "L", "S", "U") else kind
-    return False
+        if prefix in ("I", "E", "L") and not continues:
+            return True
+        start_label = None if tag == "O" or prefix in ("E", "L", "S", "U") else kind
+    return ends and start_label is not None
 
 
 @FUZZ
