@@ -7,6 +7,10 @@ takes everything queued at that moment, up to `max_batch` texts, as one batch.
 Under no load a request runs at once, alone; under load the batches grow by
 themselves, with no timer to wait on. A request is never split, so a long batch
 occupies one worker while the other workers keep answering.
+
+Every batch runs in a spaCy memory zone (spacy_mtl.serve.zones), so the words
+a request brings do not stay in the vocabulary after it: the service's memory
+does not grow with the number of distinct words it has read.
 """
 
 import asyncio
@@ -16,6 +20,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 from spacy.language import Language
 
 from ..records import doc_to_record
+from .zones import DEFAULT_ZONE_STRINGS, SharedMemoryZone
 
 Record = Dict[str, Any]
 Job = Tuple[List[str], "asyncio.Future[List[Record]]"]
@@ -27,12 +32,21 @@ class PipeBatcher:
     nlp (Language): The pipeline.
     workers (int): Worker threads, and so the number of batches running at once.
     max_batch (int): Texts gathered into one batch, at most (a larger request runs alone).
+    zone_strings (int): New strings the batches running together may add before the
+        memory zone is drained (spacy_mtl.serve.zones).
     """
 
-    def __init__(self, nlp: Language, workers: int = 2, max_batch: int = 64) -> None:
+    def __init__(
+        self,
+        nlp: Language,
+        workers: int = 2,
+        max_batch: int = 64,
+        zone_strings: int = DEFAULT_ZONE_STRINGS,
+    ) -> None:
         self.nlp = nlp
         self.workers = workers
         self.max_batch = max_batch
+        self.zone = SharedMemoryZone(nlp, max_strings=zone_strings)
         self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="spacy-mtl-nlp")
         self._queue: Optional["asyncio.Queue[Job]"] = None
         self._slots: Optional[asyncio.Semaphore] = None
@@ -63,8 +77,17 @@ class PipeBatcher:
         return await future
 
     async def run(self, function: Callable[..., Any], *args: Any) -> Any:
-        """Run any function on the worker threads (for work that is not a plain parse)."""
-        return await asyncio.get_running_loop().run_in_executor(self.pool, function, *args)
+        """Run any function on the worker threads (for work that is not a plain parse).
+
+        It runs in the memory zone: it must return plain values, not a Doc.
+        """
+        return await asyncio.get_running_loop().run_in_executor(
+            self.pool, self._in_zone, function, *args
+        )
+
+    def _in_zone(self, function: Callable[..., Any], *args: Any) -> Any:
+        with self.zone.batch():
+            return function(*args)
 
     async def _dispatch(self) -> None:
         assert self._queue is not None and self._slots is not None
@@ -89,7 +112,10 @@ class PipeBatcher:
 
     def _parse_jobs(self, batches: List[List[str]]) -> List[List[Record]]:
         texts = [text for batch in batches for text in batch]
-        records = [doc_to_record(doc) for doc in self.nlp.pipe(texts, batch_size=self.max_batch)]
+        with self.zone.batch():
+            records = [
+                doc_to_record(doc) for doc in self.nlp.pipe(texts, batch_size=self.max_batch)
+            ]
         results = []
         start = 0
         for batch in batches:
