@@ -7,6 +7,7 @@ new command (a benchmark, say) is one more function in that list.
 
 import argparse
 import sys
+import warnings
 from typing import Callable, List, Optional
 
 from .annotate.cli import add_annotate_command
@@ -46,19 +47,32 @@ def run_distill(args: argparse.Namespace) -> int:
     args (argparse.Namespace): The parsed arguments.
     RETURNS (int): The exit status, 0 or 1.
     """
-    from .distill import distill_corpus
+    from .distill import DistillWarning, distill_corpus
 
-    try:
-        n_docs = distill_corpus(args.teacher, args.input, args.output, batch_size=args.batch_size)
-    except ValueError as err:
-        print(f"distill-targets failed: {err}", file=sys.stderr)
-        return 1
-    except OSError as err:
-        print(
-            f"distill-targets failed: cannot write {args.output}: {err.strerror or err}.",
-            file=sys.stderr,
-        )
-        return 1
+    # The teacher's warnings are printed as plain messages, not with the code line.
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", DistillWarning)
+        try:
+            n_docs = distill_corpus(
+                args.teacher, args.input, args.output, batch_size=args.batch_size
+            )
+        except ValueError as err:
+            print(f"distill-targets failed: {err}", file=sys.stderr)
+            return 1
+        except OSError as err:
+            print(
+                f"distill-targets failed: cannot write {args.output}: {err.strerror or err}.",
+                file=sys.stderr,
+            )
+            return 1
+        finally:
+            for warning in caught:
+                if issubclass(warning.category, DistillWarning):
+                    print(f"Warning: {warning.message}", file=sys.stderr)
+                else:
+                    warnings.showwarning(
+                        warning.message, warning.category, warning.filename, warning.lineno
+                    )
     print(f"Wrote {n_docs} documents with teacher targets to {args.output}.")
     return 0
 

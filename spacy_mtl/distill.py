@@ -5,8 +5,9 @@ CRF's tag marginals go onto the document in the format the student's heads
 read during training (spacy_mtl/pipeline/teacher_targets.py).
 """
 
+import warnings
 from pathlib import Path
-from typing import Iterable, Iterator, List, Union
+from typing import Dict, Iterable, Iterator, List, Set, Union
 
 import spacy
 from spacy.language import Language
@@ -16,6 +17,12 @@ from .atomic import check_output, write_bytes_atomic
 from .pipeline.ner import MultiTaskEntityRecognizer
 from .pipeline.teacher_targets import set_teacher_targets
 from .pipeline.textcat import MultiTaskTextCategorizer
+
+_HEADS = (MultiTaskTextCategorizer, MultiTaskEntityRecognizer)
+
+
+class DistillWarning(UserWarning):
+    """A teacher that distill-targets uses, but that a student may not learn from."""
 
 
 def annotate_teacher_targets(
@@ -95,19 +102,74 @@ def distill_corpus(
     """
     input_path, output_path = Path(input_path), Path(output_path)
     check_output(output_path, inputs=[input_path])
-    if not input_path.is_file():
-        raise ValueError(f"{input_path}: no such file (a .spacy training corpus).")
-    try:
-        doc_bin = DocBin(store_user_data=True).from_disk(input_path)
-    except Exception as err:  # msgpack and zlib raise their own types
-        raise ValueError(f"{input_path}: not a .spacy file (DocBin): {err}") from None
+    doc_bin = _read_corpus(input_path)
     try:
         teacher = spacy.load(teacher_path)
     except OSError as err:
         raise ValueError(f"Cannot load the teacher pipeline {str(teacher_path)!r}: {err}") from None
+    check_teacher_labels(teacher, doc_bin.get_docs(teacher.vocab), input_path)
     docs = doc_bin.get_docs(teacher.vocab)
     out = DocBin(store_user_data=True)
     for doc in annotate_teacher_targets(teacher, docs, batch_size=batch_size):
         out.add(doc)
     write_bytes_atomic(output_path, out.to_bytes(), inputs=[input_path])
     return len(out)
+
+
+def _read_corpus(input_path: Path) -> DocBin:
+    """The training corpus, with its user data; a clear error for what is not one."""
+    if input_path.is_dir():
+        raise ValueError(f"{input_path}: is a folder, where a .spacy training corpus is expected.")
+    if not input_path.is_file():
+        raise ValueError(f"{input_path}: no such file (a .spacy training corpus).")
+    try:
+        doc_bin = DocBin(store_user_data=True).from_disk(input_path)
+    except Exception as err:  # msgpack and zlib raise their own types
+        raise ValueError(f"{input_path}: not a .spacy file (DocBin): {err}") from None
+    if not len(doc_bin):
+        raise ValueError(
+            f"{input_path}: no documents, so nothing to distill. Give the training corpus."
+        )
+    return doc_bin
+
+
+def check_teacher_labels(teacher: Language, docs: Iterable[Doc], corpus: Path) -> None:
+    """Raise if a teacher head shares no label with the corpus; warn if the labels differ.
+
+    A student learns the corpus's labels and is refused at training by a teacher
+    target of another label set (teacher_targets.columns_for): say so here, where the
+    teacher is chosen, naming the labels on both sides. A task the corpus does not
+    annotate is not checked: its targets teach nothing.
+
+    teacher (Language): The teacher pipeline.
+    docs (Iterable[Doc]): The corpus's gold documents.
+    corpus (Path): The corpus file, for messages.
+    """
+    heads = [(name, pipe) for name, pipe in teacher.pipeline if isinstance(pipe, _HEADS)]
+    seen: Dict[str, Set[str]] = {name: set() for name, _ in heads}
+    for doc in docs:
+        for name, pipe in heads:
+            seen[name].update(pipe.labels_in(doc))
+    for name, pipe in heads:
+        ours, theirs = sorted(seen[name]), sorted(pipe.labels)
+        if not ours or ours == theirs:
+            continue
+        what = f"The teacher's {name} labels {theirs}"
+        if not set(ours) & set(theirs):
+            raise ValueError(
+                f"{what} share none with the labels of {corpus}, {ours}: is it the teacher "
+                "of another corpus? A student trained on these targets would be refused. "
+                "Use a teacher trained on this corpus's labels."
+            )
+        lacks = [label for label in ours if label not in theirs]
+        extra = [label for label in theirs if label not in ours]
+        differences = [f"the teacher lacks {lacks}" if lacks else ""]
+        differences.append(f"the corpus lacks {extra}" if extra else "")
+        warnings.warn(
+            f"{what} differ from those of {corpus}: "
+            + "; ".join(part for part in differences if part)
+            + f". A student that distills {name} (distill_weight > 0) learns the corpus's "
+            "labels and will be refused at training; use a teacher trained on the same labels.",
+            DistillWarning,
+            stacklevel=2,
+        )

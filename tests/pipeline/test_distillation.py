@@ -4,7 +4,7 @@ import numpy
 import pytest
 import spacy
 from conftest import HELD_OUT, INTENTS, REPO, SENTENCES, build_nlp, make_examples, spacy_train
-from spacy.tokens import DocBin
+from spacy.tokens import DocBin, Span
 from spacy.training import Example
 
 from spacy_mtl.__main__ import main
@@ -348,3 +348,56 @@ def test_teacher_categories_that_are_not_probabilities_name_the_document():
         ValueError, match=r"document 1 of the batch \('book a flight.*not probabilities"
     ):
         textcat.gold(examples[:2])
+
+
+def _corpus_with_labels(nlp, path, intents, entity):
+    """The test sentences with their intents renamed by `intents` and entities as `entity`."""
+    docs = [eg.reference for eg in make_examples(nlp, SENTENCES)]
+    for doc in docs:
+        doc.cats = {intents.get(label, label): value for label, value in doc.cats.items()}
+        if entity is not None:
+            doc.set_ents([Span(doc, e.start, e.end, entity) for e in doc.ents], default="outside")
+    DocBin(docs=docs).to_disk(path)
+
+
+def test_a_teacher_whose_labels_are_disjoint_from_the_corpus_is_refused(
+    trained_nlp, tmp_path, capsys
+):
+    """Issue 22: this exited 0 silently, and the student's training then failed."""
+    trained_nlp.to_disk(tmp_path / "teacher")
+    renamed = {"flight": "taxi", "music": "radio", "weather": "forecast"}
+    _corpus_with_labels(trained_nlp, tmp_path / "train.spacy", renamed, "PLACE")
+    out = tmp_path / "out.spacy"
+    args = [str(tmp_path / "teacher"), str(tmp_path / "train.spacy"), str(out)]
+    assert main(["distill-targets", *args]) == 1
+    err = capsys.readouterr().err
+    assert "distill-targets failed" in err and "Traceback" not in err
+    assert "mtl_textcat labels ['flight', 'music', 'weather']" in err, err
+    assert "['forecast', 'radio', 'taxi']" in err, err
+    assert not out.exists()
+
+
+def test_a_teacher_whose_labels_differ_in_part_warns_naming_them(trained_nlp, tmp_path, capsys):
+    trained_nlp.to_disk(tmp_path / "teacher")
+    _corpus_with_labels(trained_nlp, tmp_path / "train.spacy", {"music": "radio"}, None)
+    out = tmp_path / "out.spacy"
+    args = [str(tmp_path / "teacher"), str(tmp_path / "train.spacy"), str(out)]
+    assert main(["distill-targets", *args]) == 0
+    captured = capsys.readouterr()
+    assert "Wrote 18 documents" in captured.out
+    assert "Warning:" in captured.err and "mtl_textcat" in captured.err, captured.err
+    assert "the teacher lacks ['radio']" in captured.err, captured.err
+    assert "the corpus lacks ['music']" in captured.err, captured.err
+    assert "mtl_ner" not in captured.err and out.exists()
+
+
+def test_distill_targets_refuses_an_empty_corpus_and_a_folder(trained_nlp, tmp_path, capsys):
+    trained_nlp.to_disk(tmp_path / "teacher")
+    DocBin().to_disk(tmp_path / "empty.spacy")
+    out = tmp_path / "out.spacy"
+    for corpus, message in [("empty.spacy", "no documents"), ("teacher", "is a folder")]:
+        args = [str(tmp_path / "teacher"), str(tmp_path / corpus), str(out)]
+        assert main(["distill-targets", *args]) == 1
+        err = capsys.readouterr().err
+        assert message in err and "Traceback" not in err, err
+        assert not out.exists()
