@@ -6,7 +6,8 @@ walks them again): `spacy train` on ATIS built 27,386 `Example`s from 4,478 docu
 before step 0. Our components take the examples through `shared_examples` instead: the
 first one reads and checks them, the others get the same list, and the list is dropped once
 every such component of the pipeline has had it (or when `get_examples` itself goes), so a
-later `initialize` reads the corpus afresh.
+later `initialize` reads the corpus afresh. The first read also checks the corpora
+(pipeline/corpus_checks.py): an empty training corpus is an error naming its files.
 """
 
 import weakref
@@ -15,6 +16,8 @@ from typing import Callable, Iterable, List, Optional, Set
 from spacy.errors import Errors
 from spacy.language import Language
 from spacy.training import Example, validate_examples
+
+from .corpus_checks import check_corpora, no_examples_error
 
 
 class _Shared:
@@ -38,7 +41,8 @@ def shared_examples(
     nlp (Optional[Language]): The pipeline; None reads afresh.
     name (str): The component asking.
     method (str): For spaCy's error messages, e.g. "MultiTaskTextCategorizer.initialize".
-    RETURNS (List[Example]): The examples; spaCy's E930 when there are none.
+    RETURNS (List[Example]): The examples. With none, an error naming the training
+        corpus' files when the config has them, else spaCy's E930.
     """
     if get_examples is None or not callable(get_examples):
         raise TypeError(Errors.E930.format(method=method, obj=type(get_examples)))
@@ -49,7 +53,10 @@ def shared_examples(
         shared = _Shared(list(get_examples()))
         validate_examples(shared.examples, method)
         if not shared.examples:
-            raise TypeError(Errors.E930.format(method=method, obj=shared.examples))
+            raise no_examples_error(nlp) or TypeError(
+                Errors.E930.format(method=method, obj=shared.examples)
+            )
+        check_corpora(nlp, shared.examples)
         if name in readers:
             _store(get_examples, shared)
     shared.served.add(name)

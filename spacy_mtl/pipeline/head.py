@@ -39,6 +39,7 @@ from ..annotation import describe_doc
 from ..ml.listener import begin_task_update, skip_listeners
 from ..scorers import warn_unseen_labels
 from .checked_loading import CheckedLoading, ComponentLoadError
+from .corpus_checks import CorpusWarning
 from .examples import shared_examples
 from .trained_for import (
     differences,
@@ -263,7 +264,43 @@ class TaskHead(CheckedLoading, TrainablePipe):
                 stacklevel=2,
             )
         kwargs.update(self.scorer_settings())
-        return self.scorer(examples, **kwargs) if self.scorer else {}
+        scores = self.scorer(examples, **kwargs) if self.scorer else {}
+        if not any(self.is_annotated(eg) for eg in examples):
+            scores = self._unscored(scores, len(examples))
+        return scores
+
+    # The score that weighs this head in spaCy's training score (for messages).
+    main_score = ""
+    _warned_unscored = False
+
+    def _unscored_message(self, n_docs: int) -> str:
+        if not n_docs:
+            return (
+                f"{self.name}: there are no evaluation documents, so its scores are None "
+                "(shown as 0.00 in spaCy's training table). Give the dev corpus documents."
+            )
+        return (
+            f"{self.name}: none of the {n_docs} evaluation documents is annotated for it "
+            f"({self.task_noun}), so its scores are None, not 0. spaCy's training table shows "
+            "them as 0.00 and leaves their weight out of the score, which is then the other "
+            f"tasks' weighted share alone. Add documents annotated for {self.name} to the "
+            "dev corpus, or score by the other tasks alone with "
+            f"--training.score_weights.{self.main_score} null."
+        )
+
+    def _unscored(self, scores: Dict[str, object], n_docs: int) -> Dict[str, object]:
+        """No evaluation document is annotated for the task: None, not 0, and a warning once.
+
+        spaCy leaves a None score out of its weighted training score and its
+        table shows it as 0.00, so the warning says what that means.
+        """
+        if not self._warned_unscored:
+            self._warned_unscored = True
+            warnings.warn(self._unscored_message(n_docs), CorpusWarning, stacklevel=3)
+        return {
+            key: value if key.endswith(("_n_docs", "_desc")) else None
+            for key, value in scores.items()
+        }
 
     def scorer_settings(self) -> Dict[str, Any]:
         """Keyword arguments this head passes to its scorer."""

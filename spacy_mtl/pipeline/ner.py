@@ -186,6 +186,7 @@ class MultiTaskEntityRecognizer(TaskHead):
             doc.set_ents(biluo_tags_to_spans(doc, _bio_to_biluo(tags)), default="outside")
 
     task_noun = "entities"
+    main_score = "ents_f"
 
     def is_annotated(self, example: Example) -> bool:
         return has_ents(example.reference) and len(example.predicted) > 0

@@ -220,6 +220,7 @@ class MultiTaskTextCategorizer(TaskHead):
             doc.cats = {label: float(scores[i, j]) for j, label in enumerate(self.labels)}
 
     task_noun = "document with categories (doc.cats)"
+    main_score = "cats_score"
 
     def is_annotated(self, example: Example) -> bool:
         return has_cats(example.reference)
