@@ -29,7 +29,7 @@ from spacy.vocab import Vocab, create_vocab
 
 from ..annotation import TASKS, mark_missing
 from ..atomic import OutputError, check_output, write_bytes_atomic
-from .encoding import guess_encoding, preview
+from .encoding import encoded_surrogate, guess_encoding, preview
 
 PathLike = Union[str, Path]
 
@@ -106,15 +106,22 @@ def _decode_line(raw: bytes, path: Path, line: int) -> str:
     except UnicodeDecodeError as err:
         raise ConversionError(
             f"not valid UTF-8 (byte 0x{raw[err.start]:02x} at byte {err.start + 1} "
-            f"of the line). {_encoding_advice(raw, path)}",
+            f"of the line). {_encoding_advice(raw, err.start, path)}",
             path=path,
             line=line,
         ) from None
 
 
-def _encoding_advice(raw: bytes, path: Path) -> str:
+def _encoding_advice(raw: bytes, start: int, path: Path) -> str:
     """How to re-save a file whose line `raw` is not UTF-8, naming its likely encoding."""
     quoted = shlex.quote(str(path))
+    surrogate = encoded_surrogate(raw, start)
+    if surrogate is not None:
+        return (
+            f"Its bytes encode U+{surrogate:04X}, half of a UTF-16 surrogate pair, which is not "
+            "a character: the text was cut inside a character, or written as CESU-8 (Java's "
+            "modified UTF-8). Fix or delete that character."
+        )
     guess = guess_encoding(raw)
     if guess is None:
         return (

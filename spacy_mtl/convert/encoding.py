@@ -75,6 +75,18 @@ _CANDIDATES = [
 ]
 
 
+def encoded_surrogate(raw: bytes, start: int) -> Optional[int]:
+    """The UTF-16 surrogate (0xD800 to 0xDFFF) whose UTF-8 form starts at byte `start`, if any.
+
+    Such bytes come from text cut inside a character, or from CESU-8 ("modified UTF-8"); no
+    other encoding explains them, so no encoding is guessed for them.
+    """
+    piece = raw[start : start + 3]
+    if len(piece) == 3 and piece[0] == 0xED and 0xA0 <= piece[1] <= 0xBF and piece[2] >= 0x80:
+        return ord(piece.decode("utf-8", "surrogatepass"))
+    return None
+
+
 def guess_encoding(raw: bytes) -> Optional[Guess]:
     """The encoding a line that is not UTF-8 reads best in, if any reads it well.
 

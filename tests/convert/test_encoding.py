@@ -65,3 +65,14 @@ def test_cli_gbk_file_names_gb18030_without_traceback():
         result = run_cli("convert", "intents", path, tmp / "o.spacy", "--lang", "zh")
         assert result.returncode == 1 and not (tmp / "o.spacy").exists()
     assert "iconv -f GB18030 -t UTF-8" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_surrogate_written_as_utf8_is_named_not_guessed():
+    with make_tempdir() as tmp:
+        path = tmp / "i.tsv"
+        path.write_bytes(b"a\xed\xa0\x80b\tx\n")
+        with pytest.raises(ConversionError) as err:
+            read_intents(path)
+    message = str(err.value)
+    assert "line 1: not valid UTF-8 (byte 0xed at byte 2" in message, message
+    assert "U+D800, half of a UTF-16 surrogate pair" in message and "iconv" not in message
