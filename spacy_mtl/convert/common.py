@@ -29,7 +29,7 @@ from spacy.vocab import Vocab, create_vocab
 
 from ..annotation import TASKS, mark_missing
 from ..atomic import OutputError, check_output, write_bytes_atomic
-from .encoding import encoded_surrogate, guess_encoding, preview
+from .encoding import encoded_surrogate, guess_encodings, preview
 
 PathLike = Union[str, Path]
 
@@ -122,17 +122,23 @@ def _encoding_advice(raw: bytes, start: int, path: Path) -> str:
             "a character: the text was cut inside a character, or written as CESU-8 (Java's "
             "modified UTF-8). Fix or delete that character."
         )
-    guess = guess_encoding(raw)
-    if guess is None:
+    guesses = guess_encodings(raw)[:2]
+    if not guesses:
         return (
             "No common encoding reads the line well: find the file's encoding (`file -i "
             f"{quoted}`) and re-save it as UTF-8 with `iconv -f ENCODING -t UTF-8 {quoted} "
             f"> {shlex.quote(str(path) + '.utf8')}`."
         )
+    reads = ", or as ".join(
+        f"{guess.description}, {guess.name}: {preview(guess.text)}" for guess in guesses
+    )
+    commands = " or ".join(
+        f"`iconv -f {guess.name} -t UTF-8 {quoted} > {shlex.quote(str(path) + '.utf8')}`"
+        for guess in guesses
+    )
     return (
-        f"It reads as {guess.description}, {guess.name}: {preview(guess.text)}. If that is "
-        f"right, re-save the file as UTF-8 with `iconv -f {guess.name} -t UTF-8 {quoted} > "
-        f"{shlex.quote(str(path) + '.utf8')}`; if not, find its encoding with `file -i {quoted}`."
+        f"It reads as {reads}. If that is right, re-save the file as UTF-8 with {commands}; "
+        f"if not, find its encoding with `file -i {quoted}`."
     )
 
 

@@ -13,7 +13,8 @@ non-ASCII characters are most plausible for its script wins:
 
 Another decoding of the same bytes nearly always yields rare characters, so the scores part
 clearly (Chinese GBK text reads as 100 % plausible GB18030 and well under half as Big5).
-Nothing is guessed when no candidate reads at least MIN_PLAUSIBLE of the characters well.
+Nothing is guessed when no candidate reads at least MIN_PLAUSIBLE of the characters well; a
+short line that reads well in two encodings names both, with the text each gives.
 """
 
 import unicodedata
@@ -87,23 +88,30 @@ def encoded_surrogate(raw: bytes, start: int) -> Optional[int]:
     return None
 
 
-def guess_encoding(raw: bytes) -> Optional[Guess]:
-    """The encoding a line that is not UTF-8 reads best in, if any reads it well.
+def guess_encodings(raw: bytes) -> List[Guess]:
+    """The encodings a line that is not UTF-8 reads well in, likeliest first.
+
+    A short line can read well in two (the bytes of "éé" in CP1252 are one common
+    Chinese character in GB18030): all are returned, for the user to choose by the
+    text each gives; a decoding that gives the same text as a likelier one is left out.
 
     raw (bytes): The line, without its line ending.
-    RETURNS (Optional[Guess]): The likeliest encoding, or None.
+    RETURNS (List[Guess]): The plausible encodings, maybe none.
     """
-    best: Optional[Guess] = None
-    best_score = 0.0
-    for codec, name, description, plausible in _CANDIDATES:
+    scored = []
+    for order, (codec, name, description, plausible) in enumerate(_CANDIDATES):
         try:
             text = raw.decode(codec)
         except UnicodeDecodeError:
             continue
         score = _score(text, plausible, MAX_LATIN_RUN if plausible is _latin else None)
-        if score >= MIN_PLAUSIBLE and score > best_score:
-            best, best_score = Guess(name, description, text), score
-    return best
+        if score >= MIN_PLAUSIBLE:
+            scored.append((-score, order, Guess(name, description, text)))
+    guesses: List[Guess] = []
+    for _, _, guess in sorted(scored):
+        if all(guess.text != other.text for other in guesses):
+            guesses.append(guess)
+    return guesses
 
 
 def _score(text: str, plausible: Callable[[str], bool], max_run: Optional[int]) -> float:

@@ -5,7 +5,7 @@ from convert_files import run_cli
 from spacy.util import make_tempdir
 
 from spacy_mtl.convert import ConversionError, read_intents, read_jsonl
-from spacy_mtl.convert.encoding import guess_encoding
+from spacy_mtl.convert.encoding import guess_encodings
 
 # What each encoding is for, written in it (issue 22: a GBK file was told `iconv -f latin1`).
 SAMPLES = [
@@ -20,9 +20,9 @@ SAMPLES = [
 
 @pytest.mark.parametrize("text,codec,name", SAMPLES)
 def test_guess_encoding_of_a_line(text, codec, name):
-    guess = guess_encoding(text.encode(codec))
-    assert guess is not None and guess.name == name
-    assert guess.text == text
+    guesses = guess_encodings(text.encode(codec))
+    assert guesses and guesses[0].name == name
+    assert guesses[0].text == text
 
 
 @pytest.mark.parametrize(
@@ -30,7 +30,7 @@ def test_guess_encoding_of_a_line(text, codec, name):
     [b"\xff\xfe\xfd\xfc\x80\x81", b"ab\x81", b"x\x80\x81\x82\x83\x84y", bytes(range(128, 256))],
 )
 def test_no_guess_for_bytes_no_encoding_reads_well(raw):
-    assert guess_encoding(raw) is None
+    assert guess_encodings(raw) == []
 
 
 @pytest.mark.parametrize("text,codec,name", SAMPLES)
@@ -76,3 +76,14 @@ def test_a_surrogate_written_as_utf8_is_named_not_guessed():
     message = str(err.value)
     assert "line 1: not valid UTF-8 (byte 0xed at byte 2" in message, message
     assert "U+D800, half of a UTF-16 surrogate pair" in message and "iconv" not in message
+
+
+def test_a_short_line_that_reads_well_twice_names_both():
+    with make_tempdir() as tmp:
+        path = tmp / "i.tsv"
+        path.write_bytes("ééx\tfrench\n".encode("cp1252"))
+        with pytest.raises(ConversionError) as err:
+            read_intents(path)
+    message = str(err.value)
+    assert "GB18030: '殚x" in message and "CP1252: 'ééx" in message, message
+    assert "iconv -f GB18030" in message and "iconv -f CP1252" in message
