@@ -19,7 +19,9 @@ def records_to_table(records: List[Dict[str, Any]]):
     """Turn records into an Arrow table with the schema of `record_schema`.
 
     The id column is int64 where every id is an integer, and string otherwise
-    (a non-string id written as JSON).
+    (a non-string id written as JSON). annotate's parts always agree: their ids
+    are read as the run's id column stores them (spacy_mtl.annotate.ids), so
+    that part files merge.
 
     records (List[Dict[str, Any]]): The records.
     RETURNS (pyarrow.Table): Columns id, the record's fields, and error.
