@@ -101,6 +101,8 @@ def distill_corpus(
     RETURNS (int): The number of documents written.
     """
     input_path, output_path = Path(input_path), Path(output_path)
+    if batch_size < 1:
+        raise ValueError(f"The batch size must be at least 1, not {batch_size}.")
     check_output(output_path, inputs=[input_path])
     doc_bin = _read_corpus(input_path)
     try:
@@ -154,17 +156,17 @@ def check_teacher_labels(teacher: Language, docs: Iterable[Doc], corpus: Path) -
         ours, theirs = sorted(seen[name]), sorted(pipe.labels)
         if not ours or ours == theirs:
             continue
-        what = f"The teacher's {name} labels {theirs}"
+        what = f"The teacher's {name} labels {_shown(theirs)}"
         if not set(ours) & set(theirs):
             raise ValueError(
-                f"{what} share none with the labels of {corpus}, {ours}: is it the teacher "
+                f"{what} share none with the labels of {corpus}, {_shown(ours)}: is it the teacher "
                 "of another corpus? A student trained on these targets would be refused. "
                 "Use a teacher trained on this corpus's labels."
             )
         lacks = [label for label in ours if label not in theirs]
         extra = [label for label in theirs if label not in ours]
-        differences = [f"the teacher lacks {lacks}" if lacks else ""]
-        differences.append(f"the corpus lacks {extra}" if extra else "")
+        differences = [f"the teacher lacks {_shown(lacks)}" if lacks else ""]
+        differences.append(f"the corpus lacks {_shown(extra)}" if extra else "")
         warnings.warn(
             f"{what} differ from those of {corpus}: "
             + "; ".join(part for part in differences if part)
@@ -173,3 +175,10 @@ def check_teacher_labels(teacher: Language, docs: Iterable[Doc], corpus: Path) -
             DistillWarning,
             stacklevel=2,
         )
+
+
+def _shown(labels: List[str], most: int = 12) -> str:
+    """A list of labels for a message, the first `most` of a long one."""
+    if len(labels) <= most:
+        return str(labels)
+    return f"{labels[:most]} and {len(labels) - most} more"
