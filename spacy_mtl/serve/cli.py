@@ -9,6 +9,7 @@ port in use is named at once.
 
 import argparse
 import math
+import re
 import sys
 from pathlib import Path
 from typing import Callable, List, Optional
@@ -23,12 +24,14 @@ from .limits import (
 )
 
 INSTALL_HINT = "pip install 'spacy-mtl[serve]'"
+# A whole number in ASCII digits (int() also takes "٣" and " 80").
+WHOLE_NUMBER = re.compile(r"[0-9]+")
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")
 
 
 def port_number(value: str) -> int:
     """A TCP port from the command line: a whole number from 0 to 65535 (0: any free port)."""
-    if not value.strip().isdigit() or int(value) > 65535:
+    if not WHOLE_NUMBER.fullmatch(value) or int(value) > 65535:
         raise argparse.ArgumentTypeError(
             f"a port is a whole number from 0 to 65535 (0: any free port), not {value!r}"
         )
@@ -37,7 +40,7 @@ def port_number(value: str) -> int:
 
 def at_least_one(value: str) -> int:
     """A count from the command line: a whole number, 1 or more."""
-    if not value.strip().isdigit() or int(value) < 1:
+    if not WHOLE_NUMBER.fullmatch(value) or int(value) < 1:
         raise argparse.ArgumentTypeError(f"give a whole number of 1 or more, not {value!r}")
     return int(value)
 

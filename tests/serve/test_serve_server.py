@@ -117,7 +117,7 @@ def test_a_slow_answer_is_not_cut_by_the_request_timeout(port):
         assert client.post("/parse", json={"text": "fly to oslo"}).status_code == 200
 
 
-@pytest.mark.parametrize("value", ["70000", "65536", "-1", "abc", "80.5", ""])
+@pytest.mark.parametrize("value", ["70000", "65536", "-1", "abc", "80.5", "", " 80", "\u0663"])
 def test_a_port_out_of_range_is_a_clear_cli_error(capsys, tmp_path, value):
     with pytest.raises(SystemExit) as exit_info:
         main(["serve", str(tmp_path / "missing"), "--port", value])
