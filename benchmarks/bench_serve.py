@@ -8,16 +8,25 @@ stops after --timeout seconds. It prints a table (requests, errors, requests/s,
 latency percentiles) and writes the results as JSON. Client and server share the
 machine's cores: the numbers are for that set-up.
 
+With --new-words N every request's text also carries N random words never sent
+before, and the server's resident memory is read before and after the clients
+(/proc, Linux): the strings a request adds to the vocabulary are freed after it
+(spaCy memory zones, spacy_mtl.serve.zones), so it should stay flat.
+
 Usage:
     python benchmarks/bench_serve.py training/model-best --clients 50 --requests 200 \
         --texts data/demo/test/seq.in --out benchmarks/reports/serve_load.json
+    python benchmarks/bench_serve.py training/model-best --clients 20 --requests 300 \
+        --new-words 100 --texts data/demo/test/seq.in --out benchmarks/reports/serve_words.json
 """
 
 import argparse
 import asyncio
 import os
 import platform
+import random
 import socket
+import string
 import subprocess
 import sys
 import time
@@ -43,6 +52,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--workers", type=int, default=2, help="the server's --workers")
     parser.add_argument("--timeout", type=float, default=900, help="stop the run after this (s)")
     parser.add_argument("--out", type=Path, required=True, help="JSON file to write")
+    parser.add_argument(
+        "--new-words", type=int, default=0, help="random unseen words added to each request's text"
+    )
     args = parser.parse_args(argv)
     texts = [line.strip() for line in args.texts.read_text("utf8").splitlines() if line.strip()]
     if not texts:
@@ -56,15 +68,17 @@ def main(argv: Optional[List[str]] = None) -> int:
     try:
         url = f"http://127.0.0.1:{port}"
         wait_for_health(url, server)
-        result = asyncio.run(
-            asyncio.wait_for(run_clients(url, texts, args.clients, args.requests), args.timeout)
-        )
+        rss_before = server_rss_mb(server.pid)
+        clients = run_clients(url, texts, args.clients, args.requests, args.new_words)
+        result = asyncio.run(asyncio.wait_for(clients, args.timeout))
+        result["server_rss_mb"] = {"before": rss_before, "after": server_rss_mb(server.pid)}
     finally:
         server.terminate()
         server.wait(timeout=30)
     result.update(
         pipeline=args.pipeline,
         workers=args.workers,
+        new_words=args.new_words,
         texts=str(args.texts),
         command=" ".join(["python", "benchmarks/bench_serve.py"] + sys.argv[1:]),
         machine={
@@ -84,15 +98,19 @@ def main(argv: Optional[List[str]] = None) -> int:
     return 0 if result["errors"] == 0 else 1
 
 
-async def run_clients(url: str, texts: List[str], n_clients: int, n_requests: int) -> dict:
+async def run_clients(
+    url: str, texts: List[str], n_clients: int, n_requests: int, new_words: int = 0
+) -> dict:
     """Run the clients and gather their latencies and errors.
 
     url (str): The server's base URL.
     texts (List[str]): The texts to send, in turn.
     n_clients (int): Concurrent clients.
     n_requests (int): Requests per client.
+    new_words (int): Random unseen words appended to each text.
     RETURNS (dict): Counts, duration, requests/s and latency percentiles in ms.
     """
+    rng = random.Random(0)
     limits = httpx.Limits(max_connections=n_clients, max_keepalive_connections=n_clients)
     async with httpx.AsyncClient(base_url=url, limits=limits, timeout=60) as client:
         for text in texts[:20]:
@@ -103,6 +121,11 @@ async def run_clients(url: str, texts: List[str], n_clients: int, n_requests: in
         async def one_client(index: int) -> None:
             for i in range(n_requests):
                 text = texts[(index * n_requests + i) % len(texts)]
+                if new_words:
+                    words = (
+                        "".join(rng.choices(string.ascii_lowercase, k=10)) for _ in range(new_words)
+                    )
+                    text = f"{text} {' '.join(words)}"
                 start = time.perf_counter()
                 try:
                     response = await client.post("/parse", json={"text": text})
@@ -141,6 +164,18 @@ def percentile(values: List[float], q: float) -> float:
     return values[min(rank, len(values)) - 1]
 
 
+def server_rss_mb(pid: int) -> Optional[float]:
+    """The resident memory of a process in MB (Linux /proc), or None where unknown."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return None
+    for line in status.splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return None
+
+
 def print_table(result: Dict[str, Any]) -> None:
     latency = result["latency_ms"]
     load = result["machine"]["load_average_1min"]
@@ -156,6 +191,9 @@ def print_table(result: Dict[str, Any]) -> None:
         ("latency max (ms)", f"{latency['max']:.1f}"),
         ("machine load before/after", "{:.1f} / {:.1f}".format(*load)),
     ]
+    rss = result.get("server_rss_mb") or {}
+    if rss.get("before") is not None and rss.get("after") is not None:
+        rows.append(("server RSS before/after (MB)", f"{rss['before']:.0f} / {rss['after']:.0f}"))
     msg.divider(f"POST /parse load test, {result['pipeline']}, {result['workers']} workers")
     msg.table(rows, aligns=["l", "r"], divider=False)
 
