@@ -2,26 +2,30 @@
 
 A run has a layout (where it reads and writes), a plan (the shards cut into
 parts, kept in a manifest so that a rerun resumes), an engine that annotates
-the parts still to do, and a summary that counts every part's records.
+the parts still to do, and a summary that counts every part's records. A run
+records what made its output, so that a rerun with another input, pipeline or
+setting stops and says what differs (spacy_mtl.annotate.provenance); one run
+at a time writes an output (spacy_mtl.annotate.lock).
 """
 
 import re
-import shutil
 import sys
 import time
+from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, Iterable, List, Optional, Tuple, Union
+from typing import Any, Dict, Iterable, List, Optional, Union
 
+import srsly
+
+from ..atomic import partial_path, write_text_atomic
 from .engines import ENGINES, make_engine
 from .io import (
     DEFAULT_PART_SIZE,
     MANIFEST,
-    OUTPUT_FORMATS,
     AnnotateError,
     Part,
     Shard,
-    find_inputs,
     load_manifest,
     make_parts,
     merge_parts,
@@ -30,11 +34,14 @@ from .io import (
     read_records,
     remove_stale_temporaries,
     save_manifest,
-    shard_unchanged,
     shards_from_manifest,
     write_part,
 )
+from .layout import Layout, file_errors
+from .lock import output_lock
+from .provenance import differences, refusal
 from .rows import DEFAULT_MAX_ROW_CHARS
+from .workers import workers_die_with_parent
 
 PathLike = Union[str, Path]
 
@@ -51,6 +58,7 @@ class AnnotateSummary:
     rows_annotated (int): Rows annotated by this run.
     seconds (float): Time spent annotating and writing in this run.
     output (str): The output file or directory.
+    intents (int): Records with an intent (none if the pipeline sets no doc.cats).
     """
 
     rows: int = 0
@@ -61,6 +69,29 @@ class AnnotateSummary:
     rows_annotated: int = 0
     seconds: float = 0.0
     output: str = ""
+    intents: int = 0
+
+    @property
+    def all_failed(self) -> bool:
+        """Whether there were rows and every one of them is an error record."""
+        return self.rows > 0 and self.errors == self.rows
+
+    def notes(self) -> List[str]:
+        """What a user should know about the output beyond its counts."""
+        notes = []
+        if self.rows == 0:
+            notes.append("The input has no rows: the output is empty.")
+        elif self.all_failed:
+            notes.append(
+                f"Every one of the {self.rows} rows is an error record: nothing was annotated. "
+                f"The errors are counted above; check the input and --text-field."
+            )
+        elif self.intents == 0:
+            notes.append(
+                "No record has an intent: the pipeline sets no categories (it has no text "
+                "classifier such as mtl_textcat), so intent is null and cats empty throughout."
+            )
+        return notes
 
     def lines(self) -> List[str]:
         """The summary as lines of text, for the command line."""
@@ -75,11 +106,21 @@ class AnnotateSummary:
             lines.append(f"  {count} x {kind}")
         return lines
 
-    def count(self, errors: List[Optional[str]]) -> None:
-        """Set the counts of records and errors from every record's error (None: annotated)."""
+    def count(self, records: Iterable[Dict[str, Any]]) -> None:
+        """Set the counts of records, errors and intents from every record."""
+        errors = []
+        self.intents = 0
+        for record in records:
+            errors.append(record["error"])
+            self.intents += record.get("intent") is not None
         self.rows = len(errors)
         self.error_kinds = summarize_errors(errors)
         self.errors = sum(self.error_kinds.values())
+
+    def counts(self) -> Dict[str, Any]:
+        """The counts a finished run keeps in its record."""
+        keys = ("rows", "errors", "error_kinds", "intents")
+        return {key: getattr(self, key) for key in keys}
 
 
 def summarize_errors(messages: Iterable[Optional[str]]) -> Dict[str, int]:
@@ -123,7 +164,7 @@ def annotate(
     is written in parts of `part_size` rows, each whole or not at all; a rerun
     skips the parts that are done, so a killed run picks up where it stopped.
     The records do not depend on the engine, the workers or the batch size,
-    so a rerun may change them.
+    so a rerun may change them. Another input, pipeline or setting stops it.
 
     pipeline (str): An installed package name or a path.
     input (Union[str, Path]): A .jsonl, .csv, .parquet or .txt file (one
@@ -141,80 +182,61 @@ def annotate(
     part_size (int): Rows per part file.
     max_chars (int): The longest text annotated, in characters; longer ones get an error.
     output_format (Optional[str]): "jsonl" or "parquet"; default: the output's suffix, else jsonl.
-    overwrite (bool): Start again rather than resume or stop.
+    overwrite (bool): Start again rather than resume, keep or refuse.
     progress (Optional[bool]): Show a progress bar; default: if stderr is a terminal.
     RETURNS (AnnotateSummary): Counts of records and errors.
     """
     _check_settings(engine, workers, batch_size, part_size, max_chars, address)
-    layout = _Layout.of(Path(input), Path(output), output_format)
-    if overwrite:
-        layout.remove()
-    if layout.finished():
-        return _count_output(layout)
-    read_kwargs = {"text_field": text_field, "id_field": id_field, "max_chars": max_chars}
-    parts = _plan_parts(pipeline, layout, {**read_kwargs, "part_size": part_size})
-    runner = make_engine(engine, pipeline, workers=workers, batch_size=batch_size, address=address)
-    summary = _annotate_parts(runner, layout, parts, read_kwargs, progress)
+    output = Path(output)
+    settings = _settings(text_field, id_field, part_size, max_chars)
+    engine_kwargs = {"workers": workers, "batch_size": batch_size, "address": address}
+    with file_errors(output):
+        layout = Layout.of(Path(input), output, output_format)
+        settings["fmt"] = layout.fmt
+        with output_lock(output):
+            if overwrite:
+                layout.remove()
+            # A finished output with the same record is kept; anything else runs or resumes.
+            return _finished_summary(pipeline, layout, settings) or _run(
+                pipeline, layout, settings, make_engine(engine, pipeline, **engine_kwargs), progress
+            )
+
+
+def _settings(text_field: str, id_field: str, part_size: int, max_chars: int) -> Dict[str, Any]:
+    return {"text_field": text_field, "id_field": id_field, "part_size": part_size,
+            "max_chars": max_chars}  # fmt: skip
+
+
+def _run(pipeline: str, layout: Layout, settings: Dict[str, Any], runner, progress):
+    """Plan or resume the run, annotate the parts still to do and finish the output."""
+    parts = _plan_parts(pipeline, layout, settings)
+    read_kwargs = {k: settings[k] for k in ("text_field", "id_field", "max_chars")}
+    with workers_die_with_parent():
+        summary = _annotate_parts(runner, layout, parts, read_kwargs, progress)
     _finish(layout, parts, summary)
     return summary
 
 
-@dataclass
-class _Layout:
-    """Where a run reads and writes.
+def _finished_summary(
+    pipeline: str, layout: Layout, settings: Dict[str, Any]
+) -> Optional[AnnotateSummary]:
+    """The summary of a one-file output an earlier run finished with the same things, or None."""
+    record = layout.finished_record()
+    if record is None:
+        return None
+    fresh = output_settings(pipeline, [], **settings)
+    # The parts are merged away: the part size does not change a one-file output.
+    changed = differences(record, fresh, _input_paths(layout), ignore=("part_size",))
+    if changed:
+        raise refusal(layout.output, changed, finished=True, single=True)
+    summary = AnnotateSummary(output=str(layout.output), parts_skipped=1)
+    for key, value in record["complete"].items():
+        setattr(summary, key, value)
+    return summary
 
-    One input file is annotated into a folder of parts beside the output file
-    (OUTPUT.parts), merged into it at the end; a directory of shards into the
-    output directory, which keeps its parts.
-    """
 
-    output: Path
-    files: List[Tuple[Path, str]]
-    single: bool
-    fmt: str
-    folder: Path
-
-    @classmethod
-    def of(cls, input: Path, output: Path, output_format: Optional[str]) -> "_Layout":
-        files = find_inputs(input)
-        single = input.is_file()
-        fmt = _output_format(output, output_format, single)
-        folder = output.with_name(output.name + ".parts") if single else output
-        return cls(output, files, single, fmt, folder)
-
-    def part_path(self, part: Part) -> Path:
-        return self.folder / part.filename
-
-    def finished(self) -> bool:
-        """Whether an earlier run finished this one-file output; refuse one of the wrong kind."""
-        if self.single and self.output.exists() and not self.folder.exists():
-            if self.output.is_dir():
-                raise AnnotateError(
-                    f"The input is one file, so the output {str(self.output)!r} must be a file, "
-                    f"but it is a directory."
-                )
-            return True
-        if not self.single and self.output.exists() and not self.output.is_dir():
-            raise AnnotateError(
-                f"The input is a directory of shards, so the output {str(self.output)!r} must "
-                f"be a directory of part files, but it is a file."
-            )
-        return False
-
-    def remove(self) -> None:
-        """Remove an earlier run's output (--overwrite), never a folder annotate did not write."""
-        if self.single:
-            if self.folder.is_dir():
-                shutil.rmtree(self.folder)
-            if self.output.is_file():
-                self.output.unlink()
-        elif self.folder.is_dir():
-            if load_manifest(self.folder) is None and any(self.folder.iterdir()):
-                raise AnnotateError(
-                    f"Will not overwrite {str(self.folder)!r}: it has no {MANIFEST}, so annotate "
-                    f"did not write it. Remove it yourself or choose another output."
-                )
-            shutil.rmtree(self.folder)
+def _input_paths(layout: Layout) -> List[str]:
+    return [str(path.resolve()) for path, _ in layout.files]
 
 
 def _check_settings(engine, workers, batch_size, part_size, max_chars, address) -> None:
@@ -232,43 +254,22 @@ def _check_settings(engine, workers, batch_size, part_size, max_chars, address) 
         raise AnnotateError("--address names a Ray cluster: use it with --engine ray.")
 
 
-def _output_format(output: Path, output_format: Optional[str], single: bool) -> str:
-    suffix = output.suffix.lower().lstrip(".")
-    if output_format is not None:
-        if output_format not in OUTPUT_FORMATS:
-            raise AnnotateError(
-                f"Unknown output format {output_format!r}: expected {' or '.join(OUTPUT_FORMATS)}."
-            )
-        if single and suffix != output_format:
-            raise AnnotateError(
-                f"The output {str(output)!r} does not end in .{output_format}, the format "
-                f"asked for."
-            )
-        return output_format
-    if suffix in OUTPUT_FORMATS:
-        return suffix
-    if single:
-        raise AnnotateError(
-            f"Cannot tell the output format of {str(output)!r}: name it .jsonl or .parquet."
-        )
-    return "jsonl"
-
-
-def _plan_parts(pipeline: str, layout: _Layout, settings: Dict[str, Any]) -> List[Part]:
+def _plan_parts(pipeline: str, layout: Layout, settings: Dict[str, Any]) -> List[Part]:
     """The run's parts, from the plan of an unfinished run or a new one."""
-    settings = {**settings, "fmt": layout.fmt}
     shards = _plan(pipeline, layout, settings)
     parts = make_parts(shards, settings["part_size"], layout.fmt, layout.single)
     remove_stale_temporaries(layout.folder, parts)
     return parts
 
 
-def _plan(pipeline: str, layout: _Layout, settings: Dict[str, Any]) -> List[Shard]:
+def _plan(pipeline: str, layout: Layout, settings: Dict[str, Any]) -> List[Shard]:
     """Plan the shards and start the manifest, or take an unfinished run's plan to resume it."""
     folder = layout.folder
     manifest = load_manifest(folder)
     if manifest is None:
-        if folder.is_dir() and any(p.name != MANIFEST for p in folder.iterdir()):
+        # A run killed as it wrote its manifest leaves only the manifest's temporary file.
+        ours = {MANIFEST, partial_path(MANIFEST).name}
+        if folder.is_dir() and any(p.name not in ours for p in folder.iterdir()):
             raise AnnotateError(
                 f"The output {str(folder)!r} exists and is not empty, but annotate did not start "
                 f"it (no {MANIFEST}): choose another output."
@@ -285,55 +286,52 @@ def _plan(pipeline: str, layout: _Layout, settings: Dict[str, Any]) -> List[Shar
             for path, name in layout.files
         ]
         folder.mkdir(parents=True, exist_ok=True)
+        if layout.single:
+            layout.record.unlink(missing_ok=True)  # a deleted output's: this run will replace it
         save_manifest(folder, output_settings(pipeline, shards, **settings))
         return shards
     fresh = output_settings(pipeline, [], **settings)
-    changed = [k for k in fresh if k != "shards" and manifest.get(k) != fresh[k]]
-    shards = shards_from_manifest(manifest)
-    if [(str(p.resolve()), n) for p, n in layout.files] != [(s.path, s.name) for s in shards]:
-        changed.append("input files")
-    elif not all(shard_unchanged(shard) for shard in shards):
-        changed.append("input contents")
+    changed = differences(manifest, fresh, _input_paths(layout))
     if changed:
-        raise AnnotateError(
-            f"{str(folder)!r} holds an unfinished run with other {', '.join(changed)}: rerun with "
-            f"the same pipeline, input and settings to resume, or pass --overwrite to start again."
-        )
-    return shards
+        finished = "complete" in manifest
+        raise refusal(folder, changed, finished=finished, single=layout.single)
+    return shards_from_manifest(manifest)
 
 
-def _annotate_parts(runner, layout: _Layout, parts: List[Part], read_kwargs, progress):
+def _annotate_parts(runner, layout: Layout, parts: List[Part], read_kwargs, progress):
     """Annotate and write the parts an earlier run did not finish; count every part's records."""
     done = [part for part in parts if layout.part_path(part).exists()]
     pending = [part for part in parts if not layout.part_path(part).exists()]
     summary = AnnotateSummary(output=str(layout.output), parts_skipped=len(done))
     bar = _progress_bar(parts, done, progress)
     start = time.perf_counter()
-    errors: List[Optional[str]] = []
-    try:
-        for part, records in runner.run(pending, read_kwargs, progress=bar.update):
+    counted: List[Dict[str, Any]] = []
+    # closing: an interrupted run stops the engine (and its workers) here, not when collected.
+    with closing(runner.run(pending, read_kwargs, progress=bar.update)) as results, bar:
+        for part, records in results:
             write_part(layout.part_path(part), records, layout.fmt)
             summary.parts_written += 1
             summary.rows_annotated += len(records)
-            errors.extend(record["error"] for record in records)
-    finally:
-        bar.close()
+            counted.extend({"error": r["error"], "intent": r["intent"]} for r in records)
     summary.seconds = time.perf_counter() - start
     # Parts an earlier run wrote are read back for the counts; this run's were counted above.
     for part in done:
-        errors.extend(record["error"] for record in read_records(layout.part_path(part)))
-    summary.count(errors)
+        counted.extend(read_records(layout.part_path(part)))
+    summary.count(counted)
     return summary
 
 
-def _finish(layout: _Layout, parts: List[Part], summary: AnnotateSummary) -> None:
+def _finish(layout: Layout, parts: List[Part], summary: AnnotateSummary) -> None:
     """Merge a one-file run's parts into its output; mark a directory's manifest complete."""
+    manifest = load_manifest(layout.folder) or {}
+    manifest["complete"] = summary.counts()
     if layout.single:
+        # Output, then its record, then the parts: a kill between any two is resumed or
+        # finished by the next run (Layout.finished_record).
         merge_parts([layout.part_path(part) for part in parts], layout.output, layout.fmt)
-        shutil.rmtree(layout.folder)
+        write_text_atomic(layout.record, srsly.json_dumps(manifest, indent=2))
+        layout.remove_parts()
     else:
-        manifest = load_manifest(layout.folder) or {}
-        manifest["complete"] = {"rows": summary.rows, "errors": summary.errors}
         save_manifest(layout.folder, manifest)
 
 
@@ -350,10 +348,3 @@ def _progress_bar(parts: List[Part], done: List[Part], progress: Optional[bool])
         dynamic_ncols=True,
         smoothing=0.1,
     )
-
-
-def _count_output(layout: _Layout) -> AnnotateSummary:
-    """The summary of a one-file output an earlier run finished."""
-    summary = AnnotateSummary(output=str(layout.output), parts_skipped=1)
-    summary.count([record["error"] for record in read_records(layout.output)])
-    return summary

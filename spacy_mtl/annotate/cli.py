@@ -1,7 +1,11 @@
 """The `annotate` command: ``python -m spacy_mtl annotate PIPELINE INPUT OUTPUT``."""
 
 import argparse
+import contextlib
+import signal
 import sys
+import warnings
+from typing import Iterator, List
 
 from .api import annotate
 from .engines import ENGINES
@@ -64,32 +68,87 @@ def add_annotate_command(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=run_annotate)
 
 
+# Exit statuses: besides 0 (done; some rows may be error records) and 1 (could not start or
+# finish), a run whose every row is an error record, and an interrupted run (128 + signal).
+EXIT_ALL_ROWS_FAILED = 3
+_RESUME_HINT = "the finished parts are kept: rerun the same command to resume."
+
+
 def run_annotate(args: argparse.Namespace) -> int:
     """Run `annotate` and print its summary.
 
     args (argparse.Namespace): The parsed arguments.
-    RETURNS (int): The exit status: 0, also with rows recorded as errors; 1 if
-        the run could not start or finish.
+    RETURNS (int): The exit status: 0 when done, also with some rows recorded
+        as errors; 1 if the run could not start or finish; 3 if every row is
+        an error record; 130 (Ctrl-C) or 143 (SIGTERM) if interrupted, after
+        one line saying that a rerun resumes.
     """
+    stopped: List[int] = []
     try:
-        summary = annotate(
-            args.pipeline,
-            args.input,
-            args.output,
-            engine=args.engine,
-            workers=args.workers,
-            batch_size=args.batch_size,
-            text_field=args.text_field,
-            id_field=args.id_field,
-            address=args.address,
-            part_size=args.part_size,
-            max_chars=args.max_chars,
-            output_format=args.output_format,
-            overwrite=args.overwrite,
-        )
+        with _interruptible(stopped), _plain_warnings():
+            summary = _annotate(args)
     except AnnotateError as err:
         print(f"Annotation failed: {err}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        name = signal.Signals(stopped[0]).name if stopped else "SIGINT"
+        print(f"Interrupted ({name}): {_RESUME_HINT}", file=sys.stderr)
+        return 128 + (stopped[0] if stopped else signal.SIGINT)
     for line in summary.lines():
         print(line)
-    return 0
+    for note in summary.notes():
+        print(note, file=sys.stderr)
+    return EXIT_ALL_ROWS_FAILED if summary.all_failed else 0
+
+
+def _annotate(args: argparse.Namespace):
+    return annotate(
+        args.pipeline,
+        args.input,
+        args.output,
+        engine=args.engine,
+        workers=args.workers,
+        batch_size=args.batch_size,
+        text_field=args.text_field,
+        id_field=args.id_field,
+        address=args.address,
+        part_size=args.part_size,
+        max_chars=args.max_chars,
+        output_format=args.output_format,
+        overwrite=args.overwrite,
+    )
+
+
+@contextlib.contextmanager
+def _interruptible(stopped: List[int]) -> Iterator[None]:
+    """SIGTERM stops the run as Ctrl-C does: cleanly, workers stopped, the lock released.
+
+    stopped (List[int]): Receives the signal that stopped the run.
+    """
+
+    def stop(signum, frame):
+        stopped.append(signum)
+        raise KeyboardInterrupt
+
+    try:
+        previous = signal.signal(signal.SIGTERM, stop)
+    except ValueError:  # not the main thread: leave SIGTERM as it is
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+@contextlib.contextmanager
+def _plain_warnings() -> Iterator[None]:
+    """Warnings as one line each on stderr, "Warning: ...", without a file and line number."""
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        print(f"Warning: {message}", file=sys.stderr)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("default")
+        warnings.showwarning = show
+        yield

@@ -40,6 +40,16 @@ def _load_pipeline(pipeline: str):
         raise AnnotateError(str(err)) from err
 
 
+def warn_without_cats(nlp, pipeline: str) -> None:
+    """Say up front that no record will have an intent if no component sets doc.cats."""
+    if not any("doc.cats" in nlp.get_pipe_meta(name).assigns for name in nlp.pipe_names):
+        warnings.warn(
+            f"The pipeline {pipeline!r} has no text classifier (no component sets doc.cats, "
+            f"as mtl_textcat does): every record's intent will be null and its cats empty.",
+            stacklevel=2,
+        )
+
+
 def resolve_pipeline(pipeline: str) -> str:
     """A path as an absolute path (other processes may start elsewhere), a name as is."""
     path = Path(pipeline)
@@ -89,6 +99,7 @@ class LocalEngine:
         if not parts:
             return
         nlp = _load_pipeline(self.pipeline)
+        warn_without_cats(nlp, self.pipeline)
         n_process = self.workers
         done = 0
         while done < len(parts):

@@ -187,7 +187,7 @@ def test_rerun_skips_finished_parts_and_checks_settings(pipeline_dir, corpus, tm
     assert again.rows == first.rows and again.errors == first.errors
     after = {p.name: p.stat().st_mtime_ns for p in out.glob("*.jsonl")}
     assert after["a-00000.jsonl"] == before["a-00000.jsonl"]
-    with pytest.raises(AnnotateError, match="other part_size"):
+    with pytest.raises(AnnotateError, match="--part-size was 40, now 10"):
         annotate(pipeline_dir, shards, out, part_size=10)
     redone = annotate(pipeline_dir, shards, out, part_size=50, overwrite=True)
     assert redone.parts_written == 3 and redone.rows == first.rows
@@ -323,8 +323,8 @@ def test_manifest_keeps_the_plan(pipeline_dir, corpus, tmp_path):
     annotate(pipeline_dir, shards, tmp_path / "out", part_size=40)
     manifest = annotate_io.load_manifest(tmp_path / "out")
     assert manifest["shards"][0]["rows"] == 103
-    assert manifest["complete"] == {"rows": 103, "errors": 6}
+    assert manifest["complete"]["rows"] == 103 and manifest["complete"]["errors"] == 6
     os.utime(shards / "a.jsonl", ns=(0, 0))
     (tmp_path / "out" / "a-00002.jsonl").unlink()
-    with pytest.raises(AnnotateError, match="other input contents"):
+    with pytest.raises(AnnotateError, match="changed since"):
         annotate(pipeline_dir, shards, tmp_path / "out", part_size=40)
