@@ -42,6 +42,8 @@ texts = st.one_of(
     st.text(chars, min_size=MAX_CHARS - 5, max_size=MAX_CHARS + 5),
     st.sampled_from(["fly to oslo", "play jazz", "", "   ", "a\ud800b", "\udfff"]),
 )
+# Texts the pipeline runs on: any character but a lone surrogate, controls and blanks too.
+valid_texts = st.text(st.characters(exclude_categories=("Cs",)), min_size=1, max_size=80)
 numbers = st.one_of(
     st.floats(allow_nan=True, allow_infinity=True),
     st.integers(min_value=-(10**40), max_value=10**40),
@@ -55,6 +57,8 @@ junk = st.recursive(
     max_leaves=12,
 )
 bodies = st.one_of(
+    st.fixed_dictionaries({"text": valid_texts}),
+    st.fixed_dictionaries({"texts": st.lists(valid_texts, max_size=MAX_BATCH)}),
     st.fixed_dictionaries({"text": st.one_of(texts, junk)}),
     st.fixed_dictionaries(
         {"texts": st.lists(st.one_of(texts, texts, junk), max_size=MAX_BATCH + 2)}
