@@ -240,7 +240,7 @@ def test_serve_command_answers_and_refuses(served_pipeline, tmp_path):
     proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 180  # start-up imports torch: slow on a busy machine
         while True:
             assert proc.poll() is None, proc.stdout.read()
             try:
@@ -248,7 +248,7 @@ def test_serve_command_answers_and_refuses(served_pipeline, tmp_path):
                     break
             except httpx.TransportError:
                 pass
-            assert time.monotonic() < deadline, "serve did not answer /health within 60 s"
+            assert time.monotonic() < deadline, "serve did not answer /health within 180 s"
             time.sleep(0.2)
         record = httpx.post(f"{url}/parse", json={"text": "play bach"}).json()
         assert record["intent"] == "music"

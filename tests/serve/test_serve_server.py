@@ -96,7 +96,10 @@ def seconds_until_closed(port: int, sent: bytes, drip: bytes = b"") -> tuple:
 )
 def test_a_stalled_request_is_closed_within_the_timeout(port, sent, drip):
     seconds, answer = seconds_until_closed(port, sent, drip)
-    assert seconds < TIMEOUT + 1.5
+    # Without the timeout the connection stays open (seconds_until_closed fails at 10 s);
+    # the drip lasts 8 s, so closing before it ends shows a byte does not restart the clock.
+    # The slack is for a busy machine: this is not a speed test.
+    assert seconds < TIMEOUT + 5
     if sent:
         assert answer.startswith(b"HTTP/1.1 408 "), answer
         assert b"--request-timeout" in answer
@@ -106,7 +109,7 @@ def test_an_idle_connection_is_closed_after_keep_alive(port):
     request = b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n"
     seconds, answer = seconds_until_closed(port, request)
     assert answer.startswith(b"HTTP/1.1 200 ")
-    assert seconds < TIMEOUT + 1.5
+    assert seconds < TIMEOUT + 5
 
 
 def test_a_slow_answer_is_not_cut_by_the_request_timeout(port):
