@@ -29,7 +29,8 @@ _ESCAPED = re.compile("[\udc80-\udcff]")
 @contextmanager
 def _open_csv(path: Path) -> Iterator:
     # A field may hold a whole document: no limit of the csv module's own (131072 characters).
-    csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
+    # The limit is the process's, so it is put back: a converter in the same process keeps it.
+    limit = csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
     try:
         with open(path, newline="", encoding="utf-8-sig", errors="surrogateescape") as handle:
             yield csv.reader(handle, strict=True)
@@ -37,6 +38,8 @@ def _open_csv(path: Path) -> Iterator:
         raise AnnotateError(
             f"The {KIND} {str(path)!r} cannot be read ({err.strerror}): check its permissions."
         ) from None
+    finally:
+        csv.field_size_limit(limit)
 
 
 def plan_csv(path: Path, part_size: int, text_field: str, id_field: str):

@@ -1,6 +1,7 @@
 """annotate's inputs and outputs under hostile input (issue 22): every bad row becomes its
 error record, every bad file a clear refusal naming it, never a traceback or a stray .parts/."""
 
+import csv
 import json
 
 import pytest
@@ -188,6 +189,16 @@ def test_unterminated_csv_quote_is_refused_with_its_line(blank_pipeline, tmp_pat
     with pytest.raises(AnnotateError, match=r"in\.csv', line 3: .*quote.*never closed"):
         annotate(blank_pipeline, source, tmp_path / "out.jsonl")
     assert not (tmp_path / "out.jsonl.parts").exists()
+
+
+def test_a_long_csv_field_is_read_and_the_csv_modules_limit_is_put_back(blank_pipeline, tmp_path):
+    # The limit is process-wide: the converters in the same process rely on csv's own.
+    before = csv.field_size_limit()
+    source = tmp_path / "in.csv"
+    source.write_text("id,text\n1," + "word " * 40_000 + "\n", encoding="utf-8")
+    records = run(blank_pipeline, source, tmp_path / "out.jsonl", max_chars=300_000)[1]
+    assert len(records[0]["text"]) == 200_000 and records[0]["error"] is None
+    assert csv.field_size_limit() == before
 
 
 def test_duplicate_csv_column_is_refused(blank_pipeline, tmp_path):
