@@ -1,0 +1,1 @@
+"""Calibration of a trained pipeline's confidences on held-out data."""
