@@ -20,7 +20,7 @@ LAYERS = [
     ("ml",),
     ("pipeline",),
     ("training",),
-    ("convert", "annotate", "serve", "distill", "evaluate", "debug_data", "__main__"),
+    ("convert", "annotate", "serve", "distill", "evaluate", "debug_data", "calibrate", "__main__"),
 ]
 
 
