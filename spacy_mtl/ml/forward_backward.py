@@ -150,6 +150,16 @@ class ForwardPass:
         self.log_z = offsets[-1] + top + numpy.log(numpy.exp(final - top[:, None]).sum(axis=1))
         return True
 
+    def suffix_scores(self):
+        """The backward pass's scores, for span probabilities (spacy_mtl/ml/span_confidence.py).
+
+        RETURNS (Tuple[numpy.ndarray, numpy.ndarray]): beta (time, batch, tags), best at 0,
+            and the (time, batch) offsets taken out: log beta = beta + offsets. beta at a
+            row's last token is its end scores; it leaves out the emission at its own token.
+        """
+        beta, b_offsets = self._beta_pass()[:2]
+        return beta, b_offsets
+
     def _prepare(self, dtype, penalty: float) -> None:
         """The emissions in `dtype`, and what every step takes from the transitions."""
         self.dtype, self.penalty = dtype, penalty
