@@ -1,6 +1,6 @@
 """The text-classification head: pooled shared token vectors to label scores."""
 
-from typing import List, Optional
+from typing import List, Optional, Tuple
 
 import numpy
 from spacy.tokens import Doc
@@ -115,3 +115,28 @@ def build_textcat_head(
     model.set_ref("output_layer", model.layers[-1])
     model.attrs["pooling"] = pooling
     return model
+
+
+def predict_features(
+    model: Model[List[Doc], Floats2d], docs: List[Doc]
+) -> Tuple[Floats2d, Floats2d]:
+    """The pooled features (the output layer's input) and the logits of a head built above.
+
+    Out-of-scope scores such as the Mahalanobis distance need the features as
+    well as the logits; this runs the head once for both, at the cost of
+    `model.predict`.
+
+    model (Model): A model from spacy_mtl.TextCatHead.v1 (a chain ending in its output layer).
+    docs (List[Doc]): The documents.
+    RETURNS (Tuple[Floats2d, Floats2d]): The features and the logits, one row per document.
+    """
+    output_layer = model.get_ref("output_layer")
+    if not model.layers or model.layers[-1] is not output_layer:
+        raise ValueError(
+            f"The text classifier's model ({model.name}) does not end in its output layer, so "
+            "its pooled features cannot be read: build it with spacy_mtl.TextCatHead.v1."
+        )
+    X = docs
+    for layer in model.layers[:-1]:
+        X = layer.predict(X)
+    return X, output_layer.predict(X)

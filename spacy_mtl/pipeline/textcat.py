@@ -8,6 +8,13 @@ multi-label mode a label missing from a non-empty `doc.cats` is masked.
 With `distill_weight` set, a document that also carries a teacher's category
 probabilities (spacy_mtl/pipeline/teacher_targets.py) learns from those too, softened by
 `distill_temperature`.
+
+With `out_of_scope_label` set, training documents of that label are not a class:
+they learn towards the uniform distribution (outlier exposure, Hendrycks et al.
+2019; multi-label: every label negative) and are left out of scoring. A
+calibration stored by `python -m spacy_mtl calibrate` (cfg["calibration"], see
+spacy_mtl/pipeline/intent_confidence.py) makes doc.cats calibrated and may
+reject documents as `rejected_intent`; without one, predictions are as before.
 """
 
 from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple, Union
@@ -21,7 +28,16 @@ from thinc.api import CategoricalCrossentropy, Config, Model
 from thinc.types import Floats2d
 
 from ..annotation import describe_doc, has_cats
+from ..ml.textcat import predict_features
+from .checked_loading import ComponentLoadError
 from .head import TaskHead, describe_lines
+from .intent_confidence import (
+    IntentScores,
+    check_calibration,
+    intent_scores,
+    needs_features,
+    set_intent_state,
+)
 from .teacher_targets import (
     TEACHER_CATS_KEY,
     check_distill_settings,
@@ -30,6 +46,7 @@ from .teacher_targets import (
     soften,
     teacher_cats,
 )
+from .textcat_targets import cats_targets, label_weights
 
 DEFAULT_TEXTCAT_MODEL = Config().from_str(
     """
@@ -64,6 +81,8 @@ MISSING_LABEL = -1
         "distill_weight": 0.0,
         "distill_temperature": 2.0,
         "threshold": 0.5,
+        "out_of_scope_label": None,
+        "rejected_intent": "out_of_scope",
         "scorer": {"@scorers": "spacy_mtl.textcat_scorer.v1"},
     },
     default_score_weights={
@@ -88,6 +107,8 @@ def make_mtl_textcat(
     distill_weight: float,
     distill_temperature: float,
     threshold: float,
+    out_of_scope_label: Optional[str],
+    rejected_intent: str,
     scorer: Optional[Callable],
 ) -> "MultiTaskTextCategorizer":
     """Create a text classifier for multi-task training.
@@ -106,6 +127,9 @@ def make_mtl_textcat(
     distill_temperature (float): Softens the teacher's and the model's distributions in
         that part of the loss (its gradient is scaled back by the temperature).
     threshold (float): Probability at which a multi-label prediction counts as positive.
+    out_of_scope_label (Optional[str]): A training label whose documents are out of scope
+        (CLINC150's "oos"): never a class; they teach low confidence instead.
+    rejected_intent (str): doc._.intent of a document that a calibration rejects.
     scorer (Optional[Callable]): Scores only documents that have gold categories.
     """
     return MultiTaskTextCategorizer(
@@ -118,6 +142,8 @@ def make_mtl_textcat(
         distill_weight=distill_weight,
         distill_temperature=distill_temperature,
         threshold=threshold,
+        out_of_scope_label=out_of_scope_label,
+        rejected_intent=rejected_intent,
         scorer=scorer,
     )
 
@@ -137,6 +163,8 @@ class MultiTaskTextCategorizer(TaskHead):
         distill_weight: float = 0.0,
         distill_temperature: float = 2.0,
         threshold: float = 0.5,
+        out_of_scope_label: Optional[str] = None,
+        rejected_intent: str = "out_of_scope",
         scorer: Optional[Callable] = None,
     ) -> None:
         self.vocab = vocab
@@ -177,6 +205,9 @@ class MultiTaskTextCategorizer(TaskHead):
             "distill_temperature": distill_temperature,
             "threshold": threshold,
             "label_weights": [],
+            "out_of_scope_label": out_of_scope_label,
+            "rejected_intent": rejected_intent,
+            "calibration": None,
         }
 
     def output_size(self) -> Optional[int]:
@@ -192,7 +223,8 @@ class MultiTaskTextCategorizer(TaskHead):
         """Add a label before initialization. RETURNS (int): 1 if new, 0 if known."""
         if not isinstance(label, str):
             raise ValueError(f"Labels of {self.name} must be strings, got {label!r}.")
-        if label in self.labels:
+        if label in self.labels or label == self.cfg["out_of_scope_label"]:
+            # The out-of-scope label is not a class to predict.
             return 0
         self._allow_extra_label()
         self.cfg["labels"].append(label)
@@ -205,8 +237,20 @@ class MultiTaskTextCategorizer(TaskHead):
         if not docs:
             return self.model.ops.alloc2f(0, len(self.labels))
         self.require_encoder_output(docs)
-        logits = self.model.predict(docs)
-        return self._activate(logits)
+        calibration = self.cfg.get("calibration")
+        if not calibration:
+            return self._activate(self.model.predict(docs))
+        if needs_features(calibration):
+            features, logits = predict_features(self.model, docs)
+        else:
+            features, logits = None, self.model.predict(docs)
+        ops = self.model.ops
+        return intent_scores(
+            ops.to_numpy(logits),
+            None if features is None else ops.to_numpy(features),
+            calibration,
+            bool(self.cfg["exclusive_classes"]),
+        )
 
     def _activate(self, logits: Floats2d) -> Floats2d:
         ops = self.model.ops
@@ -214,10 +258,41 @@ class MultiTaskTextCategorizer(TaskHead):
             return ops.softmax(logits, axis=-1)
         return ops.sigmoid(logits)
 
-    def set_annotations(self, docs: Iterable[Doc], scores: Floats2d) -> None:
-        scores = self.model.ops.to_numpy(scores)
+    def set_annotations(self, docs: Iterable[Doc], scores: Union[Floats2d, IntentScores]) -> None:
+        verdicts = scores if isinstance(scores, IntentScores) else None
+        scores = self.model.ops.to_numpy(scores[0] if verdicts else scores)
         for i, doc in enumerate(docs):
             doc.cats = {label: float(scores[i, j]) for j, label in enumerate(self.labels)}
+            if verdicts is not None:
+                set_intent_state(
+                    doc,
+                    self.cfg["rejected_intent"],
+                    verdicts.confidence[i],
+                    verdicts.out_of_scope[i],
+                )
+
+    def is_out_of_scope(self, doc: Doc) -> bool:
+        """Whether a gold document is of the out-of-scope training label (not a class)."""
+        oos = self.cfg.get("out_of_scope_label")
+        return oos is not None and doc.cats.get(oos, 0.0) >= 0.5
+
+    def check_calibration(self, where: str) -> None:
+        """Raise if a stored calibration does not fit the labels (a hand-edited cfg)."""
+        problems = check_calibration(self.name, self.cfg.get("calibration"), len(self.labels))
+        if problems:
+            raise ComponentLoadError(
+                f"Component {self.name!r} ({where}): {'; '.join(problems)}. Run "
+                "python -m spacy_mtl calibrate again on the trained pipeline."
+            )
+
+    def check_labels_fit_model(self, where: str) -> None:
+        super().check_labels_fit_model(where)
+        self.check_calibration(where)
+
+    def score(self, examples: Iterable[Example], **kwargs) -> Dict[str, object]:
+        """Score the documents with categories, leaving out-of-scope ones out (not a class)."""
+        examples = [eg for eg in examples if not self.is_out_of_scope(eg.reference)]
+        return super().score(examples, **kwargs)
 
     task_noun = "document with categories (doc.cats)"
     main_score = "cats_score"
@@ -226,13 +301,14 @@ class MultiTaskTextCategorizer(TaskHead):
         return has_cats(example.reference)
 
     def gold_labels(self, doc: Doc) -> List[str]:
-        return [label for label, value in doc.cats.items() if value >= 0.5]
+        oos = self.cfg.get("out_of_scope_label")
+        return [label for label, value in doc.cats.items() if value >= 0.5 and label != oos]
 
     def labels_in(self, doc: Doc) -> List[str]:
-        return list(doc.cats)
+        return [label for label in doc.cats if label != self.cfg.get("out_of_scope_label")]
 
     def gold_problems(self, example: Example) -> List[str]:
-        if not self.cfg["exclusive_classes"]:
+        if not self.cfg["exclusive_classes"] or self.is_out_of_scope(example.reference):
             return []
         positives = self.gold_labels(example.reference)
         if len(positives) == 1:
@@ -249,7 +325,9 @@ class MultiTaskTextCategorizer(TaskHead):
         annotated document that carries them (rows of zeros elsewhere), or
         None when the head does not distill.
         """
-        targets, mask = self._targets(examples)
+        targets, mask = cats_targets(
+            examples, self.labels, self.name, self.cfg["exclusive_classes"], self.is_out_of_scope
+        )
         return targets, mask, self._teacher_targets(examples, mask)
 
     def _teacher_targets(
@@ -292,14 +370,18 @@ class MultiTaskTextCategorizer(TaskHead):
         probs = ops.to_numpy(self._activate(logits))
         weights = numpy.asarray(self.cfg["label_weights"] or [1.0] * len(self.labels), dtype="f")
         if self.cfg["exclusive_classes"]:
-            annotated = mask.any(axis=1)
+            # A row of uniform targets is an out-of-scope document (see _targets).
+            oos = mask.any(axis=1) & (targets.max(axis=1) < 1.0)
+            annotated = mask.any(axis=1) & ~oos
             gold_ids = numpy.where(annotated, targets.argmax(axis=1), MISSING_LABEL)
             row_weight = ((targets * weights).sum(axis=1, keepdims=True)).astype("f")
             d = self._cross_entropy.get_grad(probs, gold_ids) * row_weight
+            d[oos] = ((probs - targets) * row_weight)[oos]
             # The (label-smoothed) targets thinc's gradient used; zero rows where cats are missing.
             smoothed, row_mask = self._cross_entropy.convert_truths(gold_ids, probs)
             log_probs = numpy.log(numpy.clip(probs, 1e-8, 1.0))
             row_loss = (-(smoothed * row_mask * log_probs) * row_weight).sum(axis=1)
+            row_loss[oos] = (-(targets * log_probs) * row_weight).sum(axis=1)[oos]
             if teacher is not None and teacher.any():
                 d, row_loss = self._distill(logits, teacher, row_weight, d, row_loss)
             loss = float(row_loss.sum())
@@ -338,41 +420,6 @@ class MultiTaskTextCategorizer(TaskHead):
         d = numpy.where(rows[:, None], (1.0 - weight) * d_gold + weight * d_teacher, d_gold)
         loss = numpy.where(rows, (1.0 - weight) * loss_gold + weight * kl, loss_gold)
         return d.astype("f"), loss
-
-    def _targets(self, examples: List[Example]) -> Tuple[numpy.ndarray, numpy.ndarray]:
-        """Gold targets and a mask of which (document, label) cells are annotated."""
-        n_labels = len(self.labels)
-        index = {label: i for i, label in enumerate(self.labels)}
-        targets = numpy.zeros((len(examples), n_labels), dtype="f")
-        mask = numpy.zeros((len(examples), n_labels), dtype="f")
-        for i, eg in enumerate(examples):
-            cats = eg.reference.cats
-            if not cats:
-                continue
-            unknown = [label for label in cats if label not in index]
-            if unknown:
-                raise ValueError(
-                    f"Document {i} of the batch ({describe_doc(eg.reference)}) has categories "
-                    f"{unknown} that {self.name} was not initialized with (labels: "
-                    f"{list(self.labels)}). Add them to the training data or to "
-                    f"[initialize.components.{self.name}.labels]."
-                )
-            if self.cfg["exclusive_classes"]:
-                positives = [label for label, value in cats.items() if value >= 0.5]
-                if len(positives) != 1:
-                    raise ValueError(
-                        f"Document {i} of the batch ({describe_doc(eg.reference)}) has "
-                        f"{len(positives)} positive categories {positives}, but {self.name} "
-                        "has exclusive_classes = true: exactly one label must be 1.0. Set "
-                        "exclusive_classes = false for multi-label data."
-                    )
-                targets[i, index[positives[0]]] = 1.0
-                mask[i, :] = 1.0
-            else:
-                for label, value in cats.items():
-                    targets[i, index[label]] = float(value)
-                    mask[i, index[label]] = 1.0
-        return targets, mask
 
     def scorer_settings(self) -> Dict[str, object]:
         return {
@@ -433,28 +480,12 @@ class MultiTaskTextCategorizer(TaskHead):
                 "an exclusive classifier needs at least two."
             )
         counts, n_annotated = self._corpus_counts or (self._counts, self._n_annotated)
-        self.cfg["label_weights"] = self._label_weights(counts, n_annotated)
+        self.cfg["label_weights"] = label_weights(
+            self.name, self.labels, self.cfg["class_weights"], counts, n_annotated
+        )
         if self.cfg["distill_weight"]:
             if not self._teacher_labels:
                 raise no_targets_error(self.name, "categories", TEACHER_CATS_KEY)
             for teacher_labels, where in self._teacher_labels.items():
                 columns_for(list(self.labels), list(teacher_labels), "categories", where)
         self.model.get_ref("output_layer").set_dim("nO", len(self.labels))
-
-    def _label_weights(self, counts: Dict[str, float], n_annotated: int) -> List[float]:
-        setting = self.cfg["class_weights"]
-        if setting is None:
-            return [1.0] * len(self.labels)
-        if setting == "balanced":
-            n = len(self.labels)
-            return [
-                n_annotated / (n * counts[label]) if counts.get(label) else 1.0
-                for label in self.labels
-            ]
-        unknown = [label for label in setting if label not in self.labels]
-        if unknown:
-            raise ValueError(
-                f"[components.{self.name}.class_weights] names labels {unknown} that are not "
-                f"among the labels {list(self.labels)}."
-            )
-        return [float(setting.get(label, 1.0)) for label in self.labels]

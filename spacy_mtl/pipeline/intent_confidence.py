@@ -1,0 +1,207 @@
+"""Calibrated intent probabilities, an out-of-scope score, and the Doc attributes that show them.
+
+`python -m spacy_mtl calibrate` fits a calibration on held-out data and stores
+it in `mtl_textcat`'s cfg (`cfg["calibration"]`, a JSON-like dict, so it travels
+with to_disk, to_bytes and `spacy package`). This module applies it: the logits
+are scaled (z * scale + bias: one temperature, or one scale and bias a label),
+the out-of-scope score of each document is computed from the calibrated
+logits or the pooled features, and a document whose score falls below the
+stored threshold is rejected. A head without a calibration is untouched.
+
+Registered attributes (on every Doc, with or without a calibration):
+
+- `doc._.intent` (Optional[str]): the top category, or the head's
+  `rejected_intent` (default "out_of_scope") when the document is rejected;
+  None when the document has no categories.
+- `doc._.intent_confidence` (Optional[float]): the chosen score mapped to [0, 1]
+  (the calibrated top probability, or for a score that is not a probability its
+  rank among the in-scope dev documents'); the top probability without a calibration.
+- `doc._.out_of_scope` (bool): whether the score is below the threshold; False
+  when no threshold is stored.
+
+The values are kept in one plain Doc attribute, so they travel with the Doc
+through `nlp.pipe(n_process=...)` and `Doc.to_bytes`.
+"""
+
+from typing import Any, Dict, List, NamedTuple, Optional
+
+import numpy
+from spacy.tokens import Doc
+
+# The scores a calibration may choose, each higher for a more in-scope document.
+SCORES = ("max_prob", "energy", "mahalanobis")
+# The plain attribute that holds {"intent", "confidence", "out_of_scope"} for a document.
+STATE_ATTR = "spacy_mtl_intent"
+
+
+class IntentScores(NamedTuple):
+    """What a calibrated `mtl_textcat.predict` returns: probabilities and, per document, its
+    confidence in [0, 1] and whether it is rejected as out of scope."""
+
+    probs: numpy.ndarray
+    confidence: numpy.ndarray
+    out_of_scope: numpy.ndarray
+
+
+def _state(doc: Doc) -> Optional[Dict[str, Any]]:
+    return doc._.get(STATE_ATTR)
+
+
+def get_intent(doc: Doc) -> Optional[str]:
+    state = _state(doc)
+    if state is not None and state["out_of_scope"]:
+        return state["intent"]
+    return max(doc.cats, key=doc.cats.__getitem__) if doc.cats else None
+
+
+def get_intent_confidence(doc: Doc) -> Optional[float]:
+    state = _state(doc)
+    if state is not None:
+        return state["confidence"]
+    return float(max(doc.cats.values())) if doc.cats else None
+
+
+def get_out_of_scope(doc: Doc) -> bool:
+    state = _state(doc)
+    return bool(state is not None and state["out_of_scope"])
+
+
+def register_extensions() -> None:
+    """Register the Doc attributes (once; a reload keeps the first registration)."""
+    if not Doc.has_extension(STATE_ATTR):
+        Doc.set_extension(STATE_ATTR, default=None)
+    for name, getter in (
+        ("intent", get_intent),
+        ("intent_confidence", get_intent_confidence),
+        ("out_of_scope", get_out_of_scope),
+    ):
+        if not Doc.has_extension(name):
+            Doc.set_extension(name, getter=getter)
+
+
+register_extensions()
+
+
+def set_intent_state(doc: Doc, rejected_intent: str, confidence: float, rejected: bool) -> None:
+    """Store a calibrated head's verdict on a document."""
+    doc._.set(
+        STATE_ATTR,
+        {
+            "intent": rejected_intent,
+            "confidence": float(confidence),
+            "out_of_scope": bool(rejected),
+        },
+    )
+
+
+def calibrated_logits(logits: numpy.ndarray, calibration: Dict[str, Any]) -> numpy.ndarray:
+    """z * scale + bias: one temperature (scale = 1/T) or a scale and bias per label."""
+    scale = numpy.asarray(calibration.get("scale", [1.0]), dtype="f")
+    bias = numpy.asarray(calibration.get("bias") or [0.0], dtype="f")
+    return (numpy.asarray(logits, dtype="f") * scale + bias).astype("f")
+
+
+def activate(logits: numpy.ndarray, exclusive: bool) -> numpy.ndarray:
+    """Softmax (exclusive) or sigmoid (multi-label) of logits, in numpy."""
+    if exclusive:
+        shifted = logits - logits.max(axis=1, keepdims=True)
+        exp = numpy.exp(shifted)
+        return (exp / exp.sum(axis=1, keepdims=True)).astype("f")
+    return (1.0 / (1.0 + numpy.exp(-logits))).astype("f")
+
+
+def raw_score(
+    kind: str,
+    logits: numpy.ndarray,
+    features: Optional[numpy.ndarray],
+    exclusive: bool,
+    stats: Optional[Dict[str, Any]] = None,
+) -> numpy.ndarray:
+    """One out-of-scope score a document, higher when more in scope.
+
+    kind (str): "max_prob" (the top calibrated probability), "energy" (the
+        log-sum-exp of the calibrated logits, Liu et al. 2020; for multi-label the
+        sum of softplus) or "mahalanobis" (minus the smallest squared Mahalanobis
+        distance of the pooled features to a class mean, shared covariance, Lee
+        et al. 2018).
+    logits (numpy.ndarray): Calibrated logits, one row a document.
+    features (Optional[numpy.ndarray]): Pooled features (for "mahalanobis").
+    exclusive (bool): Softmax or sigmoid head.
+    stats (Optional[Dict[str, Any]]): {"means", "whiten"} for "mahalanobis".
+    RETURNS (numpy.ndarray): The scores.
+    """
+    logits = numpy.asarray(logits, dtype="f8")
+    if kind == "max_prob":
+        return activate(logits, exclusive).max(axis=1).astype("f8")
+    if kind == "energy":
+        if exclusive:
+            top = logits.max(axis=1, keepdims=True)
+            return (top[:, 0] + numpy.log(numpy.exp(logits - top).sum(axis=1))).astype("f8")
+        return numpy.logaddexp(0.0, logits).sum(axis=1)
+    if kind == "mahalanobis":
+        if stats is None or features is None:
+            raise ValueError("The Mahalanobis score needs the class means of the training data.")
+        whiten = numpy.asarray(stats["whiten"], dtype="f8")
+        means = numpy.asarray(stats["means"], dtype="f8")
+        projected = numpy.asarray(features, dtype="f8") @ whiten
+        # ||a - b||^2 = |a|^2 - 2ab + |b|^2, for every document and class at once.
+        dist = (
+            (projected**2).sum(axis=1, keepdims=True)
+            - 2 * projected @ means.T
+            + (means**2).sum(axis=1)[None, :]
+        )
+        return -dist.min(axis=1)
+    raise ValueError(f"Unknown out-of-scope score {kind!r}: choose one of {', '.join(SCORES)}.")
+
+
+def to_confidence(scores: numpy.ndarray, calibration: Dict[str, Any]) -> numpy.ndarray:
+    """Scores mapped to [0, 1]: a probability as it is, another score by its rank among the
+    in-scope dev documents' scores (stored quantiles, interpolated)."""
+    quantiles = calibration.get("score_quantiles")
+    if calibration.get("score") == "max_prob" or not quantiles:
+        return numpy.clip(scores, 0.0, 1.0)
+    levels = numpy.linspace(0.0, 1.0, len(quantiles))
+    return numpy.interp(scores, numpy.asarray(quantiles, dtype="f8"), levels)
+
+
+def needs_features(calibration: Optional[Dict[str, Any]]) -> bool:
+    return bool(calibration) and calibration.get("score") == "mahalanobis"
+
+
+def intent_scores(
+    logits: numpy.ndarray,
+    features: Optional[numpy.ndarray],
+    calibration: Dict[str, Any],
+    exclusive: bool,
+) -> IntentScores:
+    """Calibrated probabilities, confidences and rejections for a batch.
+
+    logits (numpy.ndarray): The head's raw logits.
+    features (Optional[numpy.ndarray]): Its pooled features (needed for "mahalanobis").
+    calibration (Dict[str, Any]): The head's cfg["calibration"].
+    exclusive (bool): Softmax or sigmoid head.
+    RETURNS (IntentScores): The probabilities, confidences and rejections.
+    """
+    z = calibrated_logits(logits, calibration)
+    probs = activate(z, exclusive)
+    kind = calibration.get("score") or "max_prob"
+    scores = raw_score(kind, z, features, exclusive, calibration.get("mahalanobis"))
+    threshold = calibration.get("threshold")
+    rejected = scores < threshold if threshold is not None else numpy.zeros(len(scores), dtype=bool)
+    return IntentScores(probs, to_confidence(scores, calibration), rejected)
+
+
+def check_calibration(name: str, calibration: Any, n_labels: int) -> List[str]:
+    """What is wrong with a stored calibration for a head with n_labels labels (empty if fine)."""
+    if calibration is None:
+        return []
+    if not isinstance(calibration, dict):
+        return [f"calibration must be a mapping, got {type(calibration).__name__}"]
+    problems = []
+    for key in ("scale", "bias"):
+        values = calibration.get(key) or [1.0]
+        if len(values) not in (1, n_labels):
+            problems.append(f"calibration {key} has {len(values)} values for {n_labels} labels")
+    if calibration.get("score", "max_prob") not in SCORES:
+        problems.append(f"calibration score {calibration.get('score')!r} is not one of {SCORES}")
+    return problems
