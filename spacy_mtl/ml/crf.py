@@ -309,6 +309,17 @@ class LinearChainCRF(torch.nn.Module):
             numpy_of(self.end_transitions).copy(),
         )
 
+    @torch.no_grad()
+    def span_scores(self) -> Tuple[numpy.ndarray, numpy.ndarray, numpy.ndarray, float]:
+        """Transitions without the penalty, start scores with it, end scores and the penalty,
+        as numpy arrays: what `span_confidence.span_log_probabilities` takes."""
+        return (
+            self.transitions.detach().cpu().numpy().copy(),
+            (self.start_transitions + self.start_penalty).detach().cpu().numpy(),
+            self.end_transitions.detach().cpu().numpy().copy(),
+            FORBIDDEN,
+        )
+
 
 class _FromNumpy(torch.autograd.Function):
     """Losses computed in numpy, with the function that gives their gradient, in autograd."""

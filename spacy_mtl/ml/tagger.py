@@ -27,6 +27,7 @@ from thinc.api import (
 from thinc.types import Floats2d
 
 from .crf import MISSING, LinearChainCRF
+from .span_confidence import span_log_probabilities
 from .viterbi import viterbi
 
 # One document's teacher targets to distill from: (tokens, tags) marginals, or None.
@@ -146,6 +147,49 @@ def crf_decode(tagger: Model, emissions: List[Floats2d], chunk_size: int = 64) -
         for i, path in zip(chunk, viterbi(padded, lengths, *scores)):
             paths[i] = path
     return paths
+
+
+def crf_span_log_probabilities(
+    tagger: Model,
+    emissions: List[Floats2d],
+    spans: List[Sequence[Tuple[int, int, int]]],
+    temperature: float = 1.0,
+    chunk_size: int = 64,
+) -> List[numpy.ndarray]:
+    """log P(exactly these tokens form one entity of this label) of each span, under the CRF.
+
+    In numpy, as decoding (`span_confidence.py`); documents without spans cost nothing.
+
+    emissions (List[Floats2d]): (tokens, tags) scores of each document.
+    spans (List[Sequence[Tuple[int, int, int]]]): Each document's (first token, end token
+        (exclusive), label index) spans.
+    temperature (float): Divides every score of the CRF (emissions, transitions, start,
+        end) first: a calibration that keeps the best path.
+    RETURNS (List[numpy.ndarray]): One (spans,) float64 array per document.
+    """
+    transitions, start, end, penalty = crf_module(tagger).span_scores()
+    scale = 1.0 / temperature
+    out = [numpy.zeros((len(doc_spans),)) for doc_spans in spans]
+    with_spans = [e if len(s) else e[:0] for e, s in zip(emissions, spans)]
+    for chunk in _chunks_by_length(with_spans, chunk_size):
+        padded = tagger.ops.to_numpy(tagger.ops.pad([emissions[i] for i in chunk]))
+        lengths = numpy.array([emissions[i].shape[0] for i in chunk])
+        rows = numpy.array(
+            [(row, *span) for row, i in enumerate(chunk) for span in spans[i]], dtype="int64"
+        )
+        log_probs = span_log_probabilities(
+            padded * scale if scale != 1.0 else padded,
+            lengths,
+            rows,
+            transitions * scale,
+            start * scale,
+            end * scale,
+            penalty * scale,
+        )
+        counts = numpy.cumsum([len(spans[i]) for i in chunk])[:-1]
+        for i, values in zip(chunk, numpy.split(log_probs, counts)):
+            out[i] = values
+    return out
 
 
 def crf_marginals(

@@ -11,12 +11,12 @@ cross-entropy against them at `distill_temperature` (`LinearChainCRF.soft_loss`)
 
 import warnings
 from itertools import groupby
-from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
+from typing import Any, Callable, Dict, Iterable, List, NamedTuple, Optional, Sequence, Tuple, Union
 
 import numpy
 from spacy.attrs import IS_SPACE
 from spacy.language import Language
-from spacy.tokens import Doc
+from spacy.tokens import Doc, Span
 from spacy.training import Example, biluo_tags_to_spans, iob_to_biluo
 from spacy.vocab import Vocab
 from thinc.api import Config, Model
@@ -29,8 +29,18 @@ from ..ml.tagger import (
     crf_loss,
     crf_marginals,
     crf_module,
+    crf_span_log_probabilities,
     crf_update,
     set_context_labels,
+)
+from .checked_loading import ComponentLoadError
+from .entity_confidence import (
+    CALIBRATION_KEY,
+    calibrated,
+    check_calibration,
+    check_confidence_settings,
+    set_confidences,
+    temperature_of,
 )
 from .head import TaskHead
 from .teacher_targets import (
@@ -65,6 +75,8 @@ task_weight = 1.0
         "model": DEFAULT_NER_MODEL,
         "distill_weight": 0.0,
         "distill_temperature": 2.0,
+        "confidences": True,
+        "confidence_threshold": None,
         "scorer": {"@scorers": "spacy_mtl.ner_scorer.v1"},
     },
     default_score_weights={"ents_f": 1.0, "ents_p": None, "ents_r": None, "ents_per_type": None},
@@ -75,6 +87,8 @@ def make_mtl_ner(
     model: Model,
     distill_weight: float,
     distill_temperature: float,
+    confidences: bool,
+    confidence_threshold: Optional[float],
     scorer: Optional[Callable],
 ) -> "MultiTaskEntityRecognizer":
     """Create a CRF entity recogniser for multi-task training.
@@ -86,6 +100,10 @@ def make_mtl_ner(
         distill-targets`); 0 for none.
     distill_temperature (float): Softens the teacher's marginals and the CRF's scores in
         that part of the loss.
+    confidences (bool): Give each predicted entity `Span._.confidence`, the (calibrated)
+        probability under the CRF that exactly its tokens form one entity of its label.
+    confidence_threshold (Optional[float]): Drop predicted entities whose confidence is
+        below this; None (the default) keeps them all.
     scorer (Optional[Callable]): Scores only documents with entity annotation.
     """
     return MultiTaskEntityRecognizer(
@@ -94,8 +112,17 @@ def make_mtl_ner(
         name,
         distill_weight=distill_weight,
         distill_temperature=distill_temperature,
+        confidences=confidences,
+        confidence_threshold=confidence_threshold,
         scorer=scorer,
     )
+
+
+class EntityScores(NamedTuple):
+    """What `mtl_ner.predict` gives `set_annotations`: the best tags and the scores behind them."""
+
+    tag_ids: List[List[int]]
+    emissions: List[Floats2d]
 
 
 class MultiTaskEntityRecognizer(TaskHead):
@@ -109,6 +136,8 @@ class MultiTaskEntityRecognizer(TaskHead):
         *,
         distill_weight: float = 0.0,
         distill_temperature: float = 2.0,
+        confidences: bool = True,
+        confidence_threshold: Optional[float] = None,
         scorer: Optional[Callable] = None,
     ) -> None:
         self.vocab = vocab
@@ -116,10 +145,14 @@ class MultiTaskEntityRecognizer(TaskHead):
         self.name = name
         self.scorer = scorer
         check_distill_settings(name, distill_weight, distill_temperature)
+        check_confidence_settings(name, confidences, confidence_threshold)
+        self.confidences = confidences
+        self.confidence_threshold = confidence_threshold
         self.cfg: Dict[str, Any] = {
             "labels": [],
             "distill_weight": distill_weight,
             "distill_temperature": distill_temperature,
+            CALIBRATION_KEY: None,
         }
 
     @property
@@ -154,14 +187,32 @@ class MultiTaskEntityRecognizer(TaskHead):
         self.vocab.strings.add(label)
         return 1
 
-    def predict(self, docs: Iterable[Doc]) -> List[List[int]]:
-        """The best BIO tag ids of each document under the CRF's constraints."""
+    def predict(self, docs: Iterable[Doc]) -> EntityScores:
+        """The best BIO tag ids of each document under the CRF's constraints, and the
+        emission scores (for the entities' confidences)."""
         docs = list(docs)
         if not docs:
-            return []
+            return EntityScores([], [])
         self.require_encoder_output(docs)
         emissions = self.model.predict(docs)
-        return crf_decode(self.model, emissions)
+        return EntityScores(crf_decode(self.model, emissions), emissions)
+
+    @property
+    def calibration(self) -> Optional[Dict[str, Any]]:
+        """The stored calibration of the entities' confidences, or None (raw probabilities)."""
+        return self.cfg.get(CALIBRATION_KEY)
+
+    def set_calibration(self, calibration: Optional[Dict[str, Any]]) -> None:
+        """Store a calibration (see spacy_mtl/pipeline/entity_confidence.py), or None."""
+        check_calibration(calibration, f"Component {self.name!r}")
+        self.cfg[CALIBRATION_KEY] = calibration
+
+    def check_trained_for(self, where: str, configured: Dict[str, Any]) -> None:
+        super().check_trained_for(where, configured)
+        try:
+            check_calibration(self.calibration, f"Component {self.name!r} ({where}/cfg)")
+        except ValueError as err:
+            raise ComponentLoadError(str(err)) from None
 
     def marginals(self, docs: Iterable[Doc]) -> List[numpy.ndarray]:
         """Each document's (tokens, tags) posterior tag marginals, in `tag_names` order.
@@ -174,16 +225,38 @@ class MultiTaskEntityRecognizer(TaskHead):
         self.require_encoder_output(docs)
         return crf_marginals(self.model, self.model.predict(docs))
 
-    def set_annotations(self, docs: Iterable[Doc], tag_ids: List[List[int]]) -> None:
+    def set_annotations(
+        self, docs: Iterable[Doc], scores: Union[EntityScores, List[List[int]]]
+    ) -> None:
+        """Set the entities, each with its confidence when `scores` carries the emissions.
+
+        Entities below `confidence_threshold` are dropped (their tokens become "O").
+        """
+        docs = list(docs)
+        tag_ids, emissions = scores if isinstance(scores, EntityScores) else (scores, None)
         names = self.tag_names
-        for doc, ids in zip(docs, tag_ids):
-            tags = [names[i] for i in ids]
-            if any(ids):
-                # Whitespace tokens are never part of an entity, as in spaCy's own NER.
-                for i, is_space in enumerate(doc.to_array(IS_SPACE).tolist()):
-                    if is_space:
-                        tags[i] = "O"
-            doc.set_ents(biluo_tags_to_spans(doc, _bio_to_biluo(tags)), default="outside")
+        entities = [_entities(doc, [names[i] for i in ids]) for doc, ids in zip(docs, tag_ids)]
+        confidences = self.entity_confidences(emissions, entities)
+        for doc, ents, values in zip(docs, entities, confidences):
+            if values is not None and self.confidence_threshold is not None:
+                kept = [i for i, value in enumerate(values) if value >= self.confidence_threshold]
+                ents, values = [ents[i] for i in kept], values[kept]
+            doc.set_ents(ents, default="outside")
+            set_confidences(doc, ents, values)
+
+    def entity_confidences(
+        self, emissions: Optional[List[Floats2d]], entities: List[Sequence[Span]]
+    ) -> List[Optional[numpy.ndarray]]:
+        """Each document's entities' (calibrated) confidences; None where not computed."""
+        if emissions is None or not self.confidences:
+            return [None] * len(entities)
+        label_ids = {label: i for i, label in enumerate(self.labels)}
+        spans = [[(e.start, e.end, label_ids[e.label_]) for e in ents] for ents in entities]
+        calibration = self.calibration
+        log_probs = crf_span_log_probabilities(
+            self.model, emissions, spans, temperature=temperature_of(calibration)
+        )
+        return [calibrated(values, calibration) for values in log_probs]
 
     task_noun = "entities"
     main_score = "ents_f"
@@ -362,6 +435,15 @@ class MultiTaskEntityRecognizer(TaskHead):
         if not labels:
             raise ValueError(f"{key}: {context!r} has no labels; initialize it first.")
         return labels
+
+
+def _entities(doc: Doc, tags: List[str]) -> List[Span]:
+    """The entities BIO tags give, whitespace tokens left out as in spaCy's own NER."""
+    if any(tag != "O" for tag in tags):
+        for i, is_space in enumerate(doc.to_array(IS_SPACE).tolist()):
+            if is_space:
+                tags[i] = "O"
+    return biluo_tags_to_spans(doc, _bio_to_biluo(tags))
 
 
 def _bio_to_biluo(tags: List[str]) -> List[str]:
