@@ -12,6 +12,7 @@ from typing import Callable, List, Optional
 
 from .annotate.cli import add_annotate_command
 from .convert.cli import add_convert_command, run_convert  # noqa: F401 (run_convert: as before)
+from .evaluate.cli import add_evaluate_command
 from .serve.cli import add_serve_command
 
 PROG = "python -m spacy_mtl"
@@ -81,6 +82,7 @@ COMMANDS: List[Callable[[argparse._SubParsersAction], None]] = [add_convert_comm
 COMMANDS.append(add_annotate_command)
 COMMANDS.append(add_distill_command)
 COMMANDS.append(add_serve_command)
+COMMANDS.append(add_evaluate_command)
 
 
 def make_parser() -> argparse.ArgumentParser:
