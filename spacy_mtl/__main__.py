@@ -14,6 +14,7 @@ from .annotate.cli import add_annotate_command
 from .convert.cli import add_convert_command, run_convert  # noqa: F401 (run_convert: as before)
 from .evaluate.cli import add_evaluate_command
 from .serve.cli import add_serve_command
+from .update.cli import add_update_command
 
 PROG = "python -m spacy_mtl"
 
@@ -83,6 +84,7 @@ COMMANDS.append(add_annotate_command)
 COMMANDS.append(add_distill_command)
 COMMANDS.append(add_serve_command)
 COMMANDS.append(add_evaluate_command)
+COMMANDS.append(add_update_command)
 
 
 def make_parser() -> argparse.ArgumentParser:

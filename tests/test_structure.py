@@ -20,7 +20,17 @@ LAYERS = [
     ("ml",),
     ("pipeline",),
     ("training",),
-    ("convert", "annotate", "serve", "distill", "evaluate", "debug_data", "calibrate", "__main__"),
+    (
+        "convert",
+        "annotate",
+        "serve",
+        "distill",
+        "evaluate",
+        "debug_data",
+        "calibrate",
+        "update",
+        "__main__",
+    ),
 ]
 
 
