@@ -10,6 +10,9 @@ that reads it:
 - ``csv`` (delimited.py): a header naming ``text`` and ``label`` or ``labels``. Categories.
 - ``columns`` and ``intents`` (columns.py): the character-column slots files and intents
   files of Chinese corpora. Entities, and categories with an intents file.
+- ``prodigy`` (prodigy.py): Prodigy's annotations (db-out JSONL), a file or a folder of
+  sessions. ``labelstudio`` (labelstudio.py): a Label Studio JSON export. ``rasa``
+  (rasa.py): Rasa NLU YAML. Categories and entities, merged by text (sessions.py).
 
 Entity tags are read by tags.py; errors, reading lines, tasks, categories and the atomic
 writing of the output are common.py's; the ``convert`` command is cli.py's. This module only
@@ -51,6 +54,9 @@ from .joint import (
     read_joint,
 )
 from .jsonl import FORMAT_JSONL, JSONL_TASKS, read_jsonl
+from .labelstudio import FORMAT_LABELSTUDIO, LABELSTUDIO_TASKS, read_labelstudio
+from .prodigy import FORMAT_PRODIGY, PRODIGY_TASKS, read_prodigy
+from .rasa import FORMAT_RASA, RASA_TASKS, read_rasa
 
 FORMAT_TASKS = {
     FORMAT_JOINT: JOINT_TASKS,
@@ -59,8 +65,17 @@ FORMAT_TASKS = {
     FORMAT_CSV: CSV_TASKS,
     FORMAT_COLUMNS: COLUMNS_TASKS,
     FORMAT_INTENTS: INTENTS_TASKS,
+    FORMAT_PRODIGY: PRODIGY_TASKS,
+    FORMAT_LABELSTUDIO: LABELSTUDIO_TASKS,
+    FORMAT_RASA: RASA_TASKS,
 }
 FORMATS = tuple(FORMAT_TASKS)
+# The annotation tools' formats: categories and entities, read alike.
+_TOOL_READERS = {
+    FORMAT_PRODIGY: read_prodigy,
+    FORMAT_LABELSTUDIO: read_labelstudio,
+    FORMAT_RASA: read_rasa,
+}
 
 __all__ = [
     "CSV_LABELS_SEPARATOR",
@@ -72,6 +87,9 @@ __all__ = [
     "FORMAT_IOB",
     "FORMAT_JOINT",
     "FORMAT_JSONL",
+    "FORMAT_LABELSTUDIO",
+    "FORMAT_PRODIGY",
+    "FORMAT_RASA",
     "FORMAT_TASKS",
     "JOINT_LABELS_FILE",
     "JOINT_TAGS_FILE",
@@ -95,6 +113,9 @@ __all__ = [
     "read_iob",
     "read_joint",
     "read_jsonl",
+    "read_labelstudio",
+    "read_prodigy",
+    "read_rasa",
     "write_docbin",
 ]
 
@@ -120,9 +141,10 @@ def read_corpus(
         "joint", "iob" and "columns" a continuation tag that begins an entity
         or an entity without its end tag in a file with end tags (tags.py),
         for "jsonl" and "csv" documents without exactly one category in
-        exclusive mode.
-    exclusive (Optional[bool]): For "jsonl" and "csv": whether the
-        categories are mutually exclusive; None infers it from the file.
+        exclusive mode, for "prodigy", "labelstudio" and "rasa" conflicting
+        answers and misaligned entities (and roles for "rasa").
+    exclusive (Optional[bool]): For "jsonl", "csv" and the tools' formats:
+        whether the categories are mutually exclusive; None infers it from the file.
     intents (Optional[Union[str, Path]]): For "columns": the intents file of
         the slots file `input_path`.
     RETURNS (List[Doc]): The documents.
@@ -139,6 +161,8 @@ def read_corpus(
         return read_intents(input_path, lang=lang)
     if format == FORMAT_COLUMNS:
         return read_columns(input_path, intents_path=intents, lang=lang, tasks=tasks, strict=strict)
+    if format in _TOOL_READERS:
+        return _TOOL_READERS[format](input_path, lang=lang, strict=strict, exclusive=exclusive)
     if format == FORMAT_JSONL:
         return read_jsonl(input_path, lang=lang, strict=strict, exclusive=exclusive)
     return read_csv(input_path, lang=lang, strict=strict, exclusive=exclusive)

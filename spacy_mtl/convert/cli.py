@@ -34,7 +34,7 @@ def add_convert_command(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "format", choices=FORMATS, metavar="FORMAT", help=f"one of {', '.join(FORMATS)}"
     )
-    parser.add_argument("input", metavar="INPUT", help="input file (a folder for joint)")
+    parser.add_argument("input", metavar="INPUT", help="file; folder: joint, prodigy sessions")
     parser.add_argument("output", metavar="OUTPUT", help=".spacy file to write")
     parser.add_argument("--lang", default="en", help="language code (default: en)")
     parser.add_argument(
@@ -53,7 +53,8 @@ def add_convert_command(subparsers: argparse._SubParsersAction) -> None:
         action="store_true",
         help="stop at what is otherwise repaired or warned about: joint, iob, columns: an I- tag "
         "that begins an entity, a BIOES/BILUO entity without its end tag; jsonl, csv: a "
-        "document without exactly one category in exclusive mode",
+        "document without exactly one category in exclusive mode; prodigy, labelstudio, rasa: "
+        "conflicting answers for a text, an entity whose edges fall inside a token, a Rasa role",
     )
     cats_mode = parser.add_mutually_exclusive_group()
     cats_mode.add_argument(
@@ -62,15 +63,16 @@ def add_convert_command(subparsers: argparse._SubParsersAction) -> None:
         action="store_const",
         const=True,
         default=None,
-        help="jsonl, csv: the categories are exclusive, one per document: check that "
-        "(default: when the file gives one class a document, with label)",
+        help="jsonl, csv, prodigy, labelstudio: the categories are exclusive, one per document "
+        "(default: when the file gives one class a document)",
     )
     cats_mode.add_argument(
         "--multilabel",
         dest="exclusive",
         action="store_const",
         const=False,
-        help="jsonl, csv: the categories are multi-label: any number per document",
+        help="jsonl, csv, prodigy, labelstudio: the categories are multi-label: any number per "
+        "document (prodigy: a rejected binary label is then a 0.0)",
     )
     parser.set_defaults(func=run_convert)
 
