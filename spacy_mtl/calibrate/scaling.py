@@ -1,0 +1,126 @@
+"""Fitting the logit scaling of a calibration by minimising the dev set's negative log-likelihood.
+
+Exclusive heads: one temperature (z / T, Guo et al. 2017) or vector scaling (a
+positive scale and a bias per label). Multi-label heads: one temperature shared
+by every label's sigmoid, or Platt scaling per label. The method is chosen by
+two-fold cross-validated NLL on the dev data, so that the per-label methods,
+with many more parameters, win only where they generalise.
+"""
+
+from typing import Any, Dict, Tuple
+
+import numpy
+
+# L2 pull of vector / Platt parameters towards the temperature fit: keeps rare labels sane.
+PER_LABEL_L2 = 1e-3
+# Bounds of the fitted temperature: a dev set without errors drives the NLL's optimum to T -> 0.
+MIN_TEMPERATURE, MAX_TEMPERATURE = 0.1, 100.0
+# The methods per head kind: the shared one first.
+METHODS = {True: ("temperature", "vector"), False: ("temperature", "per_label")}
+
+
+def _nll(torch, z, targets, mask, exclusive: bool):
+    if exclusive:
+        return -(torch.log_softmax(z, dim=1) * targets).sum(dim=1).mean()
+    bce = torch.nn.functional.binary_cross_entropy_with_logits(z, targets, reduction="none")
+    return (bce * mask).sum() / mask.sum().clamp(min=1.0)
+
+
+def fit_scaling(
+    logits: numpy.ndarray,
+    targets: numpy.ndarray,
+    mask: numpy.ndarray,
+    exclusive: bool,
+    method: str,
+) -> Dict[str, Any]:
+    """The scale and bias of one method, fitted with L-BFGS on the NLL.
+
+    logits (numpy.ndarray): Raw logits, one row a document.
+    targets (numpy.ndarray): One-hot (exclusive) or 0/1 targets.
+    mask (numpy.ndarray): Annotated cells (multi-label; ones for exclusive).
+    exclusive (bool): Softmax or sigmoid head.
+    method (str): "temperature", "vector" (exclusive) or "per_label" (multi-label).
+    RETURNS (Dict[str, Any]): {"method", "scale": [..], "bias": [..] or None}.
+    """
+    import torch
+
+    z = torch.tensor(numpy.asarray(logits), dtype=torch.float64)
+    y = torch.tensor(numpy.asarray(targets), dtype=torch.float64)
+    m = torch.tensor(numpy.asarray(mask), dtype=torch.float64)
+    per_label = method != "temperature"
+    n = z.shape[1] if per_label else 1
+    start = 0.0
+    if per_label:
+        start = -float(
+            numpy.log(fit_scaling(logits, targets, mask, exclusive, "temperature")["temperature"])
+        )
+    log_scale = torch.full((n,), start, dtype=torch.float64, requires_grad=True)
+    bias = torch.zeros(n, dtype=torch.float64, requires_grad=per_label)
+    params = [log_scale, bias] if per_label else [log_scale]
+    optimizer = torch.optim.LBFGS(params, max_iter=200, line_search_fn="strong_wolfe")
+
+    def closure():
+        optimizer.zero_grad()
+        loss = _nll(torch, z * log_scale.exp() + bias, y, m, exclusive)
+        if per_label:
+            loss = loss + PER_LABEL_L2 * (((log_scale - start) ** 2).sum() + (bias**2).sum())
+        loss.backward()
+        return loss
+
+    optimizer.step(closure)
+    bounded = log_scale.detach().clamp(-numpy.log(MAX_TEMPERATURE), -numpy.log(MIN_TEMPERATURE))
+    scale = bounded.exp().numpy().tolist()
+    result = {"method": method, "scale": scale, "bias": None}
+    if per_label:
+        result["bias"] = bias.detach().numpy().tolist()
+    else:
+        result["temperature"] = 1.0 / scale[0]
+    return result
+
+
+def nll_of(
+    calibration: Dict[str, Any],
+    logits: numpy.ndarray,
+    targets: numpy.ndarray,
+    mask: numpy.ndarray,
+    exclusive: bool,
+) -> float:
+    """The mean NLL of the data under a fitted scaling."""
+    import torch
+
+    scale = numpy.asarray(calibration["scale"])
+    bias = numpy.asarray(calibration["bias"] or [0.0])
+    z = torch.tensor(numpy.asarray(logits) * scale + bias, dtype=torch.float64)
+    y = torch.tensor(numpy.asarray(targets), dtype=torch.float64)
+    m = torch.tensor(numpy.asarray(mask), dtype=torch.float64)
+    return float(_nll(torch, z, y, m, exclusive))
+
+
+def choose_scaling(
+    logits: numpy.ndarray,
+    targets: numpy.ndarray,
+    mask: numpy.ndarray,
+    exclusive: bool,
+    seed: int = 0,
+) -> Tuple[Dict[str, Any], Dict[str, float]]:
+    """Fit each method, choose by two-fold cross-validated NLL, refit the winner on all.
+
+    RETURNS (Tuple[Dict[str, Any], Dict[str, float]]): The chosen scaling and
+        every method's cross-validated NLL.
+    """
+    order = numpy.random.default_rng(seed).permutation(len(logits))
+    folds = [order[: len(order) // 2], order[len(order) // 2 :]]
+    cv = {}
+    for method in METHODS[exclusive]:
+        total = 0.0
+        for k in (0, 1):
+            fit_rows, test_rows = folds[k], folds[1 - k]
+            fitted = fit_scaling(
+                logits[fit_rows], targets[fit_rows], mask[fit_rows], exclusive, method
+            )
+            total += nll_of(
+                fitted, logits[test_rows], targets[test_rows], mask[test_rows], exclusive
+            )
+        cv[method] = total / 2
+    best = min(cv, key=cv.__getitem__)
+    return fit_scaling(logits, targets, mask, exclusive, best), cv
