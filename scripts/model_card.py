@@ -37,6 +37,10 @@ from spacy_mtl.annotation import has_cats, has_ents
 from spacy_mtl.scorers import REPORT_METRICS as METRICS
 
 CHART_NAME = "scores.png"
+# The systems in scores.json: the packaged (joint) pipeline, and the single-task baselines
+# given to `evaluate --compare TEXTCAT NER`.
+JOINT = "pipeline"
+SINGLE = "compare"
 BAR_WIDTH = 40
 
 
@@ -69,8 +73,10 @@ def make_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("pipeline", type=Path, help="the trained pipeline folder")
     parser.add_argument("output", type=Path, help="folder to write: the pipeline and its card")
-    parser.add_argument("--scores", type=Path, required=True, help="scripts/evaluate.py's JSON")
-    parser.add_argument("--chart", type=Path, help="scripts/evaluate.py's PNG chart")
+    parser.add_argument(
+        "--scores", type=Path, required=True, help="scores.json of python -m spacy_mtl evaluate"
+    )
+    parser.add_argument("--chart", type=Path, help="scores.png of python -m spacy_mtl evaluate")
     parser.add_argument("--config", help="the config file the pipeline was trained with")
     parser.add_argument(
         "--corpus",
@@ -173,7 +179,7 @@ def describe_corpus(name: str, path: Path) -> Dict[str, Any]:
 
 def test_performance(scores: Dict[str, Any]) -> Dict[str, Any]:
     """The joint model's test scores for meta.json, as fractions."""
-    joint = scores["joint"]
+    joint = scores[JOINT]
     result = {key: joint.get(key) for key, _ in METRICS}
     result["ents_per_type"] = joint.get("ents_per_type") or {}
     result["n_docs"] = scores["n_docs"]
@@ -191,8 +197,8 @@ def render_card(
     has_chart: bool,
 ) -> str:
     """The model card, in Markdown: its sections in order."""
-    joint = scores["joint"]
-    single = scores.get("single")
+    joint = scores[JOINT]
+    single = scores.get(SINGLE)
     lines = summary_lines(meta)
     lines += test_score_lines(scores)
     lines += per_type_lines(joint, single)
@@ -234,13 +240,13 @@ def summary_lines(meta: Dict[str, Any]) -> List[str]:
 
 def test_score_lines(scores: Dict[str, Any]) -> List[str]:
     """How the test set was scored, and the scores per task against the baselines."""
-    joint = scores["joint"]
-    single = scores.get("single")
+    joint = scores[JOINT]
+    single = scores.get(SINGLE)
     n_docs = scores["n_docs"]
     lines = [
         "## Test scores",
         "",
-        f"Scored by `scripts/evaluate.py` on the held-out test set `{scores['test']}`: "
+        f"Scored by `python -m spacy_mtl evaluate` on the held-out test set `{scores['test']}`: "
         f"{n_docs} documents ({scores.get('n_docs_cats', n_docs)} with an intent, "
         f"{scores.get('n_docs_ents', n_docs)} with slot annotation), read with their own tokens. "
         "Intent accuracy counts documents whose top intent is right; macro F averages the "
@@ -293,7 +299,7 @@ def chart_lines(
 
 def comparison_lines(scores: Dict[str, Any]) -> List[str]:
     """What the baselines are, their step budgets, and which metrics each side wins."""
-    joint, single = scores["joint"], scores["single"]
+    joint, single = scores[JOINT], scores[SINGLE]
     better = [t for k, t in METRICS if _gt(joint.get(k), single.get(k))]
     worse = [t for k, t in METRICS if _gt(single.get(k), joint.get(k))]
     return [
@@ -393,14 +399,16 @@ def training_lines(config: Any, meta: Dict[str, Any], config_name: Optional[str]
 def step_budgets(scores: Dict[str, Any]) -> str:
     """A sentence giving each compared pipeline's `training.max_steps`, read from the
     config.cfg of the paths in scores.json; empty when one cannot be read."""
+    models = scores.get("models", {})
+    paths = models.get(JOINT, []) + models.get(SINGLE, [])
+    if len(paths) != 3:
+        return ""
     budgets = {}
-    for name, path in scores.get("models", {}).items():
+    for name, path in zip(("joint", "textcat", "ner"), paths):
         config_path = Path(path) / "config.cfg"
         if not config_path.exists():
             return ""
         budgets[name] = load_config(config_path, interpolate=False)["training"].get("max_steps")
-    if set(budgets) != {"joint", "textcat", "ner"}:
-        return ""
     text = (
         f" Step budgets: joint {budgets['joint']}, intents alone {budgets['textcat']}, slots "
         f"alone {budgets['ner']}."
@@ -418,7 +426,7 @@ def limitation_lines(scores: Dict[str, Any], notes: str) -> List[str]:
     """Known limitations: the notes given, then what the test scores themselves say."""
     lines = [notes] if notes else []
     n_docs = scores["n_docs"]
-    accuracy = scores["joint"].get("cats_acc")
+    accuracy = scores[JOINT].get("cats_acc")
     if accuracy is not None and n_docs:
         # The normal approximation of a binomial proportion's 95% interval.
         half = 1.96 * math.sqrt(max(accuracy * (1 - accuracy), 1 / n_docs) / n_docs)
@@ -427,7 +435,7 @@ def limitation_lines(scores: Dict[str, Any], notes: str) -> List[str]:
             f"{100 * accuracy:.1f}% is known to about +/- {100 * half:.1f} points (95%). "
             "Differences between the joint model and the baselines smaller than that are noise.",
         ]
-    per_type = scores["joint"].get("ents_per_type") or {}
+    per_type = scores[JOINT].get("ents_per_type") or {}
     weak = sorted(label for label, s in per_type.items() if (s.get("f") or 0.0) < 0.5)
     if weak:
         lines += [f"- Slot types with a test F below 50%: {', '.join(f'`{w}`' for w in weak)}."]

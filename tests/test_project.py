@@ -259,7 +259,7 @@ def test_project_all_workflow():
         # The scores: per task, for the joint model and the single-task pair, as fractions.
         scores = json.loads((tmp / "metrics" / "scores.json").read_text(encoding="utf8"))
         assert scores["n_docs"] == 300
-        for system in ("joint", "single"):
+        for system in ("pipeline", "compare"):
             for key in METRIC_KEYS:
                 value = scores[system][key]
                 assert isinstance(value, float) and 0.0 <= value <= 1.0, (system, key, value)
@@ -267,6 +267,8 @@ def test_project_all_workflow():
         assert "sentence accuracy" in output
         chart = tmp / "metrics" / "scores.png"
         assert chart.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        report = (tmp / "metrics" / "report.html").read_text(encoding="utf8")
+        assert 'id="confusion"' in report and 'id="errors"' in report
         # The wheel, which must pull in spacy-mtl when installed.
         wheels = list((tmp / "packages").glob("*/dist/*.whl"))
         assert [wheel.name for wheel in wheels] == ["en_mtl_demo-0.1.0-py3-none-any.whl"]
@@ -276,9 +278,9 @@ def test_project_all_workflow():
         card, meta = wheel_card_and_meta(wheels[0])
         assert "## Test scores" in card and "## Known limitations" in card
         for key, title in CARD_ROWS.items():
-            joint, single = (100 * scores[system][key] for system in ("joint", "single"))
+            joint, single = (100 * scores[system][key] for system in ("pipeline", "compare"))
             assert f"| {title} | {joint:.1f} | {single:.1f} |" in card, key
-        for label, type_scores in scores["joint"]["ents_per_type"].items():
+        for label, type_scores in scores["pipeline"]["ents_per_type"].items():
             p, r = 100 * type_scores["p"], 100 * type_scores["r"]
             assert f"| `{label}` | {p:.1f} | {r:.1f} |" in card, label
         assert "| step budget (`training.max_steps`) | 30 |" in card
@@ -288,7 +290,7 @@ def test_project_all_workflow():
         assert "licence `CC0-1.0`" in card and "![Per-task test scores" in card
         assert meta["license"] == "MIT" and meta["author"] == "spacy-mtl developers"
         assert meta["sources"][0]["license"] == "CC0-1.0"
-        assert meta["test_performance"]["cats_acc"] == scores["joint"]["cats_acc"]
+        assert meta["test_performance"]["cats_acc"] == scores["pipeline"]["cats_acc"]
         # install-check: a fresh venv loaded the package and predicted.
         check = json.loads((tmp / "metrics" / "install_check.json").read_text(encoding="utf8"))
         assert "/venv/" in check["spacy_mtl_file"] and str(REPO) not in check["spacy_mtl_file"]
@@ -386,14 +388,15 @@ def test_evaluate_without_matplotlib_warns_and_still_writes_the_scores(served_pi
     with make_tempdir() as tmp:
         test = tmp / "test.spacy"
         DocBin(docs=[eg.reference for eg in make_examples(nlp, HELD_OUT)]).to_disk(test)
-        command = [sys.executable, str(REPO / "scripts" / "evaluate.py"), str(test)]
-        command += ["--joint", str(served_pipeline), "--output", str(tmp / "scores.json")]
-        command += ["--chart", str(tmp / "scores.png")]
+        command = [sys.executable, "-m", "spacy_mtl", "evaluate", str(served_pipeline), str(test)]
+        command += ["--output", str(tmp / "metrics")]
         env = blocked_modules_env(tmp, "matplotlib")
         proc = subprocess.run(command, capture_output=True, text=True, env=env, timeout=300)
         assert proc.returncode == 0, proc.stdout + proc.stderr
-        assert "No chart: matplotlib is not installed" in proc.stdout
-        scores = json.loads((tmp / "scores.json").read_text(encoding="utf8"))
+        assert "No scores.png: matplotlib is missing" in proc.stdout
+        assert "pip install 'spacy-mtl[plot]'" in proc.stdout
+        scores = json.loads((tmp / "metrics" / "scores.json").read_text(encoding="utf8"))
         assert scores["n_docs"] == len(HELD_OUT)
-        assert 0.0 <= scores["joint"]["cats_acc"] <= 1.0
-        assert not (tmp / "scores.png").exists()
+        assert 0.0 <= scores["pipeline"]["cats_acc"] <= 1.0
+        assert (tmp / "metrics" / "report.html").is_file()
+        assert not (tmp / "metrics" / "scores.png").exists()
