@@ -5,6 +5,7 @@ the slot types involved (what the page filters on), and both documents drawn by
 displaCy (which escapes their text).
 """
 
+import zlib
 from typing import Any, Dict, List, Sequence
 
 from spacy import displacy
@@ -64,4 +65,11 @@ def _span(doc: Doc, ent) -> Any:
 
 def render(doc: Doc) -> str:
     """The document's entities drawn by displaCy, as a fragment (escaped by displaCy)."""
-    return displacy.render(doc, style="ent", page=False, jupyter=False)
+    colors = {ent.label_: label_color(ent.label_) for ent in doc.ents}
+    return displacy.render(doc, style="ent", page=False, jupyter=False, options={"colors": colors})
+
+
+def label_color(label: str) -> str:
+    """A pale colour of its own for each slot type, the same on every page (crc32 of the name);
+    displaCy draws labels it does not know all in one grey."""
+    return f"hsl({zlib.crc32(label.encode('utf8')) % 360},70%,82%)"

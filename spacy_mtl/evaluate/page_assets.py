@@ -15,7 +15,7 @@ th{background:#f2f2f2}
 .error{border:1px solid #ddd;border-radius:6px;padding:8px 12px;margin:8px 0}
 .error .meta{color:#555;font-size:.9em}
 .wrong{color:#ca0020;font-weight:600}.right{color:#1a7f37}
-.label{display:inline-block;width:7em;color:#777;font-size:.85em}
+.label{display:inline-block;width:13em;color:#777;font-size:.85em}
 .filters{position:sticky;top:0;background:#fff;padding:8px 0;border-bottom:1px solid #eee}
 .side{display:grid;grid-template-columns:1fr 1fr;gap:12px}
 .note{color:#666;font-size:.9em}

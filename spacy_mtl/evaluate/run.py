@@ -109,7 +109,9 @@ def write_outputs(
                 plot_scores(result, tmp)
             written.append(output / "scores.png")
         else:
-            msg.warn("No scores.png: matplotlib is missing. pip install 'spacy-mtl[plot]'")
+            msg.warn(
+                "No scores.png: matplotlib is missing.", "Install it: pip install 'spacy-mtl[plot]'"
+            )
     except OSError as err:
         raise EvaluateError(f"--output {output}: cannot write: {err.strerror or err}.") from err
     return written

@@ -15,9 +15,11 @@ def heat_map(labels: Sequence[str], matrix: Sequence[Sequence[int]]) -> str:
     the diagonal in blue, each shaded by its share of the row (its count written in it)."""
     n = len(labels)
     size = MARGIN + n * CELL + 10
+    # The rotated column labels lean right, past the last column.
+    width = size + MARGIN // 2
     parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" id="confusion" width="{size}" height="{size}" '
-        f'viewBox="0 0 {size} {size}" font-family="sans-serif" font-size="11">'
+        f'<svg xmlns="http://www.w3.org/2000/svg" id="confusion" width="{width}" height="{size}" '
+        f'viewBox="0 0 {width} {size}" font-family="sans-serif" font-size="11">'
     ]
     for i, label in enumerate(labels):
         y = MARGIN + i * CELL + CELL * 0.7
