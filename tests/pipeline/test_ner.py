@@ -259,3 +259,89 @@ def test_tag_ids_become_entities_as_bio_reads_them():
         ("rome", "CITY"),
         ("now", "DATE"),
     ]
+
+
+@pytest.fixture(scope="module")
+def shared_nlp():
+    """`trained_nlp`, trained once for the confidence tests (they restore what they change)."""
+    fix_random_seed(0)
+    nlp = build_nlp()
+    examples = make_examples(nlp, SENTENCES)
+    optimizer = nlp.initialize(lambda: examples)
+    for _ in range(15):
+        nlp.update(examples, sgd=optimizer)
+    return nlp
+
+
+def test_entities_carry_their_exact_span_probability(shared_nlp):
+    """Span._.confidence is the CRF's probability of exactly that entity; other spans: None."""
+    from spacy_mtl.ml.tagger import crf_span_log_probabilities
+    from spacy_mtl.pipeline.entity_confidence import entity_confidence
+
+    texts = [text for text, _, _ in HELD_OUT]
+    docs = list(shared_nlp.pipe(texts))
+    ner = shared_nlp.get_pipe("mtl_ner")
+    label_ids = {label: i for i, label in enumerate(ner.labels)}
+    spans = [[(e.start, e.end, label_ids[e.label_]) for e in doc.ents] for doc in docs]
+    expected = crf_span_log_probabilities(ner.model, ner.model.predict(docs), spans)
+    assert sum(map(len, spans)) >= 6
+    for doc, values in zip(docs, expected):
+        got = [entity_confidence(e) for e in doc.ents]
+        numpy.testing.assert_allclose(got, numpy.exp(values), rtol=1e-6)
+        assert all(0.0 <= value <= 1.0 for value in got)
+        outside = [t.i for t in doc if t.ent_iob_ == "O"]
+        assert entity_confidence(doc[outside[0] : outside[0] + 1]) is None
+
+
+def test_uncalibrated_entities_are_those_of_the_best_path(shared_nlp):
+    """Confidences on or off, the entities are those the Viterbi path gives, as before."""
+    texts = [text for text, _, _ in SENTENCES + HELD_OUT]
+    ner = shared_nlp.get_pipe("mtl_ner")
+    with_confidence = [[(e.start, e.end, e.label_) for e in d.ents] for d in shared_nlp.pipe(texts)]
+    docs = list(shared_nlp.pipe(texts, disable=["mtl_ner"]))
+    ner.set_annotations(docs, ner.predict(docs).tag_ids)
+    assert [[(e.start, e.end, e.label_) for e in d.ents] for d in docs] == with_confidence
+    assert all(e._.confidence is None for d in docs for e in d.ents)
+    assert sum(map(len, with_confidence)) > 20
+
+
+def test_confidence_threshold_drops_the_entities_below_it(shared_nlp):
+    texts = [text for text, _, _ in SENTENCES + HELD_OUT]
+    everything = [
+        [(e.start, e.end, e.label_, e._.confidence) for e in d.ents] for d in shared_nlp.pipe(texts)
+    ]
+    values = sorted(c for ents in everything for *_, c in ents)
+    threshold = values[len(values) // 2]
+    ner = shared_nlp.get_pipe("mtl_ner")
+    ner.confidence_threshold = threshold
+    try:
+        kept = [
+            [(e.start, e.end, e.label_, e._.confidence) for e in d.ents]
+            for d in shared_nlp.pipe(texts)
+        ]
+    finally:
+        ner.confidence_threshold = None
+    assert kept == [[ent for ent in ents if ent[3] >= threshold] for ents in everything]
+    assert 0 < sum(map(len, kept)) < sum(map(len, everything))
+
+
+def test_confidence_settings_are_checked():
+    with pytest.raises(ValueError, match="confidence_threshold must be null or a probability"):
+        build_nlp(order=()).add_pipe("mtl_ner", config={"confidence_threshold": 1.5})
+    with pytest.raises(ValueError, match="confidences = false does not compute"):
+        build_nlp(order=()).add_pipe(
+            "mtl_ner", config={"confidences": False, "confidence_threshold": 0.5}
+        )
+
+
+@pytest.mark.slow
+def test_confidences_survive_two_processes(shared_nlp):
+    """The values live in doc.user_data, which nlp.pipe(n_process=2) carries back."""
+    texts = [text for text, _, _ in SENTENCES + HELD_OUT]
+    one = [[(e.text, e._.confidence) for e in d.ents] for d in shared_nlp.pipe(texts)]
+    two = [
+        [(e.text, e._.confidence) for e in d.ents]
+        for d in shared_nlp.pipe(texts, n_process=2, batch_size=4)
+    ]
+    assert two == one
+    assert all(c is not None for ents in two for _, c in ents)
