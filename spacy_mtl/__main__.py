@@ -13,6 +13,7 @@ from typing import Callable, List, Optional
 from .annotate.cli import add_annotate_command
 from .calibrate.cli import add_calibrate_command
 from .convert.cli import add_convert_command, run_convert  # noqa: F401 (run_convert: as before)
+from .debug_data.cli import add_debug_data_command
 from .evaluate.cli import add_evaluate_command
 from .serve.cli import add_serve_command
 from .update.cli import add_update_command
@@ -85,6 +86,7 @@ COMMANDS.append(add_annotate_command)
 COMMANDS.append(add_distill_command)
 COMMANDS.append(add_serve_command)
 COMMANDS.append(add_evaluate_command)
+COMMANDS.append(add_debug_data_command)
 COMMANDS.append(add_update_command)
 COMMANDS.append(add_calibrate_command)
 
