@@ -1,0 +1,118 @@
+"""init_vectors(): the words, their vectors by one method, and the spaCy vectors folder."""
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import List, Tuple
+
+import numpy
+
+from .corpus import count_corpus_words
+from .errors import VectorsError
+from .output import check_output_folder, write_vectors_folder
+from .vocabulary import build_vocabulary
+
+METHODS = ("pooled", "model2vec")
+
+
+@dataclass
+class VectorsSettings:
+    """How a table is made (the command's options).
+
+    transformer (Path): The local transformer folder.
+    corpora (List[Path]): .spacy corpora whose words come first.
+    method (str): "pooled" (ours) or "model2vec".
+    dims (int): PCA dimensions; 0 for no PCA (the transformer's width).
+    sif (float): SIF coefficient; 0 for none.
+    lang (str): The language of the vectors' nlp (that of the pipelines that use them).
+    transformer_words (bool): Also give a row to the transformer's whole-word pieces.
+    """
+
+    transformer: Path
+    corpora: List[Path] = field(default_factory=list)
+    method: str = "pooled"
+    dims: int = 256
+    sif: float = 1e-4
+    lang: str = "en"
+    transformer_words: bool = True
+
+
+@dataclass
+class VectorsSummary:
+    """What was written: rows, width, the key attribute and the vectors' name."""
+
+    n_rows: int
+    width: int
+    attr: str
+    name: str
+
+
+def check_settings(settings: VectorsSettings) -> None:
+    """Refuse settings that cannot make a table, naming the option."""
+    import spacy.util
+
+    if settings.method not in METHODS:
+        raise VectorsError(f"--method {settings.method!r}: choose one of {', '.join(METHODS)}.")
+    if settings.dims < 0:
+        raise VectorsError(f"--dims {settings.dims}: give a positive width, or 0 for no PCA.")
+    if not 0 <= settings.sif < 1:
+        raise VectorsError(f"--sif {settings.sif}: give a coefficient in [0, 1); 0 for none.")
+    try:
+        spacy.util.get_lang_class(settings.lang)
+    except ImportError:
+        raise VectorsError(f"--lang {settings.lang!r}: not a language spaCy has.") from None
+    if not settings.corpora and not settings.transformer_words:
+        raise VectorsError("no words: give --corpus, or leave the transformer's words in.")
+
+
+def init_vectors(output: Path, settings: VectorsSettings) -> VectorsSummary:
+    """Distill a static table from the transformer and write it as spaCy vectors at OUTPUT.
+
+    output (Path): The folder to write (loadable by `[initialize] vectors`).
+    settings (VectorsSettings): How to make it.
+    RETURNS (VectorsSummary): What was written.
+    """
+    import spacy
+    from spacy.vectors import Vectors
+
+    from .transformer import is_uncased, load_transformer, whole_words
+
+    check_settings(settings)
+    check_output_folder(output, [settings.transformer, *settings.corpora])
+    nlp = spacy.blank(settings.lang)
+    counts = count_corpus_words(settings.corpora, nlp.vocab)
+    tokenizer, model = load_transformer(settings.transformer)
+    lowercase = is_uncased(tokenizer)
+    extra = whole_words(tokenizer) if settings.transformer_words else []
+    words = build_vocabulary(counts, extra, lowercase=lowercase)
+    keys, matrix = _embed(words, tokenizer, model, settings)
+    if not keys:
+        raise VectorsError("no word has a vector: the transformer reads every word as unknown.")
+    attr = "LOWER" if lowercase else "ORTH"
+    name = f"{settings.lang}_mtl_{settings.method}_{settings.transformer.name}".replace("-", "_")
+    nlp.vocab.vectors = Vectors(
+        strings=nlp.vocab.strings, data=matrix, keys=keys, attr=attr, name=name
+    )
+    nlp.meta["name"] = "vectors"
+    nlp.meta["description"] = (
+        f"Static vectors distilled by spacy_mtl init-vectors (--method {settings.method}, "
+        f"--dims {settings.dims}, --sif {settings.sif}) from {settings.transformer.name}."
+    )
+    write_vectors_folder(nlp, output)
+    return VectorsSummary(len(keys), matrix.shape[1], attr, name)
+
+
+def _embed(
+    words: List[str], tokenizer, model, settings: VectorsSettings
+) -> Tuple[List[str], numpy.ndarray]:
+    if settings.method == "model2vec":
+        from .model2vec_method import model2vec_vectors
+
+        return model2vec_vectors(words, settings.transformer, dims=settings.dims, sif=settings.sif)
+    from .pooled import pooled_vectors
+    from .postprocess import pca, sif_weights
+
+    keys, matrix = pooled_vectors(words, tokenizer, model)
+    if settings.dims > 0 and len(keys) > 1:
+        matrix = pca(matrix, settings.dims)
+    matrix = matrix * sif_weights(len(keys), settings.sif)[:, None]
+    return keys, numpy.ascontiguousarray(matrix, dtype=numpy.float32)
