@@ -17,6 +17,7 @@ from .debug_data.cli import add_debug_data_command
 from .evaluate.cli import add_evaluate_command
 from .serve.cli import add_serve_command
 from .update.cli import add_update_command
+from .vectors.cli import add_init_vectors_command
 
 PROG = "python -m spacy_mtl"
 
@@ -89,6 +90,7 @@ COMMANDS.append(add_evaluate_command)
 COMMANDS.append(add_debug_data_command)
 COMMANDS.append(add_update_command)
 COMMANDS.append(add_calibrate_command)
+COMMANDS.append(add_init_vectors_command)
 
 
 def make_parser() -> argparse.ArgumentParser:
