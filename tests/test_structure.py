@@ -29,6 +29,8 @@ LAYERS = [
         "debug_data",
         "calibrate",
         "update",
+        "vectors",
+        "augment",
         "__main__",
     ),
 ]
