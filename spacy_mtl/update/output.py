@@ -49,16 +49,23 @@ def check_output_folder(output: Path, pipeline: str) -> None:
             f"{output}: a folder that does not hold a spaCy pipeline (no config.cfg); it is "
             "not replaced. Choose another --output, or remove it."
         )
-    parent = _existing_parent(target)
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise UpdateError(f"{output}: cannot write in {parent} (permission denied).")
+    _probe(output)
 
 
-def _existing_parent(path: Path) -> Path:
-    parent = path.parent
-    while not parent.exists():
-        parent = parent.parent
-    return parent
+def _probe(output: Path) -> None:
+    """Create and remove the temporary folder, so an unwritable OUT fails before training."""
+    partial = output.parent / f"{output.name}{PARTIAL_SUFFIX}"
+    try:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        if partial.exists():
+            shutil.rmtree(partial)
+        partial.mkdir()
+        partial.rmdir()
+    except OSError as err:
+        raise UpdateError(
+            f"{output}: cannot be written ({err.strerror or err}: {err.filename or partial}). "
+            "Choose a folder you can write to."
+        ) from None
 
 
 def write_pipeline(nlp: Language, output: Path) -> None:
