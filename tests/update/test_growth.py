@@ -3,6 +3,7 @@
 import numpy
 import pytest
 import spacy
+from conftest import HELD_OUT, SENTENCES, build_nlp, make_examples
 from spacy.tokens import Doc
 
 from spacy_mtl.ml.tagger import crf_module
@@ -12,8 +13,6 @@ from spacy_mtl.update.growth import (
     grow_ner,
     grow_textcat,
 )
-
-from conftest import HELD_OUT, SENTENCES, build_nlp, make_examples
 
 
 def _weights(nlp):

@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pytest
 import spacy
+from conftest import HELD_OUT, INTENTS, SENTENCES
 from spacy.tokens import Doc, DocBin
 from spacy.training import Example
 
@@ -11,8 +12,6 @@ from spacy_mtl.__main__ import main
 from spacy_mtl.update.api import UpdateSettings, update_pipeline
 from spacy_mtl.update.corpus import UpdateError
 from spacy_mtl.update.growth import LabelCollisionError
-
-from conftest import HELD_OUT, INTENTS, SENTENCES
 
 # A new intent with a new slot type (and an old one), written for these tests.
 ALARM = [
