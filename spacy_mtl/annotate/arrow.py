@@ -71,4 +71,4 @@ def _arrow_type(hint):
         return pa.list_(_arrow_type(args[0]))
     if is_typeddict(hint):
         return pa.struct([(name, _arrow_type(h)) for name, h in get_type_hints(hint).items()])
-    return {str: pa.string(), int: pa.int64(), float: pa.float64()}[hint]
+    return {str: pa.string(), int: pa.int64(), float: pa.float64(), bool: pa.bool_()}[hint]

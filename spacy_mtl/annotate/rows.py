@@ -85,6 +85,8 @@ def error_record(pre: Dict[str, Any]) -> Dict[str, Any]:
         "id": pre["id"],
         "text": pre["text"],
         "intent": None,
+        "intent_confidence": None,
+        "out_of_scope": None,
         "cats": {},
         "entities": [],
         # A message may quote the input (an exception's text): never one that cannot be written.
