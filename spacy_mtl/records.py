@@ -2,9 +2,10 @@
 
 One shape for every tool that hands predictions to another program::
 
-    {"text": "fly to oslo", "intent": "book_flight",
-     "cats": {"book_flight": 0.97, "weather": 0.03},
-     "entities": [{"start": 7, "end": 11, "label": "to_city", "text": "oslo"}]}
+    {"text": "fly to oslo", "intent": "book_flight", "intent_confidence": 0.97,
+     "out_of_scope": false, "cats": {"book_flight": 0.97, "weather": 0.03},
+     "entities": [{"start": 7, "end": 11, "label": "to_city", "text": "oslo",
+                   "confidence": 0.93}]}
 
 Offsets count characters in ``text`` (Python string indices, end exclusive), so
 ``text[start:end] == entity["text"]``, whatever the tokenizer did.
@@ -18,7 +19,7 @@ field's ``Annotated`` string is its description in the service's OpenAPI schema.
 
 from typing import Annotated, Dict, List, Optional, Tuple, TypedDict
 
-from spacy.tokens import Doc
+from spacy.tokens import Doc, Span
 
 
 class Entity(TypedDict):
@@ -28,13 +29,30 @@ class Entity(TypedDict):
     end: Annotated[int, "character offset after the last character"]
     label: str
     text: str
+    confidence: Annotated[
+        Optional[float],
+        "the probability that exactly these tokens form one entity of this label "
+        "(Span._.confidence, calibrated by calibrate); null when the pipeline gives none",
+    ]
 
 
 class Record(TypedDict):
     """A predicted document: its text, intent, category scores and entities."""
 
     text: str
-    intent: Annotated[Optional[str], "the highest-scoring category"]
+    intent: Annotated[
+        Optional[str],
+        "the highest-scoring category, or the out-of-scope label (default out_of_scope) when "
+        "the calibrated pipeline rejects the text (Doc._.intent)",
+    ]
+    intent_confidence: Annotated[
+        Optional[float],
+        "the confidence in the intent, in [0, 1]: the calibrated top probability, or the "
+        "out-of-scope score's rank among in-scope dev texts (Doc._.intent_confidence)",
+    ]
+    out_of_scope: Annotated[
+        bool, "whether the text was rejected as out of scope (Doc._.out_of_scope)"
+    ]
     cats: Annotated[Dict[str, float], "every category's score"]
     entities: List[Entity]
 
@@ -47,15 +65,40 @@ def doc_to_record(doc: Doc) -> Record:
     """The text, intent, category scores and entities of a predicted document.
 
     doc (Doc): A document the pipeline has processed.
-    RETURNS (Record): "text"; "intent", the highest-scoring category (None
-        when the document has no categories); "cats", every category's score as a
-        float; "entities", one {"start", "end", "label", "text"} per entity, with
-        character offsets.
+    RETURNS (Record): "text"; "intent", Doc._.intent: the highest-scoring
+        category, or the out-of-scope label when a calibrated pipeline rejects the
+        document (None when the document has no categories); "intent_confidence"
+        and "out_of_scope" (spacy_mtl/pipeline/intent_confidence.py); "cats",
+        every category's score as a float; "entities", one {"start", "end",
+        "label", "text", "confidence"} per entity, with character offsets.
     """
     cats = {label: float(score) for label, score in doc.cats.items()}
-    intent: Optional[str] = max(cats, key=cats.__getitem__) if cats else None
+    if Doc.has_extension("intent"):
+        intent, confidence = doc._.intent, _float(doc._.intent_confidence)
+        out_of_scope = bool(doc._.out_of_scope)
+    else:  # spacy_mtl's heads never ran in this process: the plain top category
+        intent = max(cats, key=cats.__getitem__) if cats else None
+        confidence, out_of_scope = (max(cats.values()) if cats else None), False
+    with_confidence = Span.has_extension("confidence")
     entities = [
-        Entity(start=ent.start_char, end=ent.end_char, label=ent.label_, text=ent.text)
+        Entity(
+            start=ent.start_char,
+            end=ent.end_char,
+            label=ent.label_,
+            text=ent.text,
+            confidence=_float(ent._.confidence) if with_confidence else None,
+        )
         for ent in doc.ents
     ]
-    return Record(text=doc.text, intent=intent, cats=cats, entities=entities)
+    return Record(
+        text=doc.text,
+        intent=intent,
+        intent_confidence=confidence,
+        out_of_scope=out_of_scope,
+        cats=cats,
+        entities=entities,
+    )
+
+
+def _float(value: Optional[float]) -> Optional[float]:
+    return None if value is None else float(value)

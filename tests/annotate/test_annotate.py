@@ -63,10 +63,12 @@ def test_doc_to_record():
     assert doc_to_record(doc) == {
         "text": "fly from oslo to lima",
         "intent": "flight",
+        "intent_confidence": 0.75,
+        "out_of_scope": False,
         "cats": {"flight": 0.75, "music": 0.25},
         "entities": [
-            {"start": 9, "end": 13, "label": "FROM", "text": "oslo"},
-            {"start": 17, "end": 21, "label": "TO", "text": "lima"},
+            {"start": 9, "end": 13, "label": "FROM", "text": "oslo", "confidence": None},
+            {"start": 17, "end": 21, "label": "TO", "text": "lima", "confidence": None},
         ],
     }
     assert doc_to_record(nlp.make_doc("hi"))["intent"] is None
@@ -111,6 +113,7 @@ def test_records_and_bad_rows(pipeline_dir, corpus, tmp_path):
     assert errors[99].startswith("line 99 is not valid JSON")
     for record in records[96:]:
         assert record["intent"] is None and record["cats"] == {} and record["entities"] == []
+        assert record["intent_confidence"] is None and record["out_of_scope"] is None
     assert not (tmp_path / "out.jsonl.parts").exists()
 
 
@@ -164,7 +167,9 @@ def test_sharded_input_and_parquet(pipeline_dir, corpus, tmp_path):
                    tmp_path / "in.parquet", row_group_size=25)  # fmt: skip
     annotate(pipeline_dir, tmp_path / "in.parquet", tmp_path / "out.parquet", part_size=40)
     table = pq.read_table(tmp_path / "out.parquet")
-    assert table.column_names == ["id", "text", "intent", "cats", "entities", "error"]
+    assert table.column_names == [
+        "id", "text", "intent", "intent_confidence", "out_of_scope", "cats", "entities", "error"
+    ]  # fmt: skip
     assert list(read_records(tmp_path / "out.parquet")) == parts[:96]
 
 
