@@ -185,7 +185,10 @@ def intent_scores(
     z = calibrated_logits(logits, calibration)
     probs = activate(z, exclusive)
     kind = calibration.get("score") or "max_prob"
-    scores = raw_score(kind, z, features, exclusive, calibration.get("mahalanobis"))
+    if kind == "max_prob":
+        scores = probs.max(axis=1).astype("f8")
+    else:
+        scores = raw_score(kind, z, features, exclusive, calibration.get("mahalanobis"))
     threshold = calibration.get("threshold")
     rejected = scores < threshold if threshold is not None else numpy.zeros(len(scores), dtype=bool)
     return IntentScores(probs, to_confidence(scores, calibration), rejected)

@@ -89,6 +89,10 @@ def test_page_shows_the_intent_and_displacy_entities(served_pipeline, browser):
         wait.until(EC.visibility_of_element_located((By.ID, "result")))
         intent = wait.until(EC.visibility_of_element_located((By.ID, "intent")))
         assert intent.text == expected["intent"] == "flight"
+        # The confidence beside the intent; no rejection notice for an uncalibrated pipeline.
+        confidence = browser.find_element(By.ID, "intent-confidence").text
+        assert confidence == f"confidence {100 * expected['intent_confidence']:.1f}%"
+        assert not browser.find_element(By.ID, "rejection").is_displayed()
 
         # The bar chart: one bar per category, the top one first with its score.
         rows = browser.find_elements(By.CSS_SELECTOR, "#cats .bar-row")
@@ -120,6 +124,30 @@ def test_page_shows_the_intent_and_displacy_entities(served_pipeline, browser):
         assert (
             browser.find_element(By.ID, "intent").text == doc_to_record(nlp(examples[1]))["intent"]
         )
+
+        # A calibrated pipeline whose threshold rejects the text: the page says so plainly,
+        # and the categories keep their probabilities.
+        textcat = nlp.get_pipe("mtl_textcat")
+        textcat.cfg["calibration"] = {
+            "method": "temperature", "scale": [1.0], "bias": None, "temperature": 1.0,
+            "score": "max_prob", "threshold": 1.01, "chosen_for": "a test: reject everything",
+        }  # fmt: skip
+        try:
+            buttons[0].click()
+            wait.until(lambda d: d.find_element(By.ID, "rejection").is_displayed())
+        finally:
+            textcat.cfg["calibration"] = None
+        rejected = doc_to_record(spacy.load(served_pipeline)(examples[0]))
+        assert browser.find_element(By.ID, "intent").text == "out_of_scope"
+        notice = browser.find_element(By.ID, "rejection").text
+        assert notice.startswith("Out of scope") and rejected["intent"] in notice
+        assert f"confidence {100 * rejected['intent_confidence']:.1f}%" == (
+            browser.find_element(By.ID, "intent-confidence").text
+        )
+        rows = browser.find_elements(By.CSS_SELECTOR, "#cats .bar-row")
+        assert sorted(row.get_attribute("data-label") for row in rows) == sorted(rejected["cats"])
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        assert browser.save_screenshot(str(ARTIFACTS / "serve_page_rejected.png"))
 
         # A refused request shows the server's message, not a broken page.
         browser.execute_script(
