@@ -54,13 +54,22 @@ def read_labelstudio(
     counts = _counts(tasks, annotated)
     collected = TextDocs(input_path, lang, exclusive, strict)
     for task, annotation in annotated:
-        where = f"task {task.get('id', '?')!r}"
+        where = _where(task, annotation)
         text = _text(task, where, input_path)
         judgement = _judge(annotation, Judgement(where), marks_entities, input_path)
         _check_span_texts(annotation, text, where, input_path)
         collected.add(text, judgement)
     report_counts(input_path, counts)
     return collected.docs()
+
+
+def _where(task: Dict[str, Any], annotation: Dict[str, Any]) -> str:
+    """The task by its id, and the annotation by its number where it has several."""
+    where = f"task {task.get('id', '?')!r}"
+    annotations = task.get("annotations", task.get("completions"))
+    if len(annotations) > 1:
+        where += f" annotation {next(i for i, a in enumerate(annotations, 1) if a is annotation)}"
+    return where
 
 
 def _load_tasks(path: Path) -> List[Dict[str, Any]]:

@@ -173,7 +173,7 @@ class TextDocs:
         self._apply_spans(doc, sorted(spans | partial), judged, bool(complete))
 
     def _apply_spans(self, doc, spans, judged, complete: bool) -> None:
-        entities, missing = [], []
+        entities, unsure = [], set()
         for start, end, label in spans:
             span = doc.char_span(start, end, label=label, alignment_mode="strict")
             if span is not None:
@@ -182,18 +182,14 @@ class TextDocs:
             expanded = doc.char_span(start, end, alignment_mode="expand")
             where = ", ".join(j.where for j in judged)
             self.misaligned.append(f"{doc.text[start:end]!r} as {label} ({where})")
-            missing.append(expanded)
+            unsure.update(range(expanded.start, expanded.end))
         _check_overlaps(entities, judged, self.path)
-        try:
-            doc.set_ents(
-                entities, missing=missing or None, default="outside" if complete else "missing"
-            )
-        except ValueError:
-            raise ConversionError(
-                f"{judged[0].where}: entities overlap, near a misaligned one; fix the spans.",
-                path=self.path,
-                line=judged[0].line,
-            ) from None
+        # A misaligned entity's tokens are missing, except those of an aligned entity.
+        unsure.difference_update(i for span in entities for i in range(span.start, span.end))
+        missing = [doc[i : i + 1] for i in sorted(unsure)]
+        doc.set_ents(
+            entities, missing=missing or None, default="outside" if complete else "missing"
+        )
 
     def _report(self, items: List[str], what: str) -> None:
         if not items:
