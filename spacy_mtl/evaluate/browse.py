@@ -6,6 +6,7 @@ displaCy (which escapes their text).
 """
 
 import zlib
+from html import escape
 from typing import Any, Dict, List, Sequence
 
 from spacy import displacy
@@ -65,6 +66,9 @@ def _span(doc: Doc, ent) -> Any:
 
 def render(doc: Doc) -> str:
     """The document's entities drawn by displaCy, as a fragment (escaped by displaCy)."""
+    if not doc.ents:
+        # displaCy warns of a document without entities; the text alone says the same.
+        return f'<div class="entities">{escape(doc.text)}</div>'
     colors = {ent.label_: label_color(ent.label_) for ent in doc.ents}
     return displacy.render(doc, style="ent", page=False, jupyter=False, options={"colors": colors})
 

@@ -97,7 +97,8 @@ def check_language(path: Path, docs: List[Doc], lang: str) -> None:
     if lang not in CJK_LANGS and share > 0.5:
         raise EvaluateError(
             f"{path}: {share:.0%} of its letters are Chinese, Japanese or Korean, but the "
-            f"pipeline is for {lang!r}: evaluate it with a pipeline trained for that language."
+            f"pipeline is for {lang!r}: is this corpus in another language? Evaluate it with a "
+            "pipeline trained for its language."
         )
 
 

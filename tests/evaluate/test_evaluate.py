@@ -1,0 +1,205 @@
+"""`python -m spacy_mtl evaluate`: the heads' own scores, the same numbers everywhere, the
+comparison, the confidence part, and a clear message for each bad input."""
+# The fixtures come from evaluate_fixtures (a second conftest.py would shadow the root one).
+# ruff: noqa: F811
+
+import json
+import re
+
+import pytest
+import spacy
+from conftest import build_nlp
+from evaluate_fixtures import SCRIPT_TEXT, gold_corpus, gold_docs, report_dir  # noqa: F401
+from spacy.scorer import get_ner_prf
+from spacy.tokens import Doc, DocBin
+from spacy.training import Example
+
+from spacy_mtl.__main__ import main
+from spacy_mtl.annotation import has_cats, has_ents
+from spacy_mtl.evaluate.confidence import calibration, confidence_scores
+from spacy_mtl.evaluate.run import evaluate
+from spacy_mtl.evaluate.tables import SUMMARY, pct
+
+
+def predicted_examples(nlp, refs):
+    words = [
+        Doc(nlp.vocab, words=[t.text for t in r], spaces=[bool(t.whitespace_) for t in r])
+        for r in refs
+    ]
+    return [Example(nlp(doc), ref) for doc, ref in zip(words, refs)]
+
+
+def test_scores_equal_the_task_scorers_on_a_mixed_corpus(served_pipeline, gold_corpus):
+    result, errors, _ = evaluate(str(served_pipeline), gold_corpus)
+    nlp = spacy.load(served_pipeline)
+    refs = list(DocBin().from_disk(gold_corpus).get_docs(nlp.vocab))
+    examples = predicted_examples(nlp, refs)
+    expected = {
+        **nlp.get_pipe("mtl_textcat").score(examples),
+        **nlp.get_pipe("mtl_ner").score(examples),
+    }
+    scores = result["pipeline"]
+    for key in (
+        "cats_acc",
+        "cats_macro_f",
+        "cats_micro_f",
+        "cats_f_per_type",
+        "ents_p",
+        "ents_r",
+        "ents_f",
+        "ents_per_type",
+        "joint_sentence_acc",
+        "cats_n_docs",
+        "ents_n_docs",
+    ):
+        assert scores[key] == expected[key], key
+    # Documents without cats are not scored for intents; partial entities only where annotated.
+    with_cats = [eg for eg in examples if has_cats(eg.reference)]
+    assert scores["cats_n_docs"] == len(with_cats) < len(refs)
+    right = sum(
+        max(eg.predicted.cats, key=eg.predicted.cats.get)
+        == max(eg.reference.cats, key=eg.reference.cats.get)
+        for eg in with_cats
+    )
+    assert scores["cats_acc"] == right / len(with_cats)
+    spacy_ner = get_ner_prf([eg for eg in examples if has_ents(eg.reference)])
+    assert scores["ents_f"] == spacy_ner["ents_f"]
+    assert result["n_docs"] == len(refs) and result["n_docs_ents"] == scores["ents_n_docs"]
+    # The markup sentence's gold intent (music) is wrong for the pipeline: it is an error.
+    assert any(e["text"] == SCRIPT_TEXT and e["intent_wrong"] for e in errors)
+    assert scores["n_error_docs"] == len(errors) > 0
+
+
+def test_the_same_numbers_in_the_terminal_the_json_and_the_page(report_dir):
+    out, stdout = report_dir
+    scores = json.loads((out / "scores.json").read_text(encoding="utf8"))
+    page = (out / "report.html").read_text(encoding="utf8")
+    lines = stdout.splitlines()
+    shown = 0
+    for key, title in SUMMARY:
+        value = scores["pipeline"].get(key)
+        if value is None:
+            continue
+        shown += 1
+        assert any(
+            re.match(rf"^{re.escape(title)}\s+{re.escape(pct(value))}$", line) for line in lines
+        ), key
+        assert f"<td>{title}</td><td>{pct(value)}</td>" in page, key
+    assert shown >= 8
+    for label, s in scores["pipeline"]["ents_per_type"].items():
+        assert (
+            f"<td>{label}</td><td>{pct(s['p'])}</td><td>{pct(s['r'])}</td><td>{pct(s['f'])}</td>"
+            in page
+        )
+        assert re.search(
+            rf"^{label}\s+{pct(s['p'])}\s+{pct(s['r'])}\s+{pct(s['f'])}\s", stdout, re.M
+        )
+    assert (out / "scores.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_the_page_escapes_every_text(report_dir):
+    page = (report_dir[0] / "report.html").read_text(encoding="utf8")
+    assert "<script>window.pwned" not in page
+    assert "&lt;script&gt;window.pwned=1&lt;/script&gt;" in page
+    # One script only: the page's own filter, inline; nothing fetched (the SVG namespace
+    # is a name, not a fetch).
+    assert page.count("<script") == 1
+    assert not re.search(r"""(src|href|url)\s*[=(]\s*["']?(https?:)?//""", page)
+
+
+def test_compare_two_systems_and_the_two_pipeline_system(served_pipeline, gold_corpus, tmp_path):
+    weak = build_nlp()
+    from conftest import SENTENCES, make_examples
+
+    examples = make_examples(weak, SENTENCES)
+    optimizer = weak.initialize(lambda: examples)
+    weak.update(examples, sgd=optimizer)
+    weak.to_disk(tmp_path / "weak")
+    result, _, diffs = evaluate(str(served_pipeline), gold_corpus, compare=[str(tmp_path / "weak")])
+    assert result["differences"] == len(diffs) > 0
+    assert result["models"]["compare"] == [str(tmp_path / "weak")]
+    assert result["pipeline"]["cats_acc"] > result["compare"]["cats_acc"]
+    # Intents from one pipeline, slots from another: the same pipeline twice predicts the same.
+    same, _, diffs = evaluate(str(served_pipeline), gold_corpus, compare=[str(served_pipeline)] * 2)
+    assert diffs == [] and same["differences"] == 0
+    for key, _ in SUMMARY:
+        assert same["compare"].get(key) == same["pipeline"].get(key), key
+
+
+def test_calibration_bins_and_ece_by_hand():
+    pairs = [(0.95, True), (0.95, True), (0.95, False), (0.15, False)]
+    calib = calibration(pairs)
+    top, low = calib["bins"][9], calib["bins"][1]
+    assert (top["n"], top["right"], top["wrong"]) == (3, 2, 1) and low["wrong"] == 1
+    assert calib["ece"] == pytest.approx((3 * abs(2 / 3 - 0.95) + 1 * abs(0 - 0.15)) / 4)
+
+
+def test_confidence_extensions_feed_the_report(served_pipeline):
+    from spacy.tokens import Span
+
+    if not Doc.has_extension("intent_confidence"):
+        Doc.set_extension(
+            "intent_confidence", getter=lambda d: max(d.cats.values()) if d.cats else None
+        )
+    if not Span.has_extension("confidence"):
+        Span.set_extension("confidence", default=None)
+    nlp = spacy.load(served_pipeline)
+    refs = gold_docs(nlp)
+    examples = predicted_examples(nlp, refs)
+    for eg in examples:
+        for ent in eg.predicted.ents:
+            ent._.confidence = 0.85
+    found = confidence_scores(examples, False, 0.5, True, True)
+    n_cats = sum(has_cats(r) for r in refs)
+    assert found["intents"]["n"] == n_cats
+    assert found["slots"]["bins"][8]["n"] == found["slots"]["n"] > 0
+
+
+@pytest.mark.parametrize(
+    "case,expected",
+    [
+        ("missing", "no such file"),
+        ("not_spacy", "not a .spacy file"),
+        ("garbage", "cannot be read as a .spacy corpus"),
+        ("empty", "holds no documents"),
+        ("chinese", "another language"),
+        ("no_heads", "has no mtl_textcat or mtl_ner"),
+        ("output_file", "is a file; give a folder"),
+        ("output_is_input", "--output"),
+        ("unwritable", "a part of the path is not a folder"),
+    ],
+)
+def test_bad_inputs_get_one_message(case, expected, served_pipeline, gold_corpus, tmp_path, capsys):
+    pipeline, data, output = str(served_pipeline), tmp_path / "data.spacy", tmp_path / "out"
+    nlp = spacy.blank("en")
+    if case == "missing":
+        data = tmp_path / "nope.spacy"
+    elif case == "not_spacy":
+        data = tmp_path / "data.jsonl"
+        data.write_text('{"text": "hi"}\n')
+    elif case == "garbage":
+        data.write_bytes(b"\xff\xfe not a docbin")
+    elif case == "empty":
+        DocBin().to_disk(data)
+    elif case == "chinese":
+        DocBin(docs=[nlp.make_doc("我要去长沙的航班"), nlp.make_doc("明天北京天气")]).to_disk(data)
+    else:
+        data = gold_corpus
+    if case == "no_heads":
+        nlp.to_disk(tmp_path / "blank")
+        pipeline = str(tmp_path / "blank")
+    elif case == "output_file":
+        output.write_text("x")
+    elif case == "output_is_input":
+        data = tmp_path / "data.spacy"
+        data.write_bytes(gold_corpus.read_bytes())
+        output.mkdir()
+        (output / "scores.json").symlink_to(data)
+    elif case == "unwritable":
+        blocker = tmp_path / "file"
+        blocker.write_text("x")
+        output = blocker / "sub"
+    code = main(["evaluate", pipeline, str(data), "--output", str(output)])
+    err = capsys.readouterr().err
+    assert code == 1 and err.startswith("evaluate failed:") and expected in err, err
+    assert "Traceback" not in err
