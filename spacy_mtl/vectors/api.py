@@ -9,7 +9,7 @@ import numpy
 from .corpus import count_corpus_words
 from .errors import VectorsError
 from .output import check_output_folder, write_vectors_folder
-from .vocabulary import build_vocabulary
+from .vocabulary import build_vocabulary, row_keys
 
 METHODS = ("pooled", "model2vec")
 
@@ -38,11 +38,11 @@ class VectorsSettings:
 
 @dataclass
 class VectorsSummary:
-    """What was written: rows, width, the key attribute and the vectors' name."""
+    """What was written: rows, width, whether keys ignore case, and the vectors' name."""
 
     n_rows: int
     width: int
-    attr: str
+    case: str
     name: str
 
 
@@ -87,18 +87,18 @@ def init_vectors(output: Path, settings: VectorsSettings) -> VectorsSummary:
     keys, matrix = _embed(words, tokenizer, model, settings)
     if not keys:
         raise VectorsError("no word has a vector: the transformer reads every word as unknown.")
-    attr = "LOWER" if lowercase else "ORTH"
+    case = "case-insensitive" if lowercase else "case-sensitive"
     name = f"{settings.lang}_mtl_{settings.method}_{settings.transformer.name}".replace("-", "_")
-    nlp.vocab.vectors = Vectors(
-        strings=nlp.vocab.strings, data=matrix, keys=keys, attr=attr, name=name
-    )
+    nlp.vocab.vectors = Vectors(strings=nlp.vocab.strings, data=matrix, name=name)
+    for key, row in row_keys(keys, counts, lowercase=lowercase):
+        nlp.vocab.vectors.add(key, row=row)
     nlp.meta["name"] = "vectors"
     nlp.meta["description"] = (
         f"Static vectors distilled by spacy_mtl init-vectors (--method {settings.method}, "
         f"--dims {settings.dims}, --sif {settings.sif}) from {settings.transformer.name}."
     )
     write_vectors_folder(nlp, output)
-    return VectorsSummary(len(keys), matrix.shape[1], attr, name)
+    return VectorsSummary(len(keys), matrix.shape[1], case, name)
 
 
 def _embed(

@@ -90,7 +90,7 @@ def run_init_vectors(args: argparse.Namespace) -> int:
         )
         return 1
     print(
-        f"Wrote {summary.n_rows} vectors of width {summary.width} (keyed by {summary.attr}, "
+        f"Wrote {summary.n_rows} vectors of width {summary.width} ({summary.case}, "
         f"name {summary.name}) to {args.output}. Train with --paths.vectors {args.output}."
     )
     return 0
