@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any, Dict, List, Optional
 
 import numpy
+import srsly
 from spacy.language import Language
 from spacy.tokens import Doc
 
@@ -175,6 +176,9 @@ def fit_intent_calibration(
         "score_quantiles": None if kind == "max_prob" else score_quantiles(raw[kind][ins]),
         "mahalanobis": stats if kind == "mahalanobis" else None,
     }
+    # The values as the cfg file keeps them (srsly's JSON rounds floats): a pipeline loaded
+    # from disk then predicts exactly as this one does.
+    calibration = srsly.json_loads(srsly.json_dumps(calibration))
     head.cfg["calibration"] = calibration
     report = _measures(dev, before, after, raw[kind], threshold, exclusive)
     report.update(calibration=_summary(calibration), cv_nll=cv_nll, aurocs=aurocs)

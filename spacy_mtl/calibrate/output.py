@@ -36,11 +36,19 @@ def check_output_folder(out: Path, inputs: Iterable[Path], overwrite: bool) -> N
             f"{out}: the folder exists and is not empty. Give --overwrite to replace it, or "
             "another --output folder."
         )
-    parent = resolved.parent
-    while not parent.exists():
-        parent = parent.parent
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise CalibrateError(f"{out}: cannot write in {parent} (permission denied).")
+    # Try the temporary folder now, before the work: a read-only place, /proc, a file as parent.
+    probe = out.parent / f"{out.name}{PARTIAL_SUFFIX}"
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        if probe.exists():
+            shutil.rmtree(probe)
+        probe.mkdir()
+        probe.rmdir()
+    except OSError as err:
+        raise CalibrateError(
+            f"{out}: cannot write the output folder there ({err.strerror or err}). Give a "
+            "folder in a place you can write to."
+        ) from None
 
 
 def write_folder(out: Path, fill: Callable[[Path], None]) -> None:

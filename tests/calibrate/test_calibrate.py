@@ -1,0 +1,237 @@
+"""Calibrated intents and out-of-scope detection: the fits, the head, and the calibrate command."""
+
+import json
+
+import numpy
+import pytest
+import spacy
+from conftest import HELD_OUT, INTENTS, SENTENCES, build_nlp, make_examples
+from spacy.tokens import DocBin
+from spacy.training import Example
+
+from spacy_mtl.__main__ import main
+from spacy_mtl.calibrate.fitting import fit_intent_calibration
+from spacy_mtl.calibrate.metrics import auroc, exclusive_ece, multilabel_ece
+from spacy_mtl.calibrate.out_of_scope import choose_threshold
+from spacy_mtl.calibrate.scaling import choose_scaling, fit_scaling
+from spacy_mtl.pipeline.intent_confidence import STATE_ATTR, activate, calibrated_logits
+
+# Off-topic sentences written for these tests: no flight, weather or music in them.
+OFF_TOPIC = [
+    "what is the capital of peru",
+    "tell me a joke about cats",
+    "how many grams in a pound",
+    "reset my router password",
+    "who wrote the odyssey",
+    "translate hello into german",
+]
+
+
+def overconfident(n: int, n_labels: int, seed: int):
+    """Logits of a model four times too sure of itself, and labels drawn from the true odds."""
+    rng = numpy.random.default_rng(seed)
+    true_logits = rng.normal(0.0, 1.5, size=(n, n_labels))
+    probs = activate(true_logits, True)
+    gold = numpy.array([rng.choice(n_labels, p=p / p.sum()) for p in probs])
+    return 4.0 * true_logits, gold
+
+
+@pytest.mark.parametrize("method", ["temperature", "vector"])
+def test_scaling_lowers_the_ece_of_an_overconfident_model_on_held_out_data(method):
+    logits, gold = overconfident(4000, 5, seed=0)
+    targets = numpy.eye(5, dtype="f")[gold]
+    fitted = fit_scaling(
+        logits[:2000], targets[:2000], numpy.ones_like(targets[:2000]), True, method
+    )
+    before = exclusive_ece(activate(logits[2000:], True), gold[2000:])
+    after = exclusive_ece(activate(calibrated_logits(logits[2000:], fitted), True), gold[2000:])
+    assert before > 0.1 and after < before / 3, (before, after)
+    if method == "temperature":
+        assert fitted["temperature"] == pytest.approx(4.0, rel=0.15)
+
+
+def test_multilabel_scaling_lowers_the_ece():
+    rng = numpy.random.default_rng(1)
+    true_logits = rng.normal(0.0, 2.0, size=(3000, 4))
+    targets = (rng.random((3000, 4)) < 1 / (1 + numpy.exp(-true_logits))).astype("f")
+    mask = numpy.ones_like(targets)
+    logits = 3.0 * true_logits
+    chosen, cv = choose_scaling(logits[:1500], targets[:1500], mask[:1500], False)
+    assert set(cv) == {"temperature", "per_label"}
+    before = multilabel_ece(activate(logits[1500:], False), targets[1500:], mask[1500:])
+    after = multilabel_ece(
+        activate(calibrated_logits(logits[1500:], chosen), False), targets[1500:], mask[1500:]
+    )
+    assert after < before / 3, (before, after)
+
+
+def test_auroc_equals_counting_pairs():
+    rng = numpy.random.default_rng(2)
+    pos, neg = rng.integers(0, 5, 40).astype(float), rng.integers(0, 5, 30).astype(float)
+    pairs = [(p > n) + 0.5 * (p == n) for p in pos for n in neg]
+    assert auroc(pos, neg) == pytest.approx(sum(pairs) / len(pairs))
+
+
+def test_thresholds_meet_their_targets():
+    rng = numpy.random.default_rng(3)
+    in_scope, oos = rng.normal(2.0, 1.0, 1000), rng.normal(0.0, 1.0, 200)
+    threshold, why = choose_threshold(in_scope, numpy.array([]), 0.9, None)
+    assert (in_scope >= threshold).mean() >= 0.9 > (in_scope >= threshold).mean() - 0.01
+    assert "in-scope recall 0.90" in why
+    threshold, why = choose_threshold(in_scope, oos, 0.95, None)
+
+    # Best F1 against a brute-force scan of thresholds.
+    def f1(t):
+        tp, fp = (oos < t).sum(), (in_scope < t).sum()
+        return 2 * tp / (2 * tp + fp + (len(oos) - tp))
+
+    best = max(f1(t) for t in numpy.linspace(-3, 5, 2001))
+    assert f1(threshold) >= best - 1e-9 and "F1" in why
+    threshold, why = choose_threshold(in_scope, oos, 0.95, 0.9)
+    flagged = numpy.concatenate([in_scope, oos]) < threshold
+    assert (oos < threshold).sum() / flagged.sum() >= 0.9 and "precision" in why
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """A tiny pipeline on disk and a dev corpus with categories, one without."""
+    nlp = build_nlp()
+    examples = make_examples(nlp, SENTENCES)
+    optimizer = nlp.initialize(lambda: examples)
+    for _ in range(20):
+        nlp.update(examples, sgd=optimizer)
+    folder = tmp_path_factory.mktemp("calibrate")
+    nlp.to_disk(folder / "pipeline")
+    dev = [eg.reference for eg in make_examples(nlp, HELD_OUT + SENTENCES[::3])]
+    DocBin(docs=dev).to_disk(folder / "dev.spacy")
+    no_cats = [eg.reference for eg in make_examples(nlp, HELD_OUT, cats=False)]
+    DocBin(docs=no_cats).to_disk(folder / "no_cats.spacy")
+    return folder
+
+
+def test_an_uncalibrated_pipeline_predicts_as_before(trained):
+    nlp = spacy.load(trained / "pipeline")
+    textcat = nlp.get_pipe("mtl_textcat")
+    assert textcat.cfg["calibration"] is None
+    texts = [text for text, _, _ in HELD_OUT]
+    docs = list(nlp.pipe(texts))
+    expected = textcat.model.ops.softmax(textcat.model.predict(docs), axis=-1)
+    for doc, row in zip(docs, textcat.model.ops.to_numpy(expected)):
+        assert list(doc.cats.values()) == [float(x) for x in row]
+        assert doc._.get(STATE_ATTR) is None and not doc._.out_of_scope
+        assert doc._.intent == max(doc.cats, key=doc.cats.get)
+        assert doc._.intent_confidence == max(doc.cats.values())
+
+
+def test_the_calibration_survives_to_bytes_to_disk_and_two_processes(trained, tmp_path):
+    nlp = spacy.load(trained / "pipeline")
+    dev = list(DocBin().from_disk(trained / "dev.spacy").get_docs(nlp.vocab))
+    report = fit_intent_calibration(nlp, "mtl_textcat", dev, target_recall=0.8)
+    calibration = nlp.get_pipe("mtl_textcat").cfg["calibration"]
+    assert report["calibration"]["method"] in ("temperature", "vector")
+    texts = [text for text, _, _ in HELD_OUT] + OFF_TOPIC
+    want = [(d.cats, d._.intent, d._.intent_confidence, d._.out_of_scope) for d in nlp.pipe(texts)]
+    assert any(w[3] for w in want), "a threshold for 80% in-scope recall rejects something"
+    nlp.to_disk(tmp_path / "calibrated")
+    copies = [spacy.load(tmp_path / "calibrated"), spacy.load(trained / "pipeline")]
+    copies[1].from_bytes(nlp.to_bytes())
+    for copy in copies:
+        assert copy.get_pipe("mtl_textcat").cfg["calibration"] == calibration
+        got = [
+            (d.cats, d._.intent, d._.intent_confidence, d._.out_of_scope) for d in copy.pipe(texts)
+        ]
+        assert got == want
+    got = [
+        (d.cats, d._.intent, d._.intent_confidence, d._.out_of_scope)
+        for d in copies[0].pipe(texts, n_process=2, batch_size=4)
+    ]
+    assert got == want
+
+
+def test_an_out_of_scope_training_label_is_never_a_class():
+    nlp = build_nlp(out_of_scope_label="oos")
+    examples = make_examples(nlp, SENTENCES)
+    oos = [Example.from_dict(nlp.make_doc(t), {"cats": {"oos": 1.0}}) for t in OFF_TOPIC]
+    optimizer = nlp.initialize(lambda: examples + oos)
+    textcat = nlp.get_pipe("mtl_textcat")
+    assert list(textcat.labels) == INTENTS
+    for _ in range(25):
+        nlp.update(examples + oos, sgd=optimizer)
+    assert all(set(doc.cats) == set(INTENTS) for doc in nlp.pipe(OFF_TOPIC))
+    # Out-of-scope documents learn low confidence: the top probability is lower on them.
+    top = {
+        name: numpy.mean([max(d.cats.values()) for d in nlp.pipe(t for t, *_ in rows)])
+        for name, rows in (("in", SENTENCES), ("oos", [(t,) for t in OFF_TOPIC]))
+    }
+    assert top["oos"] < top["in"] - 0.2, top
+    # Scoring leaves them out: the same scores with and without them.
+    held = make_examples(nlp, HELD_OUT)
+    for eg in held + oos:
+        eg.predicted = nlp(eg.predicted.text)
+    with_oos, without = textcat.score(held + oos), textcat.score(held)
+    assert with_oos["cats_acc"] == without["cats_acc"] and "oos" not in without["cats_f_per_type"]
+    assert with_oos["cats_f_per_type"] == without["cats_f_per_type"]
+
+
+def run(capsys, *args):
+    status = main(["calibrate", *map(str, args)])
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+def test_the_command_writes_a_calibrated_pipeline_and_its_report(trained, tmp_path, capsys):
+    out = tmp_path / "out"
+    status, stdout, err = run(
+        capsys, trained / "pipeline", trained / "dev.spacy", "--output", out, "--score", "energy"
+    )
+    assert status == 0, err
+    assert "ECE:" in stdout and "threshold" in stdout and "energy" in stdout
+    report = json.loads((out / "calibration.json").read_text())
+    assert report["intents"]["calibration"]["score"] == "energy"
+    assert (out / "reliability.png").read_bytes()[:4] == b"\x89PNG"
+    assert not list(tmp_path.glob("*partial*"))
+    doc = spacy.load(out)("the cosine of a banana")
+    assert 0.0 <= doc._.intent_confidence <= 1.0 and isinstance(doc._.out_of_scope, bool)
+    # The output exists now: refused without --overwrite, replaced with it.
+    status, _, err = run(capsys, trained / "pipeline", trained / "dev.spacy", "--output", out)
+    assert status == 1 and "--overwrite" in err
+    status, _, err = run(
+        capsys, trained / "pipeline", trained / "dev.spacy", "--output", out, "--overwrite"
+    )
+    assert status == 0, err
+    assert (
+        json.loads((out / "calibration.json").read_text())["intents"]["calibration"]["score"]
+        == "max_prob"
+    )
+
+
+def test_bad_input_gets_one_clear_message(trained, tmp_path, capsys):
+    pipeline, dev = trained / "pipeline", trained / "dev.spacy"
+    blank = tmp_path / "blank"
+    nlp = spacy.blank("en")
+    nlp.add_pipe("sentencizer")
+    nlp.to_disk(blank)
+    chinese = tmp_path / "zh.spacy"
+    DocBin(docs=[nlp.make_doc("我想订一张去北京的机票")]).to_disk(chinese)
+    (tmp_path / "empty.spacy").write_bytes(b"")
+    cases = [
+        ((pipeline, tmp_path / "nope.spacy"), "no such"),
+        ((pipeline, trained / "no_cats.spacy"), "none of its 6 documents has categories"),
+        ((blank, dev), "has no mtl_textcat"),
+        ((tmp_path / "missing", dev), "Cannot load the pipeline"),
+        ((pipeline, chinese), "Chinese, Japanese or Korean"),
+        ((pipeline, tmp_path / "empty.spacy"), "empty.spacy"),
+    ]
+    for (pipe, corpus), message in cases:
+        status, _, err = run(capsys, pipe, corpus, "--output", tmp_path / "out")
+        assert status == 1 and message in err and "Traceback" not in err, (message, err)
+        assert not (tmp_path / "out").exists()
+    status, _, err = run(capsys, pipeline, dev, "--output", pipeline)
+    assert status == 1 and "would overwrite the input" in err
+    status, _, err = run(capsys, pipeline, dev, "--output", pipeline / "inside")
+    assert status == 1 and "would overwrite the input" in err
+    status, _, err = run(capsys, pipeline, dev, "--output", "/proc/calibrated")
+    assert status == 1 and "cannot write the output folder" in err, err
+    (tmp_path / "file").write_text("x")
+    status, _, err = run(capsys, pipeline, dev, "--output", tmp_path / "file" / "out")
+    assert status == 1 and "cannot write the output folder" in err, err
