@@ -11,6 +11,7 @@ import warnings
 from typing import Callable, List, Optional
 
 from .annotate.cli import add_annotate_command
+from .augment.cli import add_augment_command
 from .calibrate.cli import add_calibrate_command
 from .convert.cli import add_convert_command, run_convert  # noqa: F401 (run_convert: as before)
 from .debug_data.cli import add_debug_data_command
@@ -91,6 +92,7 @@ COMMANDS.append(add_debug_data_command)
 COMMANDS.append(add_update_command)
 COMMANDS.append(add_calibrate_command)
 COMMANDS.append(add_init_vectors_command)
+COMMANDS.append(add_augment_command)
 
 
 def make_parser() -> argparse.ArgumentParser:
