@@ -123,7 +123,9 @@ class ForwardPass:
         for t in range(1, n_steps):
             previous = alpha[t - 1]
             scores = numpy.empty_like(previous)
-            free = numpy.log(_matmul(numpy.exp(previous), self.exp_free)) + dtype(self.shift)
+            free = numpy.log(one_thread_matmul(numpy.exp(previous), self.exp_free)) + dtype(
+                self.shift
+            )
             scores[:, 0], scores[:, 1::2] = free[:, 0], free[:, 1:]
             inside = _logaddexp(
                 previous[:, 1::2] + self.begin_to_inside, previous[:, 2::2] + self.inside_to_inside
@@ -149,16 +151,6 @@ class ForwardPass:
         top = final.max(axis=1)
         self.log_z = offsets[-1] + top + numpy.log(numpy.exp(final - top[:, None]).sum(axis=1))
         return True
-
-    def suffix_scores(self):
-        """The backward pass's scores, for span probabilities (spacy_mtl/ml/span_confidence.py).
-
-        RETURNS (Tuple[numpy.ndarray, numpy.ndarray]): beta (time, batch, tags), best at 0,
-            and the (time, batch) offsets taken out: log beta = beta + offsets. beta at a
-            row's last token is its end scores; it leaves out the emission at its own token.
-        """
-        beta, b_offsets = self._beta_pass()[:2]
-        return beta, b_offsets
 
     def _prepare(self, dtype, penalty: float) -> None:
         """The emissions in `dtype`, and what every step takes from the transitions."""
@@ -186,7 +178,7 @@ class ForwardPass:
         RETURNS (numpy.ndarray): (rows, labels) where those moves carry most of the score.
         """
         self.forbidden_used = True
-        forbidden = numpy.log(_matmul(numpy.exp(previous[rows]), self.exp_inside))
+        forbidden = numpy.log(one_thread_matmul(numpy.exp(previous[rows]), self.exp_inside))
         forbidden += self.dtype(self.shift + self.penalty)
         mostly_forbidden = inside[rows] < forbidden + MARGIN
         inside[rows] = _logaddexp(inside[rows], forbidden)
@@ -271,7 +263,9 @@ class ForwardPass:
                 rows = numpy.flatnonzero(reach > free_top[t] + into_free_least - MARGIN)
                 if len(rows):
                     self.forbidden_used = True
-                    forbidden = numpy.log(_matmul(next_inside[t][rows], self.exp_inside.T))
+                    forbidden = numpy.log(
+                        one_thread_matmul(next_inside[t][rows], self.exp_inside.T)
+                    )
                     forbidden += (inside_top[t][rows, None] + self.shift + self.penalty).astype(
                         dtype
                     )
@@ -307,10 +301,12 @@ def _log_matmul_t(log_rows, exp_matrix, exp_rows_out, top_out) -> numpy.ndarray:
     top = log_rows.max(axis=1)
     numpy.exp(log_rows - top[:, None], out=exp_rows_out)
     top_out[:] = top
-    return numpy.log(_matmul(exp_rows_out, exp_matrix.T)) + top[:, None].astype(log_rows.dtype)
+    return numpy.log(one_thread_matmul(exp_rows_out, exp_matrix.T)) + top[:, None].astype(
+        log_rows.dtype
+    )
 
 
-def _matmul(a: numpy.ndarray, b: numpy.ndarray) -> numpy.ndarray:
+def one_thread_matmul(a: numpy.ndarray, b: numpy.ndarray) -> numpy.ndarray:
     """a @ b in row blocks small enough for OpenBLAS to stay on the calling thread."""
     rows = max(1, MAX_GEMM_WORK // max(1, a.shape[1] * b.shape[1]))
     if a.shape[0] <= rows:

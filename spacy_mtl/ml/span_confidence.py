@@ -8,11 +8,14 @@ this label, whatever the other tokens do. Its probability is
 
 where alpha_i(B-L) sums every prefix that ends in B-L at i (its emission included), and the
 tail sums every suffix after j whose first tag is not I-L (exp(T[y_j, y] + e_{j+1}(y)) times
-beta_{j+1}(y)), or is exp(end[y_j]) at the last token. alpha, beta and Z come from the
-forward-backward pass in `forward_backward.py` (numpy, no torch); the forbidden BIO moves
-keep the CRF's finite penalty, as in training and decoding, so this is the model's own
-distribution. A product of per-token maximum marginals is not this probability: it ignores
-that the tags of neighbouring tokens are dependent.
+beta_{j+1}(y)), or is exp(end[y_j]) at the last token. alpha, beta and Z come from one
+forward and one backward pass in numpy (no torch, as decoding), in probability space and
+rescaled at every token (`_scaled_passes`: a matrix product into the "O" and "B-x" tags
+a token; the training pass in `forward_backward.py` keeps log space for what its gradient
+needs, which costs more), or in log space for extreme scores (`_dense_passes`). Forbidden BIO
+moves weigh e^-10,000 in the model: 0 in float64 next to any allowed path. A product
+of per-token maximum marginals is not this probability: it ignores that the tags of
+neighbouring tokens are dependent.
 
 All the spans of a padded batch are computed at once: one forward and one backward pass,
 then gathers.
@@ -22,7 +25,11 @@ from typing import Tuple
 
 import numpy
 
-from . import forward_backward
+from .forward_backward import one_thread_matmul
+
+# Above this `_spread`, values flushed to 0 in the rescaled passes could matter again
+# (float64 flushes below e^-708): the log-space passes run instead.
+MAX_SCALED_SPREAD = 600.0
 
 
 def forbidden_moves(n_tags: int) -> numpy.ndarray:
@@ -64,8 +71,12 @@ def span_log_probabilities(
     lengths = numpy.asarray(lengths, dtype="int64")
     transitions = numpy.asarray(transitions, dtype="float64")
     start, end = numpy.asarray(start, "float64"), numpy.asarray(end, "float64")
-    scored = transitions + penalty * forbidden_moves(transitions.shape[0])
-    log_alpha, log_beta, log_z = _passes(emissions, lengths, (transitions, scored), start, end)
+    forbidden = forbidden_moves(transitions.shape[0])
+    scored = transitions + penalty * forbidden
+    spread = _spread(
+        emissions, lengths, transitions[~forbidden], numpy.delete(start, numpy.s_[2::2]), end
+    )
+    log_alpha, log_beta, log_z = _passes(emissions, lengths, scored, start, end, spread)
     rows, first, stop, label = spans.T
     begin_tag, inside_tag = 2 * label + 1, 2 * label + 2
     head = log_alpha(first, rows, begin_tag)
@@ -75,30 +86,130 @@ def span_log_probabilities(
     return numpy.minimum(head + inner + tail - log_z[rows], 0.0)
 
 
-def _passes(emissions, lengths, transitions, start, end):
-    """Gatherers of log alpha and log beta, and log Z, from the forward-backward pass.
+def _passes(emissions, lengths, scored, start, end, spread: float):
+    """Gatherers of log alpha and log beta, and log Z (see `_scaled_passes`).
 
-    transitions: the transition scores without and with the penalty on forbidden moves.
     RETURNS: log_alpha(steps, rows, tags) -> values, log_beta(steps, rows) -> (n, tags)
         rows, and log Z (batch,), all float64.
     """
-    raw, scored = transitions
-    penalty = float((scored - raw).min(initial=0.0))
-    state = forward_backward.forward(emissions, lengths, raw, start, end, penalty)
-    if state is None:  # transitions spread too far for the rescaled products
-        alpha, beta, log_z = _dense_passes(emissions, lengths, scored, start, end)
-        offsets = b_offsets = numpy.zeros(alpha.shape[:2])
-    else:
-        alpha, offsets, log_z = state.alpha, state.offsets, state.log_z
-        beta, b_offsets = state.suffix_scores()
+    if spread > MAX_SCALED_SPREAD:
+        log_alpha, log_beta, log_z = _dense_passes(emissions, lengths, scored, start, end)
+        return (
+            (lambda steps, rows, tags: log_alpha[steps, rows, tags]),
+            (lambda steps, rows: log_beta[steps, rows]),
+            log_z,
+        )
+    alpha, offsets, beta, b_offsets, log_z = _scaled_passes(emissions, lengths, scored, start, end)
 
-    def log_alpha(steps, rows, tags):
-        return alpha[steps, rows, tags].astype("float64") + offsets[steps, rows]
+    def scaled_log_alpha(steps, rows, tags):
+        with numpy.errstate(divide="ignore"):
+            return numpy.log(alpha[steps, rows, tags]) + offsets[steps, rows]
 
-    def log_beta(steps, rows):
-        return beta[steps, rows].astype("float64") + b_offsets[steps, rows][:, None]
+    def scaled_log_beta(steps, rows):
+        with numpy.errstate(divide="ignore"):
+            return numpy.log(beta[steps, rows]) + b_offsets[steps, rows][:, None]
 
-    return log_alpha, log_beta, log_z
+    return scaled_log_alpha, scaled_log_beta, log_z
+
+
+def _spread(emissions, lengths, allowed, starts, end) -> float:
+    """How far the scores can pull two paths apart and back: twice the largest spread of
+    one token's emissions and of the allowed transitions, plus the spreads of the allowed
+    start scores and of the end scores."""
+    real = numpy.arange(emissions.shape[1])[None, :] < lengths[:, None]
+    per_token = emissions.max(axis=2) - emissions.min(axis=2)
+    return float(
+        2 * (per_token[real].max(initial=0.0) + numpy.ptp(allowed))
+        + numpy.ptp(starts)
+        + numpy.ptp(end)
+    )
+
+
+def _scaled_passes(emissions, lengths, scored, start, end):
+    """Forward and backward in probability space, in float64, each token's row rescaled by
+    its largest value (kept in the offsets).
+
+    The BIO layout makes a step cheap: "O" and "B-x" may follow any tag (a matrix product
+    into those columns), "I-x" only "B-x" and "I-x" (two products of vectors). Forbidden
+    moves are left out: they weigh e^-10,000 in the model, 0 in float64 next to any
+    allowed path. A value flushed to 0 (e^-700 below its row's best) could regain at most
+    `_spread` later, so it stays negligible while that is below MAX_SCALED_SPREAD;
+    otherwise `_dense_passes` runs.
+
+    RETURNS: alpha (time, batch, tags) and its (time, batch) offsets, beta and its offsets
+        (log alpha = log(alpha) + offsets; beta leaves out its token's emission and is the
+        end scores at a row's last token), and log Z (batch,).
+    """
+    emissions = emissions.astype("float64")
+    n_docs, n_steps, n_tags = emissions.shape
+    e_top = emissions.max(axis=2)
+    exp_e = numpy.exp(emissions - e_top[:, :, None])
+    moves = _Moves(scored)
+    alpha = numpy.empty((n_steps, n_docs, n_tags))
+    offsets = numpy.empty((n_steps, n_docs))
+    first = numpy.exp(start - start.max()) * exp_e[:, 0]
+    top = first.max(axis=1)
+    alpha[0], offsets[0] = first / top[:, None], numpy.log(top) + start.max() + e_top[:, 0]
+    for t in range(1, n_steps):
+        step = moves.forward(alpha[t - 1]) * exp_e[:, t]
+        top = step.max(axis=1)
+        active = t < lengths
+        alpha[t] = numpy.where(active[:, None], step / top[:, None], alpha[t - 1])
+        offsets[t] = offsets[t - 1] + numpy.where(
+            active, numpy.log(top) + moves.shift + e_top[:, t], 0
+        )
+    end_top = float(end.max())
+    exp_end = numpy.exp(end - end_top)
+    log_z = offsets[-1] + numpy.log(alpha[-1] @ exp_end) + end_top
+    beta = numpy.empty_like(alpha)
+    b_offsets = numpy.empty_like(offsets)
+    beta[-1], b_offsets[-1] = exp_end, end_top
+    for t in range(n_steps - 2, -1, -1):
+        step = moves.backward(exp_e[:, t + 1] * beta[t + 1])
+        top = step.max(axis=1)
+        active = t + 1 < lengths
+        beta[t] = numpy.where(active[:, None], step / top[:, None], exp_end)
+        b_offsets[t] = numpy.where(
+            active, b_offsets[t + 1] + numpy.log(top) + moves.shift + e_top[:, t + 1], end_top
+        )
+    return alpha, offsets, beta, b_offsets, log_z
+
+
+class _Moves:
+    """exp(transition - shift) of the allowed moves, split as the BIO layout allows."""
+
+    def __init__(self, scored: numpy.ndarray) -> None:
+        n_tags = scored.shape[0]
+        self.free = numpy.concatenate([[0], numpy.arange(1, n_tags, 2)])
+        self.shift = float(scored[:, self.free].max())
+        if n_tags > 1:
+            into_inside = numpy.concatenate(
+                [numpy.diagonal(scored[1::2, 2::2]), numpy.diagonal(scored[2::2, 2::2])]
+            )
+            self.shift = max(self.shift, float(into_inside.max()))
+        exp_moves = numpy.exp(scored - self.shift)
+        self.into_free = numpy.ascontiguousarray(exp_moves[:, self.free])
+        self.into_free_t = numpy.ascontiguousarray(self.into_free.T)
+        self.begin_to_inside = numpy.diagonal(exp_moves[1::2, 2::2]).copy()
+        self.inside_to_inside = numpy.diagonal(exp_moves[2::2, 2::2]).copy()
+
+    def forward(self, previous: numpy.ndarray) -> numpy.ndarray:
+        """sum over x of previous[:, x] * exp(move x -> y), for every y."""
+        out = numpy.empty_like(previous)
+        free = one_thread_matmul(previous, self.into_free)
+        out[:, 0], out[:, 1::2] = free[:, 0], free[:, 1:]
+        out[:, 2::2] = (
+            previous[:, 1::2] * self.begin_to_inside + previous[:, 2::2] * self.inside_to_inside
+        )
+        return out
+
+    def backward(self, ahead: numpy.ndarray) -> numpy.ndarray:
+        """sum over y of exp(move x -> y) * ahead[:, y], for every x."""
+        out = one_thread_matmul(ahead[:, self.free], self.into_free_t)
+        inside = ahead[:, 2::2]
+        out[:, 1::2] += inside * self.begin_to_inside
+        out[:, 2::2] += inside * self.inside_to_inside
+        return out
 
 
 def _inside_run(emissions, scored, spans) -> numpy.ndarray:

@@ -164,7 +164,7 @@ def crf_span_log_probabilities(
     spans (List[Sequence[Tuple[int, int, int]]]): Each document's (first token, end token
         (exclusive), label index) spans.
     temperature (float): Divides every score of the CRF (emissions, transitions, start,
-        end) first: a calibration that keeps the best path.
+        end) first, forbidden moves staying forbidden: a calibration that keeps the best path.
     RETURNS (List[numpy.ndarray]): One (spans,) float64 array per document.
     """
     transitions, start, end, penalty = crf_module(tagger).span_scores()
@@ -184,7 +184,7 @@ def crf_span_log_probabilities(
             transitions * scale,
             start * scale,
             end * scale,
-            penalty * scale,
+            penalty,
         )
         counts = numpy.cumsum([len(spans[i]) for i in chunk])[:-1]
         for i, values in zip(chunk, numpy.split(log_probs, counts)):
