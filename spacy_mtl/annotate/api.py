@@ -20,6 +20,7 @@ import srsly
 
 from ..atomic import partial_path, write_text_atomic
 from .engines import ENGINES, make_engine
+from .export import SORT_KEYS, export_parts
 from .io import (
     DEFAULT_PART_SIZE,
     MANIFEST,
@@ -59,6 +60,7 @@ class AnnotateSummary:
     seconds (float): Time spent annotating and writing in this run.
     output (str): The output file or directory.
     intents (int): Records with an intent (none if the pipeline sets no doc.cats).
+    exported (Optional[int]): Tasks written for an annotation tool (export.py), or None.
     """
 
     rows: int = 0
@@ -70,6 +72,7 @@ class AnnotateSummary:
     seconds: float = 0.0
     output: str = ""
     intents: int = 0
+    exported: Optional[int] = None
 
     @property
     def all_failed(self) -> bool:
@@ -104,6 +107,11 @@ class AnnotateSummary:
         ]
         for kind, count in sorted(self.error_kinds.items(), key=lambda kv: -kv[1]):
             lines.append(f"  {count} x {kind}")
+        if self.exported is not None:
+            lines.append(
+                f"{self.exported} tasks exported for correction; the {self.errors} error "
+                "record(s) are left out."
+            )
         return lines
 
     def count(self, records: Iterable[Dict[str, Any]]) -> None:
@@ -119,7 +127,7 @@ class AnnotateSummary:
 
     def counts(self) -> Dict[str, Any]:
         """The counts a finished run keeps in its record."""
-        keys = ("rows", "errors", "error_kinds", "intents")
+        keys = ("rows", "errors", "error_kinds", "intents", "exported")
         return {key: getattr(self, key) for key in keys}
 
 
@@ -154,6 +162,7 @@ def annotate(
     part_size: int = DEFAULT_PART_SIZE,
     max_chars: int = DEFAULT_MAX_ROW_CHARS,
     output_format: Optional[str] = None,
+    sort_by: Optional[str] = None,
     overwrite: bool = False,
     progress: Optional[bool] = None,
 ) -> AnnotateSummary:
@@ -171,28 +180,27 @@ def annotate(
         document per line, its line number the id), or a directory of them.
     output (Union[str, Path]): A .jsonl or .parquet file for a file input; a
         directory of part files for a directory input.
-    engine (str): "local" (nlp.pipe with n_process=workers) or "ray" (Ray
-        Data, an actor pool of `workers`).
+    engine (str): "local" (nlp.pipe, n_process=workers) or "ray" (Ray Data, `workers` actors).
     workers (int): Processes or actors.
     batch_size (int): Documents per batch.
     text_field (str): The field or column with the text.
-    id_field (str): The field or column with the id; a row without one gets
-        its row number.
+    id_field (str): The field or column with the id; else a row's number.
     address (Optional[str]): A Ray cluster's address (engine "ray" only).
-    part_size (int): Rows per part file.
-    max_chars (int): The longest text annotated, in characters; longer ones get an error.
-    output_format (Optional[str]): "jsonl" or "parquet"; default: the output's suffix, else jsonl.
+    part_size, max_chars (int): Rows per part file; the longest text annotated (characters).
+    output_format (Optional[str]): "jsonl" or "parquet" (default: the suffix, else jsonl), or
+        "prodigy", "labelstudio": one file of tasks for that tool (export.py).
+    sort_by (Optional[str]): With an export, "confidence": least confident first.
     overwrite (bool): Start again rather than resume, keep or refuse.
     progress (Optional[bool]): Show a progress bar; default: if stderr is a terminal.
     RETURNS (AnnotateSummary): Counts of records and errors.
     """
     _check_settings(engine, workers, batch_size, part_size, max_chars, address)
-    output = Path(output)
-    settings = _settings(text_field, id_field, part_size, max_chars)
+    _check_sort(sort_by, output_format)  # before any work, as every setting
+    output, settings = Path(output), _settings(text_field, id_field, part_size, max_chars)
     engine_kwargs = {"workers": workers, "batch_size": batch_size, "address": address}
     with file_errors(output):
         layout = Layout.of(Path(input), output, output_format)
-        settings["fmt"] = layout.fmt
+        settings.update(fmt=layout.fmt, export=layout.export, sort_by=sort_by)
         with output_lock(output):
             if overwrite:
                 layout.remove()
@@ -213,7 +221,7 @@ def _run(pipeline: str, layout: Layout, settings: Dict[str, Any], runner, progre
     read_kwargs = {k: settings[k] for k in ("text_field", "id_field", "max_chars")}
     with workers_die_with_parent():
         summary = _annotate_parts(runner, layout, parts, read_kwargs, progress)
-    _finish(layout, parts, summary)
+    _finish(layout, parts, summary, pipeline, settings["sort_by"])
     return summary
 
 
@@ -239,6 +247,16 @@ def _input_paths(layout: Layout) -> List[str]:
     return [str(path.resolve()) for path, _ in layout.files]
 
 
+def _check_sort(sort_by: Optional[str], output_format: Optional[str]) -> None:
+    if sort_by is not None and sort_by not in SORT_KEYS:
+        raise AnnotateError(f"Unknown --sort-by {sort_by!r}: expected {', '.join(SORT_KEYS)}.")
+    if sort_by is not None and output_format not in ("prodigy", "labelstudio"):
+        raise AnnotateError(
+            "--sort-by orders an export for correction: use it with --format prodigy or "
+            "--format labelstudio."
+        )
+
+
 def _check_settings(engine, workers, batch_size, part_size, max_chars, address) -> None:
     if engine not in ENGINES:
         raise AnnotateError(f"Unknown engine {engine!r}: expected one of {', '.join(ENGINES)}.")
@@ -257,7 +275,10 @@ def _check_settings(engine, workers, batch_size, part_size, max_chars, address) 
 def _plan_parts(pipeline: str, layout: Layout, settings: Dict[str, Any]) -> List[Part]:
     """The run's parts, from the plan of an unfinished run or a new one."""
     shards = _plan(pipeline, layout, settings)
-    parts = make_parts(shards, settings["part_size"], layout.fmt, layout.single)
+    # Parts are named after their shard unless there is one (an export of a directory has many).
+    parts = make_parts(
+        shards, settings["part_size"], layout.fmt, layout.single and len(shards) == 1
+    )
     remove_stale_temporaries(layout.folder, parts)
     return parts
 
@@ -321,14 +342,18 @@ def _annotate_parts(runner, layout: Layout, parts: List[Part], read_kwargs, prog
     return summary
 
 
-def _finish(layout: Layout, parts: List[Part], summary: AnnotateSummary) -> None:
+def _finish(layout: Layout, parts: List[Part], summary: AnnotateSummary, pipeline, sort_by):
     """Merge a one-file run's parts into its output; mark a directory's manifest complete."""
     manifest = load_manifest(layout.folder) or {}
+    paths = [layout.part_path(part) for part in parts]
+    if layout.export:
+        summary.exported = export_parts(paths, layout.output, layout.export, pipeline, sort_by)
     manifest["complete"] = summary.counts()
     if layout.single:
         # Output, then its record, then the parts: a kill between any two is resumed or
         # finished by the next run (Layout.finished_record).
-        merge_parts([layout.part_path(part) for part in parts], layout.output, layout.fmt)
+        if not layout.export:
+            merge_parts(paths, layout.output, layout.fmt)
         write_text_atomic(layout.record, srsly.json_dumps(manifest, indent=2))
         layout.remove_parts()
     else:

@@ -9,6 +9,7 @@ from typing import Iterator, List
 
 from .api import annotate
 from .engines import ENGINES
+from .export import EXPORT_FORMATS, SORT_KEYS
 from .io import DEFAULT_PART_SIZE, OUTPUT_FORMATS, AnnotateError
 from .rows import DEFAULT_MAX_ROW_CHARS
 
@@ -60,9 +61,15 @@ def add_annotate_command(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument(
         "--output-format",
-        choices=OUTPUT_FORMATS,
+        "--format",
+        dest="output_format",
+        choices=OUTPUT_FORMATS + tuple(EXPORT_FORMATS),
         default=None,
-        help="default: the suffix of OUTPUT (jsonl for a directory without one)",
+        help="jsonl or parquet records (default: OUTPUT's suffix, jsonl for a directory); or "
+        "one file of tasks to correct: prodigy (.jsonl), labelstudio (.json, pre-annotations)",
+    )
+    parser.add_argument(
+        "--sort-by", choices=SORT_KEYS, help="prodigy, labelstudio: least confident first"
     )
     parser.add_argument("--overwrite", action="store_true", help="start again instead of resuming")
     parser.set_defaults(func=run_annotate)
@@ -115,6 +122,7 @@ def _annotate(args: argparse.Namespace):
         part_size=args.part_size,
         max_chars=args.max_chars,
         output_format=args.output_format,
+        sort_by=args.sort_by,
         overwrite=args.overwrite,
     )
 

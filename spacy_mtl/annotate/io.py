@@ -285,7 +285,16 @@ def pipeline_fingerprint(pipeline: str) -> Dict[str, Any]:
 
 
 def output_settings(
-    pipeline: str, shards: List[Shard], *, text_field, id_field, part_size, max_chars, fmt
+    pipeline: str,
+    shards: List[Shard],
+    *,
+    text_field,
+    id_field,
+    part_size,
+    max_chars,
+    fmt,
+    export=None,
+    sort_by=None,
 ) -> Dict[str, Any]:
     """The manifest: everything that decides the records of a run, and its plan."""
     return {
@@ -296,6 +305,9 @@ def output_settings(
         "part_size": part_size,
         "max_chars": max_chars,
         "format": fmt,
+        # A tool's export and its order (export.py); None for records, as before they existed.
+        "export": export,
+        "sort_by": sort_by,
         "shards": [asdict(shard) for shard in shards],
     }
 

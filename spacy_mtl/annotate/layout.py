@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Iterator, List, Optional, Tuple
 
 from ..atomic import OutputError, check_output
+from .export import EXPORT_FORMATS
 from .io import MANIFEST, OUTPUT_FORMATS, AnnotateError, Part, find_inputs, load_manifest
 from .lock import lock_path
 from .provenance import load_record, record_path, same_plan
@@ -37,8 +38,9 @@ class Layout:
     output (Path): The output file or directory.
     files (List[Tuple[Path, str]]): The input files and their names.
     single (bool): Whether the input is one file.
-    fmt (str): The output format.
+    fmt (str): The format of the parts (and of the output, unless exported).
     folder (Path): Where the parts and the manifest are written.
+    export (Optional[str]): The tool the output is for (export.py), or None.
     """
 
     output: Path
@@ -46,19 +48,22 @@ class Layout:
     single: bool
     fmt: str
     folder: Path
+    export: Optional[str] = None
 
     @classmethod
     def of(cls, input: Path, output: Path, output_format: Optional[str]) -> "Layout":
         """Check the input and the output, and say where the run writes."""
         files = find_inputs(input)
-        single = input.is_file()
-        fmt = _output_format(output, output_format, single)
+        export = _export_format(output, output_format)
+        # An export is one file, whatever the input: its parts are JSONL.
+        single = input.is_file() or export is not None
+        fmt = "jsonl" if export else _output_format(output, output_format, single)
+        if not input.is_file():
+            _check_output_directory(output, input, must_be_directory=export is None)
         if single:
             _check_output_file(output, input)
-        else:
-            _check_output_directory(output, input)
         folder = output.with_name(output.name + ".parts") if single else output
-        return cls(output, files, single, fmt, folder)
+        return cls(output, files, single, fmt, folder, export)
 
     @property
     def record(self) -> Path:
@@ -141,8 +146,8 @@ def _check_output_file(output: Path, input: Path) -> None:
         raise AnnotateError(f"The output {err.path!r} {err.reason}") from None
 
 
-def _check_output_directory(output: Path, input: Path) -> None:
-    if output.exists() and not output.is_dir():
+def _check_output_directory(output: Path, input: Path, must_be_directory: bool = True) -> None:
+    if must_be_directory and output.exists() and not output.is_dir():
         raise AnnotateError(
             f"The input is a directory of shards, so the output {str(output)!r} must be a "
             f"directory of part files, but it is a file."
@@ -158,6 +163,19 @@ def _check_output_directory(output: Path, input: Path) -> None:
             f"The input {str(input)!r} is inside the output directory {str(output)!r}. Choose "
             f"an output outside the input."
         )
+
+
+def _export_format(output: Path, output_format: Optional[str]) -> Optional[str]:
+    """The tool an output is exported for, its suffix checked; None for records."""
+    if output_format not in EXPORT_FORMATS:
+        return None
+    suffix = EXPORT_FORMATS[output_format]
+    if output.suffix.lower() != f".{suffix}":
+        raise AnnotateError(
+            f"The output {str(output)!r} does not end in .{suffix}, the suffix of a "
+            f"{output_format} export: name it OUTPUT.{suffix}."
+        )
+    return output_format
 
 
 def _output_format(output: Path, output_format: Optional[str], single: bool) -> str:

@@ -27,6 +27,8 @@ _FLAGS = {
     "max_chars": "--max-chars",
     "part_size": "--part-size",
     "format": "the output format",
+    "export": "--format",
+    "sort_by": "--sort-by",
 }
 
 
