@@ -97,7 +97,8 @@ def set_intent_state(doc: Doc, rejected_intent: str, confidence: float, rejected
 def calibrated_logits(logits: numpy.ndarray, calibration: Dict[str, Any]) -> numpy.ndarray:
     """z * scale + bias: one temperature (scale = 1/T) or a scale and bias per label."""
     scale = numpy.asarray(calibration.get("scale", [1.0]), dtype="f")
-    bias = numpy.asarray(calibration.get("bias") or [0.0], dtype="f")
+    bias = calibration.get("bias")
+    bias = numpy.asarray([0.0] if bias is None else bias, dtype="f")
     return (numpy.asarray(logits, dtype="f") * scale + bias).astype("f")
 
 
@@ -158,10 +159,23 @@ def to_confidence(scores: numpy.ndarray, calibration: Dict[str, Any]) -> numpy.n
     """Scores mapped to [0, 1]: a probability as it is, another score by its rank among the
     in-scope dev documents' scores (stored quantiles, interpolated)."""
     quantiles = calibration.get("score_quantiles")
-    if calibration.get("score") == "max_prob" or not quantiles:
+    if calibration.get("score") == "max_prob" or quantiles is None or not len(quantiles):
         return numpy.clip(scores, 0.0, 1.0)
     levels = numpy.linspace(0.0, 1.0, len(quantiles))
     return numpy.interp(scores, numpy.asarray(quantiles, dtype="f8"), levels)
+
+
+def prepared(calibration: Dict[str, Any]) -> Dict[str, Any]:
+    """The calibration with its lists as arrays, made once per calibration, not per batch."""
+    ready = dict(calibration)
+    for key in ("scale", "bias", "score_quantiles"):
+        if ready.get(key) is not None:
+            ready[key] = numpy.asarray(ready[key], dtype="f8" if key == "score_quantiles" else "f")
+    if ready.get("mahalanobis"):
+        ready["mahalanobis"] = {
+            key: numpy.asarray(value, dtype="f8") for key, value in ready["mahalanobis"].items()
+        }
+    return ready
 
 
 def needs_features(calibration: Optional[Dict[str, Any]]) -> bool:

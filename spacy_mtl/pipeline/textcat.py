@@ -36,6 +36,7 @@ from .intent_confidence import (
     check_calibration,
     intent_scores,
     needs_features,
+    prepared,
     set_intent_state,
 )
 from .teacher_targets import (
@@ -245,10 +246,12 @@ class MultiTaskTextCategorizer(TaskHead):
         else:
             features, logits = None, self.model.predict(docs)
         ops = self.model.ops
+        if getattr(self, "_prepared", (None,))[0] is not calibration:
+            self._prepared = (calibration, prepared(calibration))
         return intent_scores(
             ops.to_numpy(logits),
             None if features is None else ops.to_numpy(features),
-            calibration,
+            self._prepared[1],
             bool(self.cfg["exclusive_classes"]),
         )
 
