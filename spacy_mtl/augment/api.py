@@ -63,8 +63,9 @@ def augment_corpus(
     out = DocBin(docs=[make_doc(vocab, template, fill) for template, fill in made])
     if not len(out):
         raise AugmentError(
-            f"{input_path}: no new sentence can be made: in each intent, every slot type of "
-            "its templates has only one value. Give a corpus with more sentences per intent."
+            f"{input_path}: no new sentence can be made: every filling of its templates' "
+            "slots with values of the same intent and slot type is a training sentence already. "
+            "Give a corpus with more sentences per intent."
         )
     write_bytes_atomic(output_path, out.to_bytes(), inputs=[input_path])
     return AugmentSummary(len(docs), len(templates), n_asked, len(out))
