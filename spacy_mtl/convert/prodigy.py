@@ -25,7 +25,7 @@ from spacy.tokens import Doc
 from ..annotation import TASKS
 from .common import ConversionError, PathLike, read_lines
 from .jsonl import _parse_record
-from .sessions import Judgement, TextDocs, report_counts, words_of
+from .sessions import Judgement, TextDocs, check_text, report_counts, words_of
 
 FORMAT_PRODIGY = "prodigy"
 PRODIGY_TASKS = TASKS
@@ -122,7 +122,9 @@ def judge(
 ) -> Judgement:
     """What an accepted or rejected record says about its text."""
     text = record.get("text")
-    if not isinstance(text, str):
+    if "text" in record:
+        check_text(text, path, judgement)
+    else:
         raise ConversionError(
             f'the record has no "text" (it has {_keys(record)}). Prodigy tasks of text '
             'recipes have one: {"text": "...", ...}.',

@@ -129,6 +129,7 @@ def test_misaligned_span_is_reported_and_left_missing():
     "content,line,problem",
     [
         (b'{"answer": "accept", "label": "x"}\n', 1, 'no "text"'),
+        (b'{"text": 5, "answer": "accept", "label": "x"}\n', 1, "non-empty string, not 5"),
         (b'{"text": "a", "label": "x"}\n', 1, "not accept, reject or ignore"),
         (b'\n{"text": "ab\\ud800", "label": "x", "answer": "accept"}\n', 2, "lone surrogate"),
         (b'{"text": "caf\xe9", "label": "x", "answer": "accept"}\n', 1, "not valid UTF-8"),
