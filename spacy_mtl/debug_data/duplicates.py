@@ -10,6 +10,7 @@ from ..annotation import TASK_CATS, TASK_ENTS, has_cats, has_ents
 from .corpora import SourceData
 from .findings import ERROR, WARNING, DocRef, Finding
 from .labels import TASK_TITLES
+from .spans import gold_ents
 
 
 def text_key(text: str) -> str:
@@ -23,7 +24,7 @@ def annotation_of(eg: Example, task: str):
         return tuple(sorted(ref.cats.items())) if has_cats(ref) else None
     if not has_ents(ref):
         return None
-    return tuple((e.label_, e.start, e.end) for e in ref.ents)
+    return tuple((e.label_, e.start, e.end) for e in gold_ents(ref))
 
 
 def conflict_findings(sources: Sequence[SourceData]) -> List[Finding]:
@@ -64,7 +65,7 @@ def _describe(eg: Example, task: str) -> str:
     ref = eg.reference
     if task == TASK_CATS:
         return "intent " + ", ".join(k for k, v in ref.cats.items() if v >= 0.5)
-    return "slots " + ", ".join(f"{e.text}={e.label_}" for e in ref.ents)
+    return "slots " + ", ".join(f"{e.text}={e.label_}" for e in gold_ents(ref))
 
 
 def overlap_findings(sources: Sequence[SourceData]) -> List[Finding]:

@@ -9,6 +9,7 @@ from spacy.training import Example
 from ..annotation import TASK_CATS, TASK_ENTS, has_cats, has_ents
 from .corpora import SourceData
 from .findings import ERROR, INFO, WARNING, DocRef, Finding
+from .spans import gold_ents
 
 TASK_TITLES = {TASK_CATS: "intents", TASK_ENTS: "slots"}
 # A largest/smallest class ratio above this is worth a warning.
@@ -24,7 +25,7 @@ def gold_labels(eg: Example, task: str, multi_label: bool) -> List[str]:
         if multi_label:
             return [label for label, value in ref.cats.items() if value >= 0.5]
         return [max(ref.cats, key=ref.cats.get)]
-    return [ent.label_ for ent in ref.ents] if has_ents(ref) else []
+    return [ent.label_ for ent in gold_ents(ref)] if has_ents(ref) else []
 
 
 def count_labels(sources: Sequence[SourceData], task: str, multi_label: bool) -> Counter:

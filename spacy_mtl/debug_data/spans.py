@@ -9,11 +9,21 @@ turns its repairs into errors).
 
 from typing import List, Sequence
 
+from spacy.tokens import Doc, Span
 from spacy.training import Example
 
 from ..annotation import TASK_ENTS
 from .corpora import SourceData
 from .findings import ERROR, WARNING, DocRef, Finding
+
+
+def gold_ents(doc: Doc) -> List[Span]:
+    """The document's entities; none when its IOB codes are invalid (spaCy raises E093 on
+    `doc.ents` then, which `invalid_bio` reports)."""
+    try:
+        return list(doc.ents)
+    except ValueError:
+        return []
 
 
 def misaligned(eg: Example) -> List[str]:
@@ -22,7 +32,7 @@ def misaligned(eg: Example) -> List[str]:
     pred = eg.predicted
     return [
         f"{ent.text!r} ({ent.label_})"
-        for ent in eg.reference.ents
+        for ent in gold_ents(eg.reference)
         if pred.char_span(ent.start_char, ent.end_char) is None
     ]
 
@@ -67,10 +77,11 @@ CHECKS = [
     ),
     (
         "invalid_bio",
-        WARNING,
+        ERROR,
         invalid_bio,
-        "tokens carry an I tag that follows O or another type; spaCy reads each as the start "
-        "of a new entity. Reconvert the source with `spacy_mtl convert --strict` to find them",
+        "tokens carry an I tag that follows O or another type: spaCy refuses such a document "
+        "(E093, I without B) when training reads its entities. Reconvert the source with "
+        "`spacy_mtl convert`, which repairs or (--strict) names such tags",
     ),
 ]
 

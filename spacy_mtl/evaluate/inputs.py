@@ -77,6 +77,14 @@ def read_gold(path: Path, nlp: Language) -> List[Doc]:
     if not docs:
         raise EvaluateError(f"{path}: the corpus holds no documents.")
     check_language(path, docs, nlp.lang)
+    for i, doc in enumerate(docs):
+        try:
+            list(doc.ents)
+        except ValueError as err:  # E093: an I tag without its B, stored by another tool
+            raise EvaluateError(
+                f"{path}: document {i} ({doc.text[:60]!r}) has invalid entity tags: {err}. "
+                "python -m spacy_mtl debug-data names every such document."
+            ) from err
     return docs
 
 

@@ -6,10 +6,12 @@ comparison, the confidence part, and a clear message for each bad input."""
 import json
 import re
 
+import numpy
 import pytest
 import spacy
 from conftest import build_nlp
 from evaluate_fixtures import SCRIPT_TEXT, gold_corpus, gold_docs, report_dir  # noqa: F401
+from spacy.attrs import ENT_IOB, ENT_TYPE
 from spacy.scorer import get_ner_prf
 from spacy.tokens import Doc, DocBin
 from spacy.training import Example
@@ -155,6 +157,43 @@ def test_confidence_extensions_feed_the_report(served_pipeline):
     assert found["slots"]["bins"][8]["n"] == found["slots"]["n"] > 0
 
 
+def bad_data(case, nlp, gold_corpus, tmp_path):
+    """The DATA file of a bad-input case (the gold corpus for the pipeline and output cases)."""
+    data = tmp_path / "data.spacy"
+    if case == "missing":
+        return tmp_path / "nope.spacy"
+    if case == "not_spacy":
+        data = tmp_path / "data.jsonl"
+        data.write_text('{"text": "hi"}\n')
+    elif case == "garbage":
+        data.write_bytes(b"\xff\xfe not a docbin")
+    elif case == "empty":
+        DocBin().to_disk(data)
+    elif case == "invalid_bio":
+        doc = nlp.make_doc("fly to lima")
+        doc.from_array([ENT_IOB, ENT_TYPE], numpy.array([[2, 0], [2, 0], [1, 0]], dtype="uint64"))
+        DocBin(docs=[doc]).to_disk(data)
+    elif case == "chinese":
+        DocBin(docs=[nlp.make_doc("我要去长沙的航班"), nlp.make_doc("明天北京天气")]).to_disk(data)
+    else:
+        data.write_bytes(gold_corpus.read_bytes())
+    return data
+
+
+def bad_output(case, data, tmp_path):
+    """The --output folder of a bad-input case."""
+    output = tmp_path / "out"
+    if case == "output_file":
+        output.write_text("x")
+    elif case == "output_is_input":
+        output.mkdir()
+        (output / "scores.json").symlink_to(data)
+    elif case == "unwritable":
+        (tmp_path / "file").write_text("x")
+        output = tmp_path / "file" / "sub"
+    return output
+
+
 @pytest.mark.parametrize(
     "case,expected",
     [
@@ -163,6 +202,7 @@ def test_confidence_extensions_feed_the_report(served_pipeline):
         ("garbage", "cannot be read as a .spacy corpus"),
         ("empty", "holds no documents"),
         ("chinese", "another language"),
+        ("invalid_bio", "document 0 ('fly to lima') has invalid entity tags"),
         ("no_heads", "has no mtl_textcat or mtl_ner"),
         ("output_file", "is a file; give a folder"),
         ("output_is_input", "--output"),
@@ -170,35 +210,13 @@ def test_confidence_extensions_feed_the_report(served_pipeline):
     ],
 )
 def test_bad_inputs_get_one_message(case, expected, served_pipeline, gold_corpus, tmp_path, capsys):
-    pipeline, data, output = str(served_pipeline), tmp_path / "data.spacy", tmp_path / "out"
     nlp = spacy.blank("en")
-    if case == "missing":
-        data = tmp_path / "nope.spacy"
-    elif case == "not_spacy":
-        data = tmp_path / "data.jsonl"
-        data.write_text('{"text": "hi"}\n')
-    elif case == "garbage":
-        data.write_bytes(b"\xff\xfe not a docbin")
-    elif case == "empty":
-        DocBin().to_disk(data)
-    elif case == "chinese":
-        DocBin(docs=[nlp.make_doc("我要去长沙的航班"), nlp.make_doc("明天北京天气")]).to_disk(data)
-    else:
-        data = gold_corpus
+    pipeline = str(served_pipeline)
     if case == "no_heads":
         nlp.to_disk(tmp_path / "blank")
         pipeline = str(tmp_path / "blank")
-    elif case == "output_file":
-        output.write_text("x")
-    elif case == "output_is_input":
-        data = tmp_path / "data.spacy"
-        data.write_bytes(gold_corpus.read_bytes())
-        output.mkdir()
-        (output / "scores.json").symlink_to(data)
-    elif case == "unwritable":
-        blocker = tmp_path / "file"
-        blocker.write_text("x")
-        output = blocker / "sub"
+    data = bad_data(case, nlp, gold_corpus, tmp_path)
+    output = bad_output(case, data, tmp_path)
     code = main(["evaluate", pipeline, str(data), "--output", str(output)])
     err = capsys.readouterr().err
     assert code == 1 and err.startswith("evaluate failed:") and expected in err, err

@@ -1,0 +1,82 @@
+"""`python -m spacy_mtl debug-data CONFIG [overrides]` on configs/separate.cfg: the corpora read
+as spacy train reads them (the in-memory and the streaming multi-task reader), the exit
+status, --verbose after the overrides, the JSON output, and one message for a bad config."""
+
+import json
+
+import pytest
+import spacy
+from conftest import HELD_OUT, REPO, SENTENCES, make_examples
+from spacy.tokens import DocBin
+
+from spacy_mtl.__main__ import main
+
+CONFIG = REPO / "configs" / "separate.cfg"
+STREAMING = ["--corpora.train.@readers", "spacy_mtl.StreamingMultiTaskCorpus.v1"]
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    nlp = spacy.blank("en")
+    folder = tmp_path_factory.mktemp("debug_data")
+    files = {
+        "cats": make_examples(nlp, SENTENCES, entities=False),
+        "ents": make_examples(nlp, SENTENCES, cats=False),
+        "dev": make_examples(nlp, HELD_OUT),
+    }
+    unseen = nlp.make_doc("wake me up at seven")
+    unseen.cats = {"alarm": 1.0, "flight": 0.0, "music": 0.0, "weather": 0.0}
+    files["dev_unseen"] = files["dev"] + [type(files["dev"][0])(nlp.make_doc(unseen.text), unseen)]
+    for name, examples in files.items():
+        DocBin(docs=[eg.reference for eg in examples]).to_disk(folder / f"{name}.spacy")
+    return folder
+
+
+def overrides(folder, dev="dev"):
+    return [
+        "--paths.train_cats",
+        str(folder / "cats.spacy"),
+        "--paths.train_ents",
+        str(folder / "ents.spacy"),
+        "--paths.dev",
+        str(folder / f"{dev}.spacy"),
+    ]
+
+
+@pytest.mark.parametrize("reader", ["in-memory", "streaming"])
+def test_a_clean_corpus_exits_0_and_writes_json(reader, corpus, tmp_path, capsys):
+    extra = STREAMING if reader == "streaming" else []
+    output = tmp_path / "debug.json"
+    args = ["debug-data", str(CONFIG), "--rare", "1", *overrides(corpus), *extra]
+    assert main(args + ["--output", str(output)]) == 0
+    result = json.loads(output.read_text(encoding="utf8"))
+    sources = {(s["corpus"], s["source"]): s for s in result["sources"]}
+    assert set(sources) == {("train", "cats"), ("train", "ents"), ("dev", "dev")}
+    assert (
+        sources["train", "cats"]["cats"] == len(SENTENCES) and sources["train", "cats"]["ents"] == 0
+    )
+    assert sources["train", "ents"]["ents"] == len(SENTENCES)
+    assert result["errors"] == 0
+    assert [f for f in result["findings"] if f["level"] != "info"] == []
+    assert "No errors." in capsys.readouterr().out
+
+
+def test_an_unseen_dev_intent_exits_1_and_verbose_after_the_overrides_lists_it(corpus, capsys):
+    args = ["debug-data", str(CONFIG), *overrides(corpus, "dev_unseen"), "--verbose"]
+    assert main(args) == 1
+    out = " ".join(capsys.readouterr().out.split())
+    assert "1 dev intents never occur in training: alarm (1)" in out
+    assert "dev/dev #6: 'wake me up at seven'" in out
+
+
+@pytest.mark.parametrize(
+    "args,expected",
+    [
+        (["missing.cfg"], "no such config file"),
+        ([str(CONFIG), "--paths.train_cats", "nowhere.spacy"], "debug-data failed:"),
+    ],
+)
+def test_a_bad_config_gets_one_message(args, expected, capsys):
+    assert main(["debug-data", *args]) == 1
+    err = capsys.readouterr().err
+    assert expected in err and "Traceback" not in err
