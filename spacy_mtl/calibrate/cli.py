@@ -12,8 +12,6 @@ import sys
 from pathlib import Path
 from typing import Any, Dict
 
-from .fitting import CalibrateError
-
 SCORE_CHOICES = ("auto", "max_prob", "energy", "mahalanobis")
 
 
@@ -79,6 +77,9 @@ def _share(text: str) -> float:
 
 def run_calibrate(args: argparse.Namespace) -> int:
     """Run `calibrate`: print the summary, or one paragraph on failure. RETURNS the exit status."""
+    # Here, not at the top: `python -m spacy_mtl --help` must not import spaCy and torch.
+    from .fitting import CalibrateError
+
     try:
         report = calibrate(args)
     except (CalibrateError, ValueError, OSError) as err:
