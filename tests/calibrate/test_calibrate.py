@@ -235,3 +235,24 @@ def test_bad_input_gets_one_clear_message(trained, tmp_path, capsys):
     (tmp_path / "file").write_text("x")
     status, _, err = run(capsys, pipeline, dev, "--output", tmp_path / "file" / "out")
     assert status == 1 and "cannot write the output folder" in err, err
+
+
+def test_a_multilabel_head_is_calibrated_per_label_or_shared():
+    nlp = build_nlp(exclusive_classes=False)
+    examples = make_examples(nlp, SENTENCES)
+    optimizer = nlp.initialize(lambda: examples)
+    for _ in range(10):
+        nlp.update(examples, sgd=optimizer)
+    dev = [eg.reference for eg in make_examples(nlp, HELD_OUT + SENTENCES[::2])]
+    report = fit_intent_calibration(nlp, "mtl_textcat", dev, target_recall=0.9)
+    calibration = nlp.get_pipe("mtl_textcat").cfg["calibration"]
+    assert calibration["method"] in ("temperature", "per_label")
+    assert 0.0 <= report["ece_after"] <= 1.0 and report["n_in_scope"] == len(dev)
+    doc = nlp("play something by adele")
+    # Sigmoids: calibrated, not normalised; the confidence is the top one.
+    assert set(doc.cats) == set(INTENTS)
+    assert doc._.intent_confidence == pytest.approx(max(doc.cats.values()), abs=1e-6)
+    copy = build_nlp(exclusive_classes=False)
+    copy.initialize(lambda: examples)
+    copy.from_bytes(nlp.to_bytes())
+    assert copy("play something by adele").cats == doc.cats
