@@ -116,10 +116,17 @@ def calibration_section(scores: Dict[str, Any]) -> List[str]:
     confidence = scores.get("confidence")
     if not confidence:
         return []
-    parts = ["<h2>Confidence</h2>", '<div class="figures">']
+    parts = [
+        "<h2>Confidence</h2>",
+        '<p class="note">The pipeline\'s own confidences (doc._.intent_confidence, '
+        "ent._.confidence). Reliability: accuracy per confidence bin against the diagonal of "
+        "perfect calibration; ECE is the expected calibration error (%). Histograms: each of "
+        "the right and the wrong predictions as shares of their own number. Hover for counts.</p>",
+        '<div class="figures">',
+    ]
     for task, calib in confidence.items():
         parts.append(reliability(calib, f"{task}: reliability (ECE {100 * calib['ece']:.2f})"))
-        parts.append(histogram(calib, f"{task}: right (blue) / wrong (red)"))
+        parts.append(histogram(calib, f"{task}: share of right (blue) / wrong (red)"))
     return parts + ["</div>"]
 
 

@@ -86,16 +86,20 @@ def reliability(calibration: Dict[str, Any], title: str) -> str:
 
 
 def histogram(calibration: Dict[str, Any], title: str) -> str:
-    """How many right (blue) and wrong (red) predictions fall in each confidence bin."""
+    """Where the right (blue) and the wrong (red) predictions fall by confidence, each as a
+    share of its own total; the tooltips give the counts."""
     width, height, pad = 260, 260, 30
     plot = width - 2 * pad
     bins: List[Dict[str, Any]] = calibration["bins"]
-    top = max(max(b["right"], b["wrong"]) for b in bins) or 1
+    # Each series as shares of its own total: right predictions far outnumber wrong ones,
+    # and on one count scale the wrong ones' distribution would not show.
+    totals = {key: sum(b[key] for b in bins) or 1 for key in ("right", "wrong")}
+    top = max(b[key] / totals[key] for b in bins for key in totals) or 1
     parts = [_frame(width, height, pad, title)]
     for b in bins:
         x = pad + b["lo"] * plot
         for k, (key, color) in enumerate((("right", "#2166ac"), ("wrong", "#ca0020"))):
-            h = b[key] / top * plot
+            h = b[key] / totals[key] / top * plot
             parts.append(
                 f'<rect x="{x + k * plot / 20:.1f}" y="{height - pad - h:.1f}" '
                 f'width="{plot / 20 - 1:.1f}" height="{h:.1f}" fill="{color}">'
