@@ -1,0 +1,140 @@
+"""Static vectors from MiniLM (init-vectors) in the CNN pipeline: do they help? (issue 26)
+
+    python benchmarks/bench_vectors.py --data-dir ../shared/data --datasets snips --seeds 0 \\
+        --steps 600                      # the one-seed sanity check
+    python benchmarks/bench_vectors.py --data-dir ../shared/data --datasets atis snips \\
+        --seeds 0 1 2 --steps 2000       # the 3-seed comparison
+
+For each dataset (train and valid converted with `python -m spacy_mtl convert joint`'s reader,
+as the benchmark suite does), makes the table once with `python -m spacy_mtl init-vectors`
+(the shipped all-MiniLM-L6-v2, the training corpus's words and MiniLM's whole words,
+--method and --dims as given), then for each seed trains configs/cnn.cfg and
+configs/cnn_vectors.cfg with `spacy train` for --steps steps (one evaluation, at the end:
+model-last is scored, no selection on valid), and scores both on valid and test with the
+datasets' own tokens: intent accuracy, slot F1 (exact spans), sentence accuracy. Prints a
+table (mean and spread over seeds) and writes JSON and Markdown under
+benchmarks/reports/vectors/.
+"""
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any, Dict, List
+
+BENCH_DIR = Path(__file__).resolve().parent
+REPO = BENCH_DIR.parent
+sys.path.insert(0, str(BENCH_DIR))
+
+from suite.prepare import prepare_dataset  # noqa: E402
+from suite.worker import load_pipeline, read_test, score  # noqa: E402
+
+SYSTEMS = {"cnn": "configs/cnn.cfg", "cnn_vectors": "configs/cnn_vectors.cfg"}
+METRICS = ("intent_acc", "slot_f1", "sentence_acc")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--data-dir", type=Path, default=REPO.parent / "shared" / "data")
+    parser.add_argument("--datasets", nargs="+", default=["snips"])
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0])
+    parser.add_argument("--steps", type=int, default=600)
+    parser.add_argument("--systems", nargs="+", default=list(SYSTEMS), choices=SYSTEMS)
+    parser.add_argument("--method", default="pooled", choices=["pooled", "model2vec"])
+    parser.add_argument("--dims", type=int, default=256)
+    parser.add_argument("--work", type=Path, default=Path("/tmp/bench_vectors"))
+    parser.add_argument("--out", type=Path, default=BENCH_DIR / "reports" / "vectors")
+    args = parser.parse_args()
+    runs: List[Dict[str, Any]] = []
+    for dataset in args.datasets:
+        paths = prepare_dataset(args.data_dir, dataset, args.work / "data")
+        vectors = make_vectors(args, dataset, paths["train"])
+        for seed in args.seeds:
+            for system in args.systems:
+                runs.append(run_one(args, dataset, system, seed, paths, vectors))
+                write_report(args, runs)
+    print(render(runs, args))
+    return 0
+
+
+def make_vectors(args: argparse.Namespace, dataset: str, train: Path) -> Path:
+    """The dataset's table, made once per method and width."""
+    out = args.work / f"vectors_{dataset}_{args.method}_{args.dims}"
+    if (out / "config.cfg").exists():
+        return out
+    start = time.time()
+    command = [sys.executable, "-m", "spacy_mtl", "init-vectors", str(out), "--corpus", str(train)]
+    command += ["--method", args.method, "--dims", str(args.dims)]
+    command += ["--transformer", str(minilm(args.work))]
+    subprocess.run(command, check=True, cwd=REPO)
+    print(f"init-vectors {dataset}: {time.time() - start:.0f} s", flush=True)
+    return out
+
+
+def minilm(work: Path) -> Path:
+    from spacy_mtl.pretrained import extract_minilm
+
+    return extract_minilm(work / "models")
+
+
+def run_one(args, dataset: str, system: str, seed: int, paths, vectors: Path) -> Dict[str, Any]:
+    """Train one system with one seed; score model-last on valid and test."""
+    out = args.work / "runs" / f"{dataset}_{system}_s{seed}_{args.steps}"
+    command = [sys.executable, "-m", "spacy", "train", SYSTEMS[system], "--output", str(out)]
+    command += ["--paths.train", str(paths["train"]), "--paths.dev", str(paths["dev"])]
+    command += ["--system.seed", str(seed), "--training.max_steps", str(args.steps)]
+    command += ["--training.eval_frequency", str(args.steps), "--training.patience", "0"]
+    if system == "cnn_vectors":
+        command += ["--paths.vectors", str(vectors)]
+    start = time.time()
+    if not (out / "model-last" / "meta.json").exists():
+        subprocess.run(command, check=True, cwd=REPO, capture_output=True)
+    run = {"dataset": dataset, "system": system, "seed": seed, "steps": args.steps}
+    run["train_wall_s"] = round(time.time() - start, 1)
+    nlp = load_pipeline(str(out / "model-last"))
+    for split in ("valid", "test"):
+        texts, intents, spans = read_test(str(args.data_dir / dataset / split))
+        docs = list(nlp.pipe(texts, batch_size=256))
+        predicted = [max(doc.cats, key=doc.cats.get) if doc.cats else None for doc in docs]
+        found = [{(e.start, e.end, e.label_) for e in doc.ents} for doc in docs]
+        run[split] = score(intents, spans, predicted, found)
+    print(json.dumps(run), flush=True)
+    return run
+
+
+def stats(values: List[float]) -> str:
+    mean = statistics.mean(values)
+    spread = statistics.stdev(values) if len(values) > 1 else 0.0
+    return f"{mean:.2f}" + (f" ±{spread:.2f}" if len(values) > 1 else "")
+
+
+def render(runs: List[Dict[str, Any]], args: argparse.Namespace) -> str:
+    """A Markdown table: per dataset and system, mean (± stdev over seeds) of each metric."""
+    head = "| dataset | system | seeds | " + " | ".join(
+        f"{split} {m}" for split in ("valid", "test") for m in METRICS
+    )
+    lines = [head + " |", "|" + " --- |" * (3 + 2 * len(METRICS))]
+    keys = sorted({(r["dataset"], r["system"]) for r in runs})
+    for dataset, system in keys:
+        chosen = [r for r in runs if (r["dataset"], r["system"]) == (dataset, system)]
+        cells = [stats([r[s][m] for r in chosen]) for s in ("valid", "test") for m in METRICS]
+        seeds = ",".join(str(r["seed"]) for r in chosen)
+        lines.append(f"| {dataset} | {system} | {seeds} | " + " | ".join(cells) + " |")
+    note = f"\n{args.steps} steps, --method {args.method} --dims {args.dims}; model-last scored."
+    return "\n".join(lines) + note
+
+
+def write_report(args: argparse.Namespace, runs: List[Dict[str, Any]]) -> None:
+    from spacy_mtl.atomic import write_text_atomic
+
+    args.out.mkdir(parents=True, exist_ok=True)
+    stem = f"vectors_{args.steps}steps"
+    write_text_atomic(args.out / f"{stem}.json", json.dumps(runs, indent=1))
+    write_text_atomic(args.out / f"{stem}.md", render(runs, args) + "\n")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
