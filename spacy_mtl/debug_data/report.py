@@ -21,10 +21,11 @@ def print_result(result: Dict[str, Any], verbose: bool) -> None:
     ]
     header = ["corpus", "source", "docs", "with intents", "with slots", "tokens", "epoch share"]
     msg.table(rows, header=header, divider=True, aligns=["l", "l"] + ["r"] * 5)
-    for task, title in (("cats", "Intents"), ("ents", "Slots")):
+    titles = (("cats", "Intents: documents per intent"), ("ents", "Slots: entities per type"))
+    for task, title in titles:
         table = result["labels"].get(task)
         if table:
-            msg.divider(f"{title}: documents (intents) or entities (slots) per label")
+            msg.divider(title)
             rows = [[label, c["train"], c["dev"]] for label, c in table.items()]
             msg.table(rows, header=["label", "train", "dev"], divider=True, aligns=["l", "r", "r"])
     msg.divider("Findings")

@@ -38,13 +38,16 @@ def gold_corpus(served_pipeline, tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def report_dir(served_pipeline, gold_corpus, tmp_path_factory):
-    """The command's output on the gold corpus, with its terminal output."""
-    import subprocess
-    import sys
+    """The command's output on the gold corpus, with its terminal output (run in-process:
+    test_project runs it as a subprocess)."""
+    import contextlib
+    import io
+
+    from spacy_mtl.__main__ import main
 
     out = tmp_path_factory.mktemp("report") / "metrics"
-    command = [sys.executable, "-m", "spacy_mtl", "evaluate", str(served_pipeline)]
-    command += [str(gold_corpus), "--output", str(out)]
-    proc = subprocess.run(command, capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    return out, proc.stdout
+    stdout = io.StringIO()
+    with contextlib.redirect_stdout(stdout):
+        code = main(["evaluate", str(served_pipeline), str(gold_corpus), "--output", str(out)])
+    assert code == 0, stdout.getvalue()
+    return out, stdout.getvalue()
