@@ -42,6 +42,8 @@ def check_output_folder(output: Path, inputs: Iterable[Path]) -> None:
     parent = target.parent
     while not parent.exists():
         parent = parent.parent
+    if not parent.is_dir():
+        raise VectorsError(f"{output}: {parent} is a file, not a folder; give another OUTPUT_DIR.")
     if not os.access(parent, os.W_OK | os.X_OK):
         raise VectorsError(f"{output}: cannot write in {parent} (permission denied).")
 

@@ -172,6 +172,7 @@ def test_outputs_that_would_destroy_something_are_refused(tiny_bert, corpus, tmp
     a_file = tmp_path / "file"
     a_file.write_text("x")
     assert "is not a folder" in _run(tmp_path, capsys, a_file, *common)
+    assert f"{a_file} is a file, not a folder" in _run(tmp_path, capsys, a_file / "v", *common)
     if os.geteuid() != 0:  # root writes anywhere
         locked = tmp_path / "locked"
         locked.mkdir(mode=0o500)
