@@ -54,8 +54,13 @@ def run_update(args: argparse.Namespace) -> int:
 
     RETURNS (int): The exit status, 0 or 1.
     """
+    import torch
+
     from .api import UpdateSettings, update_pipeline
 
+    # The CRF's soft loss runs torch: one thread, as annotate and serve run it (loader.py);
+    # torch's spinning pool costs more than it gains beside other busy processes.
+    torch.set_num_threads(1)
     settings = UpdateSettings(
         steps=args.steps,
         replay_share=args.replay_share,
