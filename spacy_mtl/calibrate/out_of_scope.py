@@ -16,8 +16,10 @@ import numpy
 
 from .metrics import auroc
 
-# The score when the dev data cannot tell: the best AUROC on CLINC150 (bench_confidence.py).
-DEFAULT_SCORE = "max_prob"
+# The score when the dev data cannot tell: the best AUROC on CLINC150 in
+# benchmarks/bench_confidence.py (CNN, 1200 steps, seed 0: energy 0.922 / 0.919, top
+# probability 0.914 / 0.911, Mahalanobis 0.735 / 0.792, on test / on val with oos_val).
+DEFAULT_SCORE = "energy"
 # Ridge added to the shared covariance, relative to its mean variance: keeps it invertible.
 COVARIANCE_RIDGE = 1e-3
 # Quantiles of the in-scope dev scores stored to map a score that is not a probability to [0, 1].
