@@ -10,10 +10,10 @@ as the benchmark suite does), makes the table once with `python -m spacy_mtl ini
 (the shipped all-MiniLM-L6-v2, the training corpus's words and MiniLM's whole words,
 --method and --dims as given), then for each seed trains configs/cnn.cfg and
 configs/cnn_vectors.cfg with `spacy train` for --steps steps (one evaluation, at the end:
-model-last is scored, no selection on valid), and scores both on valid and test with the
-datasets' own tokens: intent accuracy, slot F1 (exact spans), sentence accuracy. Prints a
-table (mean and spread over seeds) and writes JSON and Markdown under
-benchmarks/reports/vectors/.
+model-last is scored, no selection on valid; a run folder already trained is reused), and
+scores both on valid and test with the datasets' own tokens: intent accuracy, slot F1 (exact
+spans), sentence accuracy. Prints a table (mean and spread over seeds) and writes JSON and
+Markdown under benchmarks/reports/vectors/.
 """
 
 import argparse
@@ -82,7 +82,8 @@ def minilm(work: Path) -> Path:
 
 def run_one(args, dataset: str, system: str, seed: int, paths, vectors: Path) -> Dict[str, Any]:
     """Train one system with one seed; score model-last on valid and test."""
-    out = args.work / "runs" / f"{dataset}_{system}_s{seed}_{args.steps}"
+    table = f"_{args.method}{args.dims}" if system == "cnn_vectors" else ""
+    out = args.work / "runs" / f"{dataset}_{system}{table}_s{seed}_{args.steps}"
     command = [sys.executable, "-m", "spacy", "train", SYSTEMS[system], "--output", str(out)]
     command += ["--paths.train", str(paths["train"]), "--paths.dev", str(paths["dev"])]
     command += ["--system.seed", str(seed), "--training.max_steps", str(args.steps)]
@@ -93,6 +94,7 @@ def run_one(args, dataset: str, system: str, seed: int, paths, vectors: Path) ->
     if not (out / "model-last" / "meta.json").exists():
         subprocess.run(command, check=True, cwd=REPO, capture_output=True)
     run = {"dataset": dataset, "system": system, "seed": seed, "steps": args.steps}
+    run["vectors"] = f"{args.method} --dims {args.dims}" if table else None
     run["train_wall_s"] = round(time.time() - start, 1)
     nlp = load_pipeline(str(out / "model-last"))
     for split in ("valid", "test"):
@@ -131,7 +133,7 @@ def write_report(args: argparse.Namespace, runs: List[Dict[str, Any]]) -> None:
     from spacy_mtl.atomic import write_text_atomic
 
     args.out.mkdir(parents=True, exist_ok=True)
-    stem = f"vectors_{args.steps}steps"
+    stem = f"vectors_{args.method}{args.dims}_{args.steps}steps"
     write_text_atomic(args.out / f"{stem}.json", json.dumps(runs, indent=1))
     write_text_atomic(args.out / f"{stem}.md", render(runs, args) + "\n")
 
