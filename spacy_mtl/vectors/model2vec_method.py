@@ -1,5 +1,6 @@
 """model2vec's distillation (the `vectors` extra) for the same words as our own method."""
 
+import logging
 from pathlib import Path
 from typing import List, Tuple
 
@@ -30,13 +31,20 @@ def model2vec_vectors(
             "--method model2vec needs model2vec's distillation: "
             'pip install "spacy-mtl[vectors]" (or use --method pooled, which needs nothing more).'
         ) from None
-    static = distill(
-        str(transformer),
-        vocabulary=list(words),
-        pca_dims=dims if dims > 0 else None,
-        sif_coefficient=sif if sif > 0 else None,
-        quantize_to="float32",
-    )
+    # model2vec logs a warning for each of our words already in the transformer's vocabulary.
+    logger = logging.getLogger("model2vec")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        static = distill(
+            str(transformer),
+            vocabulary=list(words),
+            pca_dims=dims if dims > 0 else None,
+            sif_coefficient=sif if sif > 0 else None,
+            quantize_to="float32",
+        )
+    finally:
+        logger.setLevel(level)
     static.normalize = False
     matrix = static.encode(list(words), use_multiprocessing=False, show_progress_bar=False)
     matrix = numpy.asarray(matrix, dtype=numpy.float32)
