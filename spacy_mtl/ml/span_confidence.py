@@ -25,11 +25,28 @@ from typing import Tuple
 
 import numpy
 
-from .forward_backward import one_thread_matmul
-
 # Above this `_spread`, values flushed to 0 in the rescaled passes could matter again
 # (float64 flushes below e^-708): the log-space passes run instead.
 MAX_SCALED_SPREAD = 600.0
+# BLAS may sum a row's products in another order when the matrix has another number of
+# rows (its kernels work in tiles of 4 to 16 rows, the rest in edge kernels), which moves
+# the last bits of a confidence with the document's batch-mates. Every product runs on
+# blocks of exactly this many rows, the last padded with zeros, so a document's
+# confidences are the same bits in any batch (annotate and serve promise that).
+BLOCK_ROWS = 32
+
+
+def blocked_matmul(a: numpy.ndarray, b: numpy.ndarray) -> numpy.ndarray:
+    """a @ b, computed on blocks of BLOCK_ROWS rows: each row's result is independent of the
+    other rows of `a` (small enough blocks also keep OpenBLAS on the calling thread)."""
+    n_rows = a.shape[0]
+    padded = -(-n_rows // BLOCK_ROWS) * BLOCK_ROWS
+    if padded != n_rows:
+        a = numpy.concatenate([a, numpy.zeros((padded - n_rows, a.shape[1]), dtype=a.dtype)])
+    out = numpy.empty((padded, b.shape[1]), dtype=numpy.result_type(a, b))
+    for begin in range(0, padded, BLOCK_ROWS):
+        numpy.matmul(a[begin : begin + BLOCK_ROWS], b, out=out[begin : begin + BLOCK_ROWS])
+    return out[:n_rows]
 
 
 def forbidden_moves(n_tags: int) -> numpy.ndarray:
@@ -76,7 +93,27 @@ def span_log_probabilities(
     spread = _spread(
         emissions, lengths, transitions[~forbidden], numpy.delete(start, numpy.s_[2::2]), end
     )
-    log_alpha, log_beta, log_z = _passes(emissions, lengths, scored, start, end, spread)
+    # Each document takes its own path, so its batch-mates cannot move its confidences.
+    dense = spread > MAX_SCALED_SPREAD
+    if not dense.any() or dense.all():
+        return _span_log_probabilities(emissions, lengths, spans, scored, start, end, dense[0])
+    result = numpy.empty((len(spans),))
+    for group in (~dense, dense):
+        docs = numpy.flatnonzero(group)
+        new_row = numpy.full(len(lengths), -1)
+        new_row[docs] = numpy.arange(len(docs))
+        mine = numpy.flatnonzero(group[spans[:, 0]])
+        sub_spans = spans[mine].copy()
+        sub_spans[:, 0] = new_row[sub_spans[:, 0]]
+        result[mine] = _span_log_probabilities(
+            emissions[docs], lengths[docs], sub_spans, scored, start, end, group is dense
+        )
+    return result
+
+
+def _span_log_probabilities(emissions, lengths, spans, scored, start, end, dense: bool):
+    """`span_log_probabilities` on one path: log space (dense) or rescaled."""
+    log_alpha, log_beta, log_z = _passes(emissions, lengths, scored, start, end, dense)
     rows, first, stop, label = spans.T
     begin_tag, inside_tag = 2 * label + 1, 2 * label + 2
     head = log_alpha(first, rows, begin_tag)
@@ -86,13 +123,14 @@ def span_log_probabilities(
     return numpy.minimum(head + inner + tail - log_z[rows], 0.0)
 
 
-def _passes(emissions, lengths, scored, start, end, spread: float):
-    """Gatherers of log alpha and log beta, and log Z (see `_scaled_passes`).
+def _passes(emissions, lengths, scored, start, end, dense: bool):
+    """Gatherers of log alpha and log beta, and log Z (see `_scaled_passes`); in log space
+    where `dense` (the scores spread too far for the rescaled passes).
 
     RETURNS: log_alpha(steps, rows, tags) -> values, log_beta(steps, rows) -> (n, tags)
         rows, and log Z (batch,), all float64.
     """
-    if spread > MAX_SCALED_SPREAD:
+    if dense:
         log_alpha, log_beta, log_z = _dense_passes(emissions, lengths, scored, start, end)
         return (
             (lambda steps, rows, tags: log_alpha[steps, rows, tags]),
@@ -112,17 +150,15 @@ def _passes(emissions, lengths, scored, start, end, spread: float):
     return scaled_log_alpha, scaled_log_beta, log_z
 
 
-def _spread(emissions, lengths, allowed, starts, end) -> float:
-    """How far the scores can pull two paths apart and back: twice the largest spread of
-    one token's emissions and of the allowed transitions, plus the spreads of the allowed
-    start scores and of the end scores."""
+def _spread(emissions, lengths, allowed, starts, end) -> numpy.ndarray:
+    """How far the scores can pull two paths of a document apart and back: twice the largest
+    spread of one token's emissions and of the allowed transitions, plus the spreads of the
+    allowed start scores and of the end scores. RETURNS: (batch,) float64."""
     real = numpy.arange(emissions.shape[1])[None, :] < lengths[:, None]
-    per_token = emissions.max(axis=2) - emissions.min(axis=2)
-    return float(
-        2 * (per_token[real].max(initial=0.0) + numpy.ptp(allowed))
-        + numpy.ptp(starts)
-        + numpy.ptp(end)
-    )
+    per_token = numpy.where(real, emissions.max(axis=2) - emissions.min(axis=2), 0.0)
+    return (
+        2 * (per_token.max(axis=1) + numpy.ptp(allowed)) + numpy.ptp(starts) + numpy.ptp(end)
+    ).astype("float64")
 
 
 def _scaled_passes(emissions, lengths, scored, start, end):
@@ -160,7 +196,7 @@ def _scaled_passes(emissions, lengths, scored, start, end):
         )
     end_top = float(end.max())
     exp_end = numpy.exp(end - end_top)
-    log_z = offsets[-1] + numpy.log(alpha[-1] @ exp_end) + end_top
+    log_z = offsets[-1] + numpy.log((alpha[-1] * exp_end).sum(axis=1)) + end_top
     beta = numpy.empty_like(alpha)
     b_offsets = numpy.empty_like(offsets)
     beta[-1], b_offsets[-1] = exp_end, end_top
@@ -196,7 +232,7 @@ class _Moves:
     def forward(self, previous: numpy.ndarray) -> numpy.ndarray:
         """sum over x of previous[:, x] * exp(move x -> y), for every y."""
         out = numpy.empty_like(previous)
-        free = one_thread_matmul(previous, self.into_free)
+        free = blocked_matmul(previous, self.into_free)
         out[:, 0], out[:, 1::2] = free[:, 0], free[:, 1:]
         out[:, 2::2] = (
             previous[:, 1::2] * self.begin_to_inside + previous[:, 2::2] * self.inside_to_inside
@@ -205,7 +241,7 @@ class _Moves:
 
     def backward(self, ahead: numpy.ndarray) -> numpy.ndarray:
         """sum over y of exp(move x -> y) * ahead[:, y], for every x."""
-        out = one_thread_matmul(ahead[:, self.free], self.into_free_t)
+        out = blocked_matmul(ahead[:, self.free], self.into_free_t)
         inside = ahead[:, 2::2]
         out[:, 1::2] += inside * self.begin_to_inside
         out[:, 2::2] += inside * self.inside_to_inside

@@ -147,3 +147,39 @@ def test_forbidden_moves_are_the_bio_layout():
     assert not forbidden[1, 2] and not forbidden[2, 2] and not forbidden[3, 4]
     assert not forbidden[:, [0, 1, 3]].any()
     assert span_confidence.forbidden_moves(1).shape == (1, 1)
+
+
+def test_a_documents_probabilities_do_not_depend_on_its_batch_mates():
+    """The same bits alone and in batches of other sizes and mates, including a mate whose
+    scores spread far enough for the log-space path: annotate and serve promise identical
+    records whatever the batching, and BLAS sums a row differently in matrices of other shapes."""
+    rng = numpy.random.default_rng(3)
+    n_labels = 30  # 61 tags: products big enough for BLAS's blocked kernels
+    transitions, start, end = _random_crf(rng, n_labels, scale=1.0)
+    n_docs, width = 45, 9
+    lengths = rng.integers(1, width + 1, size=n_docs)
+    emissions = (rng.normal(size=(n_docs, width, len(start))) * 3).astype("float32")
+    emissions[7] *= 200  # far spread: this document alone takes the log-space path
+    spans = _all_spans(lengths, 2)
+
+    def alone(doc):
+        mine = spans[spans[:, 0] == doc].copy()
+        mine[:, 0] = 0
+        one = emissions[doc : doc + 1, : lengths[doc]]
+        return span_log_probabilities(
+            one, lengths[doc : doc + 1], mine, transitions, start, end, PENALTY
+        )
+
+    batched = span_log_probabilities(emissions, lengths, spans, transitions, start, end, PENALTY)
+    for doc in range(n_docs):
+        assert batched[spans[:, 0] == doc].tobytes() == alone(doc).tobytes(), doc
+    # A batch of other mates, in another order.
+    order = numpy.array([9, 7, 3, 44, 0])
+    remap = {doc: i for i, doc in enumerate(order)}
+    mine = spans[numpy.isin(spans[:, 0], order)].copy()
+    expected = batched[numpy.isin(spans[:, 0], order)]
+    mine[:, 0] = [remap[d] for d in mine[:, 0]]
+    got = span_log_probabilities(
+        emissions[order], lengths[order], mine, transitions, start, end, PENALTY
+    )
+    assert got.tobytes() == expected.tobytes()
