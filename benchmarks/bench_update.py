@@ -190,7 +190,8 @@ def run_seed(work: Path, cut: Dict, seed: int, args, systems: Dict[str, List[str
         command += [str(work / "train_new.spacy"), "--output", str(out)]
         command += ["--replay", str(old_train), "--steps", str(args.update_steps)]
         command += ["--seed", str(seed), *extra]
-        rows[name] = {**score(out, test, cut), "cpu_s": run(command)}
+        cpu = run(command)  # before scoring its output
+        rows[name] = {**score(out, test, cut), "cpu_s": cpu}
     scratch = work / f"scratch_{seed}"
     all_train = work / "train_all.spacy"
     cpu = train(scratch, all_train, work / "valid_all.spacy", args.steps, seed, args.reuse)
