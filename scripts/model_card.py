@@ -34,6 +34,7 @@ from spacy.vocab import Vocab
 from wasabi import msg
 
 from spacy_mtl.annotation import has_cats, has_ents
+from spacy_mtl.calibrate.report import REPORT_JSON, card_lines
 from spacy_mtl.scorers import REPORT_METRICS as METRICS
 
 CHART_NAME = "scores.png"
@@ -63,6 +64,12 @@ def main(argv: Optional[List[str]] = None) -> int:
         msg.warn(f"No chart at {args.chart}: the card shows the text chart only.")
     notes = args.notes.read_text(encoding="utf8").strip() if args.notes else ""
     card = render_card(meta, scores, config, corpora, args, notes, has_chart=chart is not None)
+    if (args.pipeline / REPORT_JSON).is_file():
+        card = (
+            card.rstrip()
+            + "\n\n"
+            + "\n".join(card_lines(srsly.read_json(args.pipeline / REPORT_JSON)))
+        )
     write_package(args.pipeline, args.output, meta, card, chart)
     msg.good(f"Wrote the pipeline with its model card to {args.output}")
     return 0

@@ -27,8 +27,8 @@ WORKFLOW_ALL = [
     "convert",
     "train",
     "train-single",
-    "evaluate",
     "calibrate",
+    "evaluate",
     "package",
     "install-check",
 ]
@@ -294,6 +294,13 @@ def test_project_all_workflow():
         assert "licence `CC0-1.0`" in card and "![Per-task test scores" in card
         assert meta["license"] == "MIT" and meta["author"] == "spacy-mtl developers"
         assert meta["sources"][0]["license"] == "CC0-1.0"
+        # The wheel holds the calibrated pipeline, and its card says how it was calibrated.
+        calibration = json.loads(
+            (tmp / "training" / "calibrated" / "calibration.json").read_text(encoding="utf8")
+        )
+        assert "## Confidence and out-of-scope" in card
+        assert f"ECE: {calibration['intents']['ece_before']:.4f} before" in card
+        assert scores["models"]["pipeline"] == ["training/calibrated"]
         assert meta["test_performance"]["cats_acc"] == scores["pipeline"]["cats_acc"]
         # install-check: a fresh venv loaded the package and predicted.
         check = json.loads((tmp / "metrics" / "install_check.json").read_text(encoding="utf8"))

@@ -43,6 +43,29 @@ def summary_lines(report: Dict[str, Any]) -> List[str]:
     return lines
 
 
+def card_lines(report: Dict[str, Any]) -> List[str]:
+    """The model card's section on a calibrated pipeline: what calibrate printed, as Markdown,
+    and what a rejected text reads as."""
+    calibration = report["intents"]["calibration"]
+    lines = [
+        "## Confidence and out-of-scope",
+        "",
+        f"Calibrated with `python -m spacy_mtl calibrate` on `{report['dev']}`:",
+        "",
+    ]
+    lines += [f"- {line.strip()}" for line in summary_lines(report)]
+    lines += [
+        "",
+        f"A text whose {calibration['score']} score falls below the threshold is out of scope: "
+        "`doc._.intent` is the head's `rejected_intent` and `doc._.out_of_scope` is true, while "
+        "`doc.cats` keep every probability; `doc._.intent_confidence` and each entity's "
+        "`ent._.confidence` are the calibrated confidences. `calibration.json` in the package "
+        "holds every number above and the reliability bins.",
+        "",
+    ]
+    return lines
+
+
 def _entity_line(entities: Dict[str, Any]) -> str:
     parts = [
         f"{key} {_num(entities[key])}" for key in ("ece_before", "ece_after") if key in entities
