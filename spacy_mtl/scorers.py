@@ -17,7 +17,7 @@ from spacy.util import registry
 from .annotation import has_cats, has_ents
 
 # The per-task scores the evaluation table, chart and model card report, as (key in the
-# scores, row name), in the order shown (scripts/evaluate.py, scripts/model_card.py).
+# scores, row name), in the order shown (python -m spacy_mtl evaluate, scripts/model_card.py).
 REPORT_METRICS = [
     ("cats_acc", "intent accuracy"),
     ("cats_macro_f", "intent macro F"),
