@@ -19,4 +19,7 @@ if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; the
 fi
 .venv/bin/python -m ruff check .
 .venv/bin/python -m ruff format --check .
-exec .venv/bin/python -m pytest "$@"
+# Two workers (pytest-xdist), each taking whole files, the slowest files first (their order is
+# in tests/conftest.py): the long project workflows run beside the rest of the suite instead of
+# after it. `bash scripts/test.sh -n 0` runs everything in one process.
+exec .venv/bin/python -m pytest -n 2 --dist loadfile --no-loadscope-reorder "$@"
