@@ -258,7 +258,8 @@ def test_project_all_workflow():
             # The copy holds no package source: install-check installs spacy-mtl from here.
             "--vars.mtl_source",
             str(REPO),
-            timeout=600,
+            # A guard against a hang: the run took over 600 s on a busy 2-core machine.
+            timeout=1200,
         )
         # The scores: per task, for the joint model and the single-task pair, as fractions.
         scores = json.loads((tmp / "metrics" / "scores.json").read_text(encoding="utf8"))
