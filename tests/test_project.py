@@ -25,6 +25,7 @@ METRIC_KEYS = ["cats_acc", "cats_macro_f", "ents_p", "ents_r", "ents_f", "joint_
 WORKFLOW_ALL = [
     "check-requirements",
     "convert",
+    "debug-data",
     "train",
     "train-single",
     "calibrate",
@@ -34,9 +35,10 @@ WORKFLOW_ALL = [
 ]
 # Commands that must run every time (no outputs): a check, a server, a clean-up.
 ALWAYS_RUN = {"check-requirements", "serve", "clean"}
-# The zh workflow packages its pipeline uncalibrated (the demo's Chinese dev corpus is small).
+# The zh workflow packages its pipeline uncalibrated (the demo's Chinese dev corpus is small)
+# and leaves out debug-data, which the English workflow runs on the same configs.
 WORKFLOW_ZH = ["check-requirements"] + [
-    f"{name}-zh" for name in WORKFLOW_ALL[1:] if name != "calibrate"
+    f"{name}-zh" for name in WORKFLOW_ALL[1:] if name not in ("calibrate", "debug-data")
 ]
 REQUIRED_VARS = [
     "lang",
@@ -273,6 +275,9 @@ def test_project_all_workflow():
         chart = tmp / "metrics" / "scores.png"
         assert chart.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
         report = (tmp / "metrics" / "report.html").read_text(encoding="utf8")
+        # debug-data read the two training sources and the dev set and found no error.
+        debug = json.loads((tmp / "metrics" / "debug_data.json").read_text(encoding="utf8"))
+        assert debug["errors"] == 0 and len(debug["sources"]) >= 2
         assert 'id="confusion"' in report and 'id="errors"' in report
         # The wheel, which must pull in spacy-mtl when installed.
         wheels = list((tmp / "packages").glob("*/dist/*.whl"))
