@@ -20,9 +20,10 @@ and it must not be one of the writer's inputs, even through a link.
 import contextlib
 import os
 import re
+import shutil
 import stat
 from pathlib import Path
-from typing import IO, Iterable, Iterator, Optional, Union
+from typing import IO, Callable, Iterable, Iterator, Optional, Union
 
 try:
     import fcntl
@@ -32,6 +33,8 @@ except ImportError:  # pragma: no cover - Windows has no flock; leftovers are th
 PathLike = Union[str, Path]
 
 PARTIAL_SUFFIX = ".spacy-mtl-partial"
+# Where replace_folder keeps the previous folder between its two renames.
+OLD_SUFFIX = ".spacy-mtl-old"
 # What the first version of this module left after a hard kill: ".NAME.<uuid4 hex>.tmp".
 _LEGACY_TMP = re.compile(r"^\.(?P<name>.+)\.[0-9a-f]{32}\.tmp$")
 
@@ -294,3 +297,50 @@ def _sync_folder(folder: Path) -> None:
             os.fsync(fd)
         finally:
             os.close(fd)
+
+
+def probe_folder(out: Path) -> None:
+    """Create and remove OUT's temporary folder, so that a place that cannot be written (read
+    only, /proc, a file as parent) fails before any work rather than after it.
+
+    RAISES (OSError): Where the folder cannot be made.
+    """
+    partial = out.parent / f"{out.name}{PARTIAL_SUFFIX}"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if partial.exists():
+        shutil.rmtree(partial)
+    partial.mkdir()
+    partial.rmdir()
+
+
+def replace_folder(out: Path, fill: Callable[[Path], None]) -> None:
+    """Write a folder whole or not at all: `fill` writes into OUT.spacy-mtl-partial, which is
+    renamed to OUT; an existing OUT is moved to OUT.spacy-mtl-old between the two renames and
+    removed after. A run killed between them leaves the old folder, which the next run puts
+    back; a failure leaves OUT as it was.
+
+    out (Path): The folder to write (a pipeline, a vectors table).
+    fill (Callable[[Path], None]): Writes the folder's content into the path it is given,
+        e.g. `nlp.to_disk`.
+    """
+    partial = out.parent / f"{out.name}{PARTIAL_SUFFIX}"
+    old = out.parent / f"{out.name}{OLD_SUFFIX}"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if partial.exists():
+        shutil.rmtree(partial)
+    if old.exists():  # a run killed between its two renames: the old folder is OUT
+        if out.exists():
+            shutil.rmtree(old)
+        else:
+            os.replace(old, out)
+    try:
+        fill(partial)
+        if out.exists():
+            os.replace(out, old)
+        os.replace(partial, out)
+    except BaseException:
+        shutil.rmtree(partial, ignore_errors=True)
+        if old.exists() and not out.exists():
+            os.replace(old, out)
+        raise
+    shutil.rmtree(old, ignore_errors=True)

@@ -220,3 +220,36 @@ def test_hard_kill_at_several_moments_leaves_no_half_written_target():
         print(f"conversion {duration:.1f}s; (moment, killed, temp left): {killed}")
         # At least one kill must have hit the write itself, leaving the temp file.
         assert any(was_killed and leftover for _, was_killed, leftover in killed), killed
+
+
+def test_replace_folder_writes_whole_or_keeps_the_old_folder(tmp_path):
+    """A folder (a pipeline, a vectors table) replaces OUT only once complete; a failure while
+    filling leaves the old OUT, and a run killed between the two renames is repaired next time."""
+    from spacy_mtl.atomic import OLD_SUFFIX, PARTIAL_SUFFIX, replace_folder
+
+    out = tmp_path / "out"
+
+    def fill(text):
+        def write(folder):
+            folder.mkdir()
+            (folder / "a.txt").write_text(text)
+
+        return write
+
+    replace_folder(out, fill("one"))
+    assert (out / "a.txt").read_text() == "one"
+
+    def broken(folder):
+        fill("half")(folder)
+        raise RuntimeError("killed while writing")
+
+    with pytest.raises(RuntimeError):
+        replace_folder(out, broken)
+    assert (out / "a.txt").read_text() == "one"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+    # Killed between the renames: OUT gone, the old folder beside it.
+    out.rename(tmp_path / f"out{OLD_SUFFIX}")
+    (tmp_path / f"out{PARTIAL_SUFFIX}").mkdir()
+    replace_folder(out, fill("two"))
+    assert (out / "a.txt").read_text() == "two"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]

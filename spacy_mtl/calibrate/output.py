@@ -6,15 +6,11 @@ first and removed after, so a failure at any point leaves the old OUT or none,
 never a mixture. OUT may not be, contain or lie inside the input pipeline.
 """
 
-import os
-import shutil
 from pathlib import Path
 from typing import Callable, Iterable
 
-from ..atomic import PARTIAL_SUFFIX
+from ..atomic import probe_folder, replace_folder
 from .fitting import CalibrateError
-
-OLD_SUFFIX = ".spacy-mtl-old"
 
 
 def check_output_folder(out: Path, inputs: Iterable[Path], overwrite: bool) -> None:
@@ -37,13 +33,8 @@ def check_output_folder(out: Path, inputs: Iterable[Path], overwrite: bool) -> N
             "another --output folder."
         )
     # Try the temporary folder now, before the work: a read-only place, /proc, a file as parent.
-    probe = out.parent / f"{out.name}{PARTIAL_SUFFIX}"
     try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        if probe.exists():
-            shutil.rmtree(probe)
-        probe.mkdir()
-        probe.rmdir()
+        probe_folder(out)
     except OSError as err:
         raise CalibrateError(
             f"{out}: cannot write the output folder there ({err.strerror or err}). Give a "
@@ -52,25 +43,9 @@ def check_output_folder(out: Path, inputs: Iterable[Path], overwrite: bool) -> N
 
 
 def write_folder(out: Path, fill: Callable[[Path], None]) -> None:
-    """Fill a temporary folder beside OUT, then rename it to OUT.
+    """Fill a temporary folder beside OUT, then rename it to OUT (atomic.replace_folder).
 
     out (Path): The folder to write.
     fill (Callable[[Path], None]): Writes the folder's content into the path it is given.
     """
-    tmp = out.parent / f"{out.name}{PARTIAL_SUFFIX}"
-    old = out.parent / f"{out.name}{OLD_SUFFIX}"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    for leftover in (tmp, old):
-        if leftover.exists():
-            shutil.rmtree(leftover)
-    try:
-        fill(tmp)
-        if out.exists():
-            os.replace(out, old)
-        os.replace(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        if old.exists() and not out.exists():
-            os.replace(old, out)
-        raise
-    shutil.rmtree(old, ignore_errors=True)
+    replace_folder(out, fill)

@@ -5,18 +5,14 @@ into place once complete; an existing pipeline at OUT is moved aside first and
 removed after the rename, so a crash leaves either the old OUT or the new one.
 """
 
-import os
-import shutil
 from pathlib import Path
 from typing import Optional
 
 import spacy.util
 from spacy.language import Language
 
+from ..atomic import probe_folder, replace_folder
 from .corpus import UpdateError
-
-PARTIAL_SUFFIX = ".spacy-mtl-partial"
-OLD_SUFFIX = ".spacy-mtl-old"
 
 
 def pipeline_folder(pipeline: str) -> Optional[Path]:
@@ -54,40 +50,15 @@ def check_output_folder(output: Path, pipeline: str) -> None:
 
 def _probe(output: Path) -> None:
     """Create and remove the temporary folder, so an unwritable OUT fails before training."""
-    partial = output.parent / f"{output.name}{PARTIAL_SUFFIX}"
     try:
-        output.parent.mkdir(parents=True, exist_ok=True)
-        if partial.exists():
-            shutil.rmtree(partial)
-        partial.mkdir()
-        partial.rmdir()
+        probe_folder(output)
     except OSError as err:
         raise UpdateError(
-            f"{output}: cannot be written ({err.strerror or err}: {err.filename or partial}). "
+            f"{output}: cannot be written ({err.strerror or err}: {err.filename or output}). "
             "Choose a folder you can write to."
         ) from None
 
 
 def write_pipeline(nlp: Language, output: Path) -> None:
     """Save the pipeline to OUT through a temporary folder renamed into place."""
-    output.parent.mkdir(parents=True, exist_ok=True)
-    partial = output.parent / f"{output.name}{PARTIAL_SUFFIX}"
-    old = output.parent / f"{output.name}{OLD_SUFFIX}"
-    if partial.exists():
-        shutil.rmtree(partial)
-    if old.exists():  # a run killed between its two renames: OUT is the old one
-        if output.exists():
-            shutil.rmtree(old)
-        else:
-            os.replace(old, output)
-    try:
-        nlp.to_disk(partial)
-        if output.exists():
-            os.replace(output, old)
-        os.replace(partial, output)
-    except BaseException:
-        shutil.rmtree(partial, ignore_errors=True)
-        if old.exists() and not output.exists():
-            os.replace(old, output)
-        raise
-    shutil.rmtree(old, ignore_errors=True)
+    replace_folder(output, nlp.to_disk)

@@ -6,16 +6,13 @@ rename, so a crash leaves the old OUT or the new one, never a mix.
 """
 
 import os
-import shutil
 from pathlib import Path
 from typing import Iterable
 
 from spacy.language import Language
 
+from ..atomic import replace_folder
 from .errors import VectorsError
-
-PARTIAL_SUFFIX = ".spacy-mtl-partial"
-OLD_SUFFIX = ".spacy-mtl-old"
 
 
 def check_output_folder(output: Path, inputs: Iterable[Path]) -> None:
@@ -50,24 +47,4 @@ def check_output_folder(output: Path, inputs: Iterable[Path]) -> None:
 
 def write_vectors_folder(nlp: Language, output: Path) -> None:
     """Save the vectors' nlp to OUT through a temporary folder renamed into place."""
-    output.parent.mkdir(parents=True, exist_ok=True)
-    partial = output.parent / f"{output.name}{PARTIAL_SUFFIX}"
-    old = output.parent / f"{output.name}{OLD_SUFFIX}"
-    if partial.exists():
-        shutil.rmtree(partial)
-    if old.exists():  # a run killed between its two renames
-        if output.exists():
-            shutil.rmtree(old)
-        else:
-            os.replace(old, output)
-    try:
-        nlp.to_disk(partial)
-        if output.exists():
-            os.replace(output, old)
-        os.replace(partial, output)
-    except BaseException:
-        shutil.rmtree(partial, ignore_errors=True)
-        if old.exists() and not output.exists():
-            os.replace(old, output)
-        raise
-    shutil.rmtree(old, ignore_errors=True)
+    replace_folder(output, nlp.to_disk)
