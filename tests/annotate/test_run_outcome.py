@@ -73,7 +73,12 @@ def alive(pid):
         return False
 
 
-def start_with_workers(blank, tmp_path, rows=6000):
+# Enough rows that a run cannot finish before the test's signal reaches it: with 6,000 a
+# blank pipeline's run could end within the 0.3 s wait on a busy machine (exit 0, not 130).
+ROWS = 60_000
+
+
+def start_with_workers(blank, tmp_path, rows=ROWS):
     source = tmp_path / "in.jsonl"
     if not source.exists():
         write_rows(source, rows)
@@ -116,7 +121,7 @@ def test_workers_die_with_their_run_and_a_rerun_resumes(blank, tmp_path, how):
     assert not (tmp_path / "out.jsonl.lock").exists() or how == signal.SIGKILL
     assert main(args) == 0
     lines = (tmp_path / "out.jsonl").read_text().splitlines()
-    assert len(lines) == 6000 and json.loads(lines[-1])["text"] == "row 5999"
+    assert len(lines) == ROWS and json.loads(lines[-1])["text"] == f"row {ROWS - 1}"
 
 
 def test_a_run_killed_while_writing_its_manifest_is_resumed(blank, uninterrupted, tmp_path):

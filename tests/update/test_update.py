@@ -107,7 +107,13 @@ def test_update_keeps_the_old_predictions(updated, served_pipeline):
     old_ents = sum(p[1] == g[1] for p, g in zip(old, gold))
     new_ents = sum(p[1] == g[1] for p, g in zip(new, gold))
     assert new_ents >= old_ents - 1, (old, new)
-    assert summary.scores_after["ents_f"] >= summary.scores_before["ents_f"] - 0.1
+    # On the old dev sentences, from 1.0 each: fine-tuning on the alarm sentences alone (no
+    # replay, no soft targets) fell to cats_acc 0.5 and ents_f 0.76-0.88 (seeds 0, 1, two
+    # runs); the update kept cats_acc 0.89-1.0 and ents_f 0.89-1.0 over seeds 0-5 and runs
+    # (floats move with torch's threads). Intents separate the two; slots only guard a collapse.
+    before, after = summary.scores_before, summary.scores_after
+    assert after["cats_acc"] >= before["cats_acc"] - 0.2, (before, after)
+    assert after["ents_f"] >= before["ents_f"] - 0.15, (before, after)
 
 
 def test_updated_pipeline_round_trips(updated, served_pipeline, tmp_path):
