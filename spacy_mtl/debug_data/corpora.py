@@ -58,6 +58,10 @@ def load(config_path: Path, overrides: Dict[str, Any]) -> Tuple[Language, Any, A
         raise DebugDataError(f"{config_path}: no such config file.")
     try:
         cfg = util.load_config(config_path, overrides=overrides, interpolate=False)
+    except (ConfigValidationError, ValueError) as err:  # no [section], a stray line, bytes
+        reason = " ".join(str(err).split())
+        raise DebugDataError(f"{config_path}: not a readable spaCy config ({reason}).") from err
+    try:
         nlp = util.load_model_from_config(cfg, auto_fill=True)
         config = nlp.config.interpolate()
         training = util.registry.resolve(config["training"], schema=ConfigSchemaTraining)
@@ -66,7 +70,7 @@ def load(config_path: Path, overrides: Dict[str, Any]) -> Tuple[Language, Any, A
     except ConfigValidationError as err:
         raise DebugDataError(f"{config_path}: the config is not valid:\n{err}") from err
     except (ValueError, OSError) as err:
-        raise DebugDataError(f"{config_path}: {err}") from err
+        raise DebugDataError(f"{config_path}: {' '.join(str(err).split())}") from err
     return nlp, config, train, dev
 
 

@@ -80,3 +80,18 @@ def test_a_bad_config_gets_one_message(args, expected, capsys):
     assert main(["debug-data", *args]) == 1
     err = capsys.readouterr().err
     assert expected in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    "content",
+    [b'version: "3.1"\nnlu:\n- intent: greet\n', b"\xff\xfe[nlp]\nlang = en\n", b""],
+    ids=["yaml", "not-utf8", "empty"],
+)
+def test_a_file_that_is_no_config_is_named(content, tmp_path, capsys):
+    """A Rasa YAML file, bytes that are not UTF-8, an empty file: one line naming the file."""
+    path = tmp_path / "nlu.yml"
+    path.write_bytes(content)
+    assert main(["debug-data", str(path)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"debug-data failed: {path}: ") and "Traceback" not in err
+    assert len(err.strip().splitlines()) <= 2, err
