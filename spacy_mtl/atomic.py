@@ -307,10 +307,11 @@ def probe_folder(out: Path) -> None:
     """
     partial = out.parent / f"{out.name}{PARTIAL_SUFFIX}"
     out.parent.mkdir(parents=True, exist_ok=True)
-    if partial.exists():
-        shutil.rmtree(partial)
-    partial.mkdir()
-    partial.rmdir()
+    with _folder_lock(out.parent):
+        if partial.exists():
+            shutil.rmtree(partial)
+        partial.mkdir()
+        partial.rmdir()
 
 
 def replace_folder(out: Path, fill: Callable[[Path], None]) -> None:
@@ -319,13 +320,22 @@ def replace_folder(out: Path, fill: Callable[[Path], None]) -> None:
     removed after. A run killed between them leaves the old folder, which the next run puts
     back; a failure leaves OUT as it was.
 
+    Two runs writing the same folder at once (two `calibrate` commands with one --output)
+    take turns: the parent folder is locked while a folder in it is written, so neither
+    removes the other's temporary folder, and the last to finish leaves its own complete one.
+
     out (Path): The folder to write (a pipeline, a vectors table).
     fill (Callable[[Path], None]): Writes the folder's content into the path it is given,
         e.g. `nlp.to_disk`.
     """
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with _folder_lock(out.parent):
+        _replace_folder(out, fill)
+
+
+def _replace_folder(out: Path, fill: Callable[[Path], None]) -> None:
     partial = out.parent / f"{out.name}{PARTIAL_SUFFIX}"
     old = out.parent / f"{out.name}{OLD_SUFFIX}"
-    out.parent.mkdir(parents=True, exist_ok=True)
     if partial.exists():
         shutil.rmtree(partial)
     if old.exists():  # a run killed between its two renames: the old folder is OUT
@@ -344,3 +354,18 @@ def replace_folder(out: Path, fill: Callable[[Path], None]) -> None:
             os.replace(old, out)
         raise
     shutil.rmtree(old, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def _folder_lock(parent: Path) -> Iterator[None]:
+    """An advisory lock on a folder (flock on its descriptor), held while one of its
+    subfolders is replaced; nothing is left behind. Without flock (Windows), no lock."""
+    if fcntl is None:  # pragma: no cover
+        yield
+        return
+    handle = os.open(parent, os.O_RDONLY)
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(handle)

@@ -253,3 +253,43 @@ def test_replace_folder_writes_whole_or_keeps_the_old_folder(tmp_path):
     replace_folder(out, fill("two"))
     assert (out / "a.txt").read_text() == "two"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+
+
+def test_two_runs_replacing_one_folder_take_turns(tmp_path):
+    """Two writers of one folder at once (two calibrate runs with the same --output): neither
+    removes the other's temporary folder; the folder left is one writer's, whole."""
+    import threading
+
+    from spacy_mtl.atomic import replace_folder
+
+    out = tmp_path / "out"
+    started = threading.Event()
+    errors = []
+
+    def slow_fill(name):
+        def write(folder):
+            folder.mkdir()
+            started.set()
+            for i in range(20):
+                (folder / f"{i}.txt").write_text(name)
+                time.sleep(0.01)
+
+        return write
+
+    def run(name):
+        try:
+            replace_folder(out, slow_fill(name))
+        except BaseException as err:  # noqa: BLE001 - reported below
+            errors.append(err)
+
+    first = threading.Thread(target=run, args=("first",))
+    first.start()
+    started.wait(5)
+    second = threading.Thread(target=run, args=("second",))
+    second.start()
+    first.join(10)
+    second.join(10)
+    assert errors == []
+    names = {path.read_text() for path in out.iterdir()}
+    assert len(list(out.iterdir())) == 20 and names == {"second"}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
