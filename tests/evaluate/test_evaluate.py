@@ -1,15 +1,17 @@
 """`python -m spacy_mtl evaluate`: the heads' own scores, the same numbers everywhere, the
 comparison, the confidence part, a clear message for each bad input, and report.html in a
 real browser (headless Chromium through selenium, as the serve page test does: it opens from
-a file, the confusion matrix shows, the error filters work; the screenshot is kept under
-pytest's tmp dir and its path printed)."""
+a file, the confusion matrix shows, the error filters work; the screenshot is kept as
+test-artifacts/evaluate_report.png, beside the serve page's)."""
 # The fixtures come from evaluate_fixtures (a second conftest.py would shadow the root one).
 # ruff: noqa: F811
 
 import json
+import os
 import re
 import shutil
 import tempfile
+from pathlib import Path
 
 import numpy
 import pytest
@@ -26,6 +28,11 @@ from spacy_mtl.annotation import has_cats, has_ents
 from spacy_mtl.evaluate.confidence import calibration, confidence_scores
 from spacy_mtl.evaluate.run import evaluate
 from spacy_mtl.evaluate.tables import SUMMARY, pct
+
+# Where the page's screenshot is kept for a person to look at (as the serve page test does).
+ARTIFACTS = Path(
+    os.environ.get("SPACY_MTL_TEST_ARTIFACTS", Path(__file__).parents[2] / "test-artifacts")
+)
 
 
 def predicted_examples(nlp, refs):
@@ -296,7 +303,8 @@ def test_report_opens_shows_the_matrix_and_filters_the_errors(report_dir, browse
     Select(browser.find_element(By.ID, "slot-filter")).select_by_value(label)
     with_slot = visible_entries(browser)
     assert with_slot and all(label in e.text for e in with_slot)
-    shot = tmp_path / "evaluate_report.png"
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    shot = ARTIFACTS / "evaluate_report.png"
     browser.save_screenshot(str(shot))
     assert shot.stat().st_size > 10_000
     print(f"screenshot: {shot}")
