@@ -1,0 +1,75 @@
+"""Out of scope across domains: a pipeline given another corpus's sentences as out of scope.
+
+The pipeline is calibrated with `python -m spacy_mtl calibrate` on its own dev set alone (no
+out-of-scope examples: the threshold keeps 95% of in-scope dev), then run on its own test set
+(in scope) and on another corpus's test sentences (out of scope). Prints and writes (JSON) the
+AUROC of the confidence and of the top probability, the out-of-scope recall at the chosen
+threshold, and the in-scope accuracy without and with rejection.
+
+    python benchmarks/bench_cross_domain.py PIPELINE IN_DEV.spacy IN_TEST.spacy OUT_TEST.spacy \
+        --output benchmarks/reports/cross_domain.json
+"""
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy
+
+
+def scores(nlp, path):
+    """Gold intents, predicted top intents, confidences, top probabilities, rejections."""
+    from spacy.tokens import DocBin
+
+    gold = list(DocBin().from_disk(path).get_docs(nlp.vocab))
+    docs = list(nlp.pipe([doc.text for doc in gold], batch_size=256))
+    return {
+        "gold": [max(g.cats, key=g.cats.get) if g.cats else None for g in gold],
+        "top": [max(d.cats, key=d.cats.get) for d in docs],
+        "confidence": numpy.array([d._.intent_confidence for d in docs]),
+        "max_prob": numpy.array([max(d.cats.values()) for d in docs]),
+        "rejected": numpy.array([d._.out_of_scope for d in docs]),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    for name in ("pipeline", "in_dev", "in_test", "out_test"):
+        parser.add_argument(name, type=Path)
+    parser.add_argument("--output", type=Path)
+    args = parser.parse_args()
+    import spacy
+
+    from spacy_mtl.calibrate.metrics import auroc
+
+    with tempfile.TemporaryDirectory() as tmp:
+        calibrated = Path(tmp) / "calibrated"
+        command = [sys.executable, "-m", "spacy_mtl", "calibrate", str(args.pipeline)]
+        subprocess.run([*command, str(args.in_dev), "--output", str(calibrated)], check=True)
+        nlp = spacy.load(calibrated)
+        inside, outside = scores(nlp, args.in_test), scores(nlp, args.out_test)
+    right = numpy.array([t == g for t, g in zip(inside["top"], inside["gold"])])
+    result = {
+        "pipeline": str(args.pipeline),
+        "in_scope": str(args.in_test),
+        "out_of_scope": str(args.out_test),
+        "in_scope_accuracy": float(right.mean()),
+        "accuracy_with_rejection": float((right & ~inside["rejected"]).mean()),
+        "in_scope_rejected": float(inside["rejected"].mean()),
+        "out_of_scope_recall": float(outside["rejected"].mean()),
+        "auroc_confidence": auroc(inside["confidence"], outside["confidence"]),
+        "auroc_max_prob": auroc(inside["max_prob"], outside["max_prob"]),
+    }
+    print("| measure | value |\n| --- | --- |")
+    for key, value in result.items():
+        print(f"| {key} | {value if isinstance(value, str) else f'{value:.4f}'} |")
+    if args.output:
+        args.output.parent.mkdir(parents=True, exist_ok=True)
+        args.output.write_text(json.dumps(result, indent=1))
+
+
+if __name__ == "__main__":
+    main()
