@@ -13,6 +13,7 @@ import pytest
 import spacy
 from spacy.language import Language
 from spacy.training import Example
+from spacy.util import fix_random_seed
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -175,8 +176,11 @@ def spacy_train(config: Path, output: Path, *overrides: str) -> str:
 def served_pipeline(tmp_path_factory) -> Path:
     """A pipeline trained on the joint sentences, on disk, for the service and the page.
 
-    Session-scoped: it trains once (a few seconds) for all the serve tests.
+    Session-scoped: it trains once (a few seconds) for all the serve tests. The seed is
+    fixed: tests read its predictions, and whatever ran before on the same worker (the
+    suite runs whole files on two workers, in no fixed order) must not change them.
     """
+    fix_random_seed(0)
     nlp = build_nlp()
     nlp.meta["name"] = "mtl_test"
     nlp.meta["version"] = "0.0.1"
