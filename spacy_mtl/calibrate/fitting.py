@@ -236,7 +236,7 @@ def _measures(dev, before, after, scores, threshold, exclusive) -> Dict[str, Any
 def _summary(calibration: Dict[str, Any]) -> Dict[str, Any]:
     """The calibration without its bulky arrays, for the report."""
     summary = {k: v for k, v in calibration.items() if k not in ("mahalanobis", "score_quantiles")}
-    if calibration["method"] != "temperature":
+    if calibration["method"] not in ("temperature", "none"):
         summary["scale"] = f"{len(calibration['scale'])} values"
         summary["bias"] = f"{len(calibration['bias'])} values"
     return summary

@@ -4,7 +4,9 @@ Exclusive heads: one temperature (z / T, Guo et al. 2017) or vector scaling (a
 positive scale and a bias per label). Multi-label heads: one temperature shared
 by every label's sigmoid, or Platt scaling per label. The method is chosen by
 two-fold cross-validated NLL on the dev data, so that the per-label methods,
-with many more parameters, win only where they generalise.
+with many more parameters, win only where they generalise; and the head's own
+probabilities ("none") stay when no fitted scaling beats them there: an already
+calibrated head is best left alone.
 """
 
 from typing import Any, Dict, Tuple
@@ -17,6 +19,8 @@ PER_LABEL_L2 = 1e-3
 MIN_TEMPERATURE, MAX_TEMPERATURE = 0.1, 100.0
 # The methods per head kind: the shared one first.
 METHODS = {True: ("temperature", "vector"), False: ("temperature", "per_label")}
+# The scaling that changes nothing: the head's own probabilities.
+IDENTITY = {"method": "none", "scale": [1.0], "bias": None, "temperature": 1.0}
 
 
 def _nll(torch, z, targets, mask, exclusive: bool):
@@ -106,11 +110,16 @@ def choose_scaling(
     """Fit each method, choose by two-fold cross-validated NLL, refit the winner on all.
 
     RETURNS (Tuple[Dict[str, Any], Dict[str, float]]): The chosen scaling and
-        every method's cross-validated NLL.
+        every method's cross-validated NLL ("none": the head's own probabilities).
     """
     order = numpy.random.default_rng(seed).permutation(len(logits))
     folds = [order[: len(order) // 2], order[len(order) // 2 :]]
-    cv = {}
+    cv = {
+        "none": sum(
+            nll_of(IDENTITY, logits[rows], targets[rows], mask[rows], exclusive) for rows in folds
+        )
+        / 2
+    }
     for method in METHODS[exclusive]:
         total = 0.0
         for k in (0, 1):
@@ -123,4 +132,6 @@ def choose_scaling(
             )
         cv[method] = total / 2
     best = min(cv, key=cv.__getitem__)
+    if best == "none":
+        return dict(IDENTITY), cv
     return fit_scaling(logits, targets, mask, exclusive, best), cv
