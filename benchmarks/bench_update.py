@@ -67,6 +67,9 @@ def split_corpora(data_dir: Path, work: Path, old_share: float) -> Dict:
     import spacy
     from spacy.tokens import DocBin
 
+    record = work / "cut.json"
+    if record.exists():  # cut by an earlier run in this --work-dir (runs in parallel share it)
+        return json.loads(record.read_text())
     for split in ("train", "valid", "test"):
         out = work / f"{split}.spacy"
         if not out.exists():
@@ -108,9 +111,11 @@ def split_corpora(data_dir: Path, work: Path, old_share: float) -> Dict:
     DocBin(docs=docs["valid"], store_user_data=True).to_disk(work / "valid_all.spacy")
     old_types = {e.label_ for d in docs["train"] if intent(d) in old for e in d.ents}
     new_types = {e.label_ for d in docs["train"] for e in d.ents} - old_types
+    for split in ("valid", "test"):
+        known = [d for d in docs[split] if intent(d) in counts]
+        DocBin(docs=known, store_user_data=True).to_disk(work / f"{split}_known.spacy")
     test = [d for d in docs["test"] if intent(d) in counts]
-    DocBin(docs=test, store_user_data=True).to_disk(work / "test_known.spacy")
-    return {
+    cut = {
         "old_intents": old,
         "new_intents": new,
         "old_types": sorted(old_types),
@@ -119,6 +124,8 @@ def split_corpora(data_dir: Path, work: Path, old_share: float) -> Dict:
         "n_train_new": len(docs["train"]) - covered,
         "n_test": len(test),
     }
+    record.write_text(json.dumps(cut))
+    return cut
 
 
 def intent(doc) -> str:
@@ -179,7 +186,7 @@ def train(output: Path, train_path: Path, dev_path: Path, steps: int, seed: int,
 
 def run_seed(work: Path, cut: Dict, seed: int, args, systems: Dict[str, List[str]]) -> Dict:
     rows: Dict[str, Dict] = {}
-    test = work / "test_known.spacy"
+    test = work / f"{args.score_on}_known.spacy"
     old = work / f"old_{seed}"
     old_train = work / "train_old.spacy"
     cpu = train(old, old_train, work / "valid_old.spacy", args.steps, seed, args.reuse)
@@ -259,6 +266,16 @@ def main() -> int:
     parser.add_argument("--update-steps", type=int, default=400)
     parser.add_argument("--old-share", type=float, default=0.8)
     parser.add_argument("--variants", action="store_true", help="also the settings tried")
+    parser.add_argument(
+        "--variant",
+        action="append",
+        default=[],
+        metavar="NAME=ARGS",
+        help="another update system: a name and `update` arguments, e.g. 'lr=--learn-rate 5e-4'",
+    )
+    parser.add_argument(
+        "--score-on", choices=("test", "valid"), default="test", help="valid to choose settings"
+    )
     parser.add_argument("--work-dir", type=Path, default=None)
     parser.add_argument(
         "--reuse", action="store_true", help="reuse old and scratch pipelines in --work-dir"
@@ -275,6 +292,9 @@ def main() -> int:
         flush=True,
     )
     systems = {**SYSTEMS, **(VARIANTS if args.variants else {})}
+    for variant in args.variant:
+        name, _, extra = variant.partition("=")
+        systems[name] = extra.split()
     per_seed = []
     for seed in args.seeds:
         print(f"seed {seed}", flush=True)

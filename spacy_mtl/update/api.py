@@ -21,6 +21,7 @@ from .corpus import UpdateError, annotated_tasks, corpus_labels, read_corpus, re
 from .growth import check_label_case, grow_ner, grow_textcat
 from .loop import evaluate, train_update
 from .output import check_output_folder, write_pipeline
+from .prior import adjust_prior, prior_shift
 from .targets import add_update_targets, count_targets
 
 # Defaults chosen on ATIS cut by intents (benchmarks/bench_update.py).
@@ -38,8 +39,11 @@ class UpdateSettings:
         training documents, in [0, 1) (used with a replay corpus).
     distill_weight (float): The share of each head's loss taken from the old
         pipeline's predictions, in [0, 1]; 0 is plain fine-tuning.
-    learn_rate (Optional[float]): Overrides the pipeline's optimizer's learning rate.
+    learn_rate (Optional[float]): The learning rate; None: loop.DEFAULT_LEARN_RATE_SCALE
+        times the pipeline's own (a schedule stays as it is).
     seed (int): Seeds the replay sample and spaCy's training loop.
+    prior_correction (bool): Afterwards, move an exclusive classifier's prior from the
+        update's sampling to the old and new data's (prior.py; needs a replay corpus).
     """
 
     steps: int = DEFAULT_STEPS
@@ -47,6 +51,7 @@ class UpdateSettings:
     distill_weight: float = DEFAULT_DISTILL_WEIGHT
     learn_rate: Optional[float] = None
     seed: int = 0
+    prior_correction: bool = True
 
     def check(self) -> None:
         if self.steps < 1:
@@ -71,6 +76,7 @@ class UpdateSummary:
     scores_after: Optional[Dict[str, float]] = None
     seconds: float = 0.0
     output: str = ""
+    prior_shift: Dict[str, float] = field(default_factory=dict)
     warnings: List[str] = field(default_factory=list)
 
 
@@ -169,6 +175,10 @@ def update_pipeline(
     summary.scores_before = evaluate(nlp, dev_docs) if dev_docs else None
     summary.added = grow_heads(nlp, grown)
     train_update(nlp, train_docs, dev_docs or new_docs[:100], settings, log=log)
+    cats = heads_of(nlp).get("cats")
+    if settings.prior_correction and old_docs and cats and cats.cfg["exclusive_classes"]:
+        summary.prior_shift = prior_shift(list(cats.labels), train_docs, old_docs + new_docs)
+        adjust_prior(cats, summary.prior_shift)
     summary.scores_after = evaluate(nlp, dev_docs) if dev_docs else None
     write_pipeline(nlp, output)
     summary.output = str(output)

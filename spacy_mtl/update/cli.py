@@ -43,8 +43,17 @@ def add_update_command(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--steps", type=int, default=DEFAULTS["steps"], help="training steps (default: %(default)s)"
     )
-    parser.add_argument("--learn-rate", type=float, default=None, help="default: the pipeline's")
+    parser.add_argument(
+        "--learn-rate", type=float, default=None, help="default: half the pipeline's own"
+    )
     parser.add_argument("--seed", type=int, default=0, help="default: 0")
+    parser.add_argument(
+        "--no-prior-correction",
+        dest="prior_correction",
+        action="store_false",
+        help="keep the intent prior of the update's sampling (by default it is moved to that "
+        "of the replay corpus and NEW together)",
+    )
     parser.add_argument("--verbose", action="store_true", help="print spaCy's training table")
     parser.set_defaults(func=run_update)
 
@@ -67,6 +76,7 @@ def run_update(args: argparse.Namespace) -> int:
         distill_weight=args.distill_weight,
         learn_rate=args.learn_rate,
         seed=args.seed,
+        prior_correction=args.prior_correction,
     )
     try:
         summary = update_pipeline(
@@ -99,6 +109,12 @@ def format_summary(summary) -> str:
         f"  soft targets from the old pipeline: {summary.targets['cats']} documents' "
         f"categories, {summary.targets['tags']} documents' tags"
     )
+    if summary.prior_shift:
+        shifts = sorted(summary.prior_shift.values())
+        lines.append(
+            f"  intent prior moved to the old and new data's: logit shifts {shifts[0]:+.2f} "
+            f"to {shifts[-1]:+.2f}"
+        )
     if summary.scores_before is not None:
         for key in ("cats_score", "ents_f"):
             before, after = summary.scores_before.get(key), summary.scores_after.get(key)

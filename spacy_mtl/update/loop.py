@@ -22,6 +22,9 @@ from ..pipeline.ner import MultiTaskEntityRecognizer
 from ..pipeline.textcat import MultiTaskTextCategorizer
 
 _HEADS = (MultiTaskTextCategorizer, MultiTaskEntityRecognizer)
+# Without --learn-rate: the pipeline's own rate times this (a fresh Adam's first steps are
+# large; on ATIS valid, 3 seeds, half the rate kept 1.3 points more of the old intents).
+DEFAULT_LEARN_RATE_SCALE = 0.5
 
 
 def _corpus(path: Path) -> Dict[str, object]:
@@ -82,6 +85,8 @@ def _set_training_config(nlp: Language, paths: Dict[str, Path], settings) -> Non
     training["seed"] = settings.seed
     if settings.learn_rate is not None:
         training["optimizer"]["learn_rate"] = settings.learn_rate
+    elif isinstance(training["optimizer"].get("learn_rate"), (int, float)):
+        training["optimizer"]["learn_rate"] *= DEFAULT_LEARN_RATE_SCALE
 
 
 def evaluate(nlp: Language, docs: List[Doc]) -> Optional[Dict[str, float]]:

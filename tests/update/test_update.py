@@ -30,7 +30,7 @@ ALARM_HELD_OUT = [
     ("i need an alarm at six", [("six", "TIME")]),
     ("alarm at seven please", [("seven", "TIME")]),
 ]
-STEPS = 80
+STEPS = 160
 
 
 def gold_docs(nlp, rows, labels):
@@ -89,11 +89,16 @@ def test_update_learns_the_new_intent_and_slot(updated):
     assert summary.n_new == len(ALARM) and summary.n_replay == len(ALARM)
     # Targets on every replayed document, and on no alarm document's categories.
     assert summary.targets == {"cats": len(ALARM), "tags": 2 * len(ALARM)}
+    # Alarms filled half the update's documents and are a fifth of old and new together: the
+    # prior correction moves them below every old intent it saw.
+    old_shifts = [summary.prior_shift[label] for label in INTENTS if label in summary.prior_shift]
+    assert old_shifts and summary.prior_shift["alarm"] < min(old_shifts)
     nlp = spacy.load(output)
     predicted = predictions(nlp, [(text, "alarm", ents) for text, ents in ALARM_HELD_OUT])
     assert sum(intent == "alarm" for intent, _ in predicted) >= 3, predicted
+    # Right before the update: 0 (TIME is new). Seeds 0-5: 4 of 4 intents, 3 or 4 of 4 slots.
     times = sum(ents == gold for (_, ents), (_, gold) in zip(predicted, ALARM_HELD_OUT))
-    assert times >= 3, predicted
+    assert times >= 2, predicted
 
 
 def test_update_keeps_the_old_predictions(updated, served_pipeline):
@@ -109,8 +114,9 @@ def test_update_keeps_the_old_predictions(updated, served_pipeline):
     assert new_ents >= old_ents - 1, (old, new)
     # On the old dev sentences, from 1.0 each: fine-tuning on the alarm sentences alone (no
     # replay, no soft targets) fell to cats_acc 0.5 and ents_f 0.76-0.88 (seeds 0, 1, two
-    # runs); the update kept cats_acc 0.89-1.0 and ents_f 0.89-1.0 over seeds 0-5 and runs
-    # (floats move with torch's threads). Intents separate the two; slots only guard a collapse.
+    # runs); the update kept cats_acc 0.83-0.94 and ents_f 0.98-1.0 over seeds 0-5 (0.89-1.0
+    # and 0.89-1.0 at the full learning rate, without the prior correction; floats move with
+    # torch's threads). Intents separate the two; slots only guard a collapse.
     before, after = summary.scores_before, summary.scores_after
     assert after["cats_acc"] >= before["cats_acc"] - 0.2, (before, after)
     assert after["ents_f"] >= before["ents_f"] - 0.15, (before, after)
@@ -199,3 +205,17 @@ def test_command_line_errors_are_one_paragraph(served_pipeline, corpora, capsys)
     assert err.startswith("update failed: ") and "Traceback" not in err
     status = main(["update", str(served_pipeline), str(corpora["new"]), "-o", "x", "--steps", "0"])
     assert status == 1 and "--steps must be at least 1" in capsys.readouterr().err
+
+
+def test_the_prior_correction_is_on_by_default_and_can_be_turned_off(
+    served_pipeline, corpora, tmp_path, capsys
+):
+    common = [str(served_pipeline), str(corpora["new"]), "--replay", str(corpora["old"])]
+    assert main(["update", *common, "-o", str(tmp_path / "a"), "--steps", "3"]) == 0
+    assert "intent prior moved to the old and new data's" in capsys.readouterr().out
+    off = ["--steps", "3", "--no-prior-correction"]
+    assert main(["update", *common, "-o", str(tmp_path / "b"), *off]) == 0
+    assert "intent prior moved" not in capsys.readouterr().out
+    # Without a replay corpus the old data's size is unknown: nothing is moved.
+    assert main(["update", *common[:2], "-o", str(tmp_path / "c"), "--steps", "3"]) == 0
+    assert "intent prior moved" not in capsys.readouterr().out
