@@ -18,9 +18,16 @@ def summary_lines(report: Dict[str, Any]) -> List[str]:
     method = calibration["method"]
     if method == "temperature":
         method += f" T = {calibration['temperature']:.3f}"
+    unseen = intents.get("unseen_labels") or {}
     lines = [
         f"intents ({report['textcat']}): {intents['n_in_scope']} in-scope and "
-        f"{intents['n_out_of_scope']} out-of-scope dev documents",
+        f"{intents['n_out_of_scope']} out-of-scope dev documents"
+        + (
+            f"; {sum(unseen.values())} left out, their intents unknown to the pipeline: "
+            + ", ".join(f"{label} ({n})" for label, n in sorted(unseen.items()))
+            if unseen
+            else ""
+        ),
         f"  calibration: {method} (chosen by cross-validated NLL: "
         + ", ".join(f"{k} {v:.4f}" for k, v in intents["cv_nll"].items())
         + ")",

@@ -258,6 +258,32 @@ def test_bad_input_gets_one_clear_message(trained, tmp_path, capsys):
     assert status == 1 and "cannot write the output folder" in err, err
 
 
+def test_dev_intents_the_pipeline_does_not_know_are_left_out_and_named(
+    trained, tmp_path, capsys
+):
+    # ATIS's valid split has one such document (atis_airfare#atis_flight_time): the command
+    # must work on it, and say what it left out.
+    nlp = spacy.load(trained / "pipeline")
+    dev = list(DocBin().from_disk(trained / "dev.spacy").get_docs(nlp.vocab))
+    unknown = nlp.make_doc("book a table for two")
+    unknown.cats = {**{label: 0.0 for label in INTENTS}, "restaurant": 1.0}
+    DocBin(docs=dev + [unknown]).to_disk(tmp_path / "mixed.spacy")
+    status, stdout, err = run(
+        capsys, trained / "pipeline", tmp_path / "mixed.spacy", "--output", tmp_path / "out"
+    )
+    assert status == 0, err
+    assert f"{len(dev)} in-scope" in stdout
+    assert "1 left out, their intents unknown to the pipeline: restaurant (1)" in stdout
+    report = json.loads((tmp_path / "out" / "calibration.json").read_text())
+    assert report["intents"]["unseen_labels"] == {"restaurant": 1}
+    DocBin(docs=[unknown]).to_disk(tmp_path / "only.spacy")
+    status, _, err = run(
+        capsys, trained / "pipeline", tmp_path / "only.spacy", "--output", tmp_path / "out2"
+    )
+    assert status == 1 and "restaurant" in err and "--out-of-scope-label" in err, err
+    assert not (tmp_path / "out2").exists()
+
+
 def test_a_multilabel_head_is_calibrated_per_label_or_shared():
     nlp = build_nlp(exclusive_classes=False)
     examples = make_examples(nlp, SENTENCES)
