@@ -1,7 +1,11 @@
 """Calibrated confidence and out-of-scope detection on CLINC150 "full" (issue 23).
 
-For the CPU CNN intent config (configs/single_textcat.cfg), trained without and
-with the 100 `oos_train` queries (`out_of_scope_label = "oos"`), per seed:
+For the CPU intent config (configs/single_textcat.cfg; --encoder bilstm puts
+configs/bilstm.cfg's encoder in it; --encoder minilm is configs/transformer.cfg
+without its recogniser; --vectors adds static vectors that
+`python -m spacy_mtl init-vectors` distils from MiniLM for the training words),
+trained without and with the 100 `oos_train` queries (`out_of_scope_label = "oos"`),
+per seed:
 
 - train with `python -m spacy train` (dev: the in-scope val split);
 - calibrate on val (spacy_mtl.calibrate.fitting): without out-of-scope training
@@ -15,9 +19,11 @@ with the 100 `oos_train` queries (`out_of_scope_label = "oos"`), per seed:
   (interleaved rounds, one run).
 
     nice -n 15 python benchmarks/bench_confidence.py --seeds 0 --steps 1500
+    nice -n 15 python benchmarks/bench_confidence.py --encoder bilstm --vectors pooled
 
-Writes benchmarks/reports/confidence/confidence.json and confidence.png, and
-prints a table. The data are read from ../shared/data/clinc150 (CC BY 3.0).
+Writes benchmarks/reports/confidence/confidence_NAME.json, .md and .png (NAME: the
+encoder, with "_vectors" where it has them), and prints a table per run and the mean
+and spread over seeds. The data are read from ../shared/data/clinc150 (CC BY 3.0).
 """
 
 import argparse
@@ -27,7 +33,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Optional
 
 import numpy
 
@@ -65,9 +71,61 @@ def write_corpora(folder: Path, data: Dict[str, list]) -> Dict[str, Path]:
     }
 
 
-def train(corpora: Dict[str, Path], output: Path, seed: int, steps: int, with_oos: bool) -> Path:
+def make_config(work: Path, encoder: str) -> Path:
+    """single_textcat.cfg, or the same with configs/bilstm.cfg's encoder and thread setting,
+    or configs/transformer.cfg (MiniLM) without its entity recogniser."""
+    if encoder == "cnn":
+        return CONFIG
+    from thinc.api import Config
+
+    if encoder == "minilm":
+        config = Config().from_disk(REPO / "configs" / "transformer.cfg", interpolate=False)
+        config["nlp"]["pipeline"] = ["transformer", "tok2vec", "textcat"]
+        del config["components"]["ner"]
+        del config["initialize"]["components"]["ner"]
+        config["training"]["score_weights"] = {"cats_score": 1.0, "cats_acc": None}
+        config["paths"]["train_cats"] = None
+        config["paths"]["transformer_model"] = str(REPO / "models" / "all-MiniLM-L6-v2")
+        config["corpora"]["train"]["path"] = "${paths.train_cats}"
+        config["initialize"]["components"]["textcat"]["labels"]["path"] = "${paths.train_cats}"
+        path = work / "single_textcat_minilm.cfg"
+        config.to_disk(path)
+        return path
+
+    config = Config().from_disk(CONFIG, interpolate=False)
+    bilstm = Config().from_disk(REPO / "configs" / "bilstm.cfg", interpolate=False)
+    config["components"]["tok2vec"]["model"]["encode"] = bilstm["components"]["tok2vec"]["model"][
+        "encode"
+    ]
+    config["initialize"]["before_init"] = bilstm["initialize"]["before_init"]
+    path = work / f"single_textcat_{encoder}.cfg"
+    config.to_disk(path)
+    return path
+
+
+def make_vectors(work: Path, corpora: Dict[str, Path], method: str) -> Path:
+    """`init-vectors` for the training words (and MiniLM's whole-word pieces)."""
+    out = work / f"vectors_{method}"
+    if not (out / "vectors").exists():
+        command = [sys.executable, "-m", "spacy_mtl", "init-vectors", str(out)]
+        command += ["--corpus", str(corpora["train"]), "--method", method]
+        result = subprocess.run(command, capture_output=True, text=True)
+        if result.returncode:
+            sys.exit(f"init-vectors failed:\n{result.stdout[-2000:]}\n{result.stderr[-2000:]}")
+    return out
+
+
+def train(
+    corpora: Dict[str, Path],
+    output: Path,
+    seed: int,
+    steps: int,
+    with_oos: bool,
+    config: Path = CONFIG,
+    vectors: Optional[Path] = None,
+) -> Path:
     command = [
-        sys.executable, "-m", "spacy", "train", str(CONFIG), "--output", str(output),
+        sys.executable, "-m", "spacy", "train", str(config), "--output", str(output),
         "--paths.train_cats", str(corpora["train_oos" if with_oos else "train"]),
         "--paths.dev", str(corpora["val"]),
         "--system.seed", str(seed),
@@ -77,11 +135,20 @@ def train(corpora: Dict[str, Path], output: Path, seed: int, steps: int, with_oo
     ]  # fmt: skip
     if with_oos:
         command += ["--components.textcat.out_of_scope_label", OOS]
+    if vectors is not None:
+        command += ["--paths.vectors", str(vectors)]
+        command += ["--components.tok2vec.model.embed.include_static_vectors", "true"]
+    record = output / "command.json"
+    if (output / "model-best").exists() and record.exists():
+        if json.loads(record.read_text()) == command[3:]:
+            print(f"  reused {output}", flush=True)
+            return output / "model-best"
     started = time.time()
     result = subprocess.run(command, capture_output=True, text=True)
     if result.returncode:
         sys.exit(f"training failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
     print(f"  trained in {time.time() - started:.0f} s", flush=True)
+    record.write_text(json.dumps(command[3:]))
     return output / "model-best"
 
 
@@ -153,15 +220,20 @@ def inference_cost(nlp, texts: List[str], calibration, rounds: int = 7) -> Dict[
     return {"off_s_per_1000": off, "on_s_per_1000": on, "overhead": on / off - 1.0}
 
 
-def run_one(corpora, data, work: Path, seed: int, steps: int, with_oos: bool) -> Dict[str, Any]:
+def run_one(
+    corpora, data, work: Path, seed: int, steps: int, with_oos: bool, setting: Dict[str, Any]
+) -> Dict[str, Any]:
     import spacy
     from spacy.tokens import DocBin
 
     from spacy_mtl.calibrate.fitting import fit_intent_calibration
 
-    name = f"{'with' if with_oos else 'without'}_oos_seed{seed}"
+    name = f"{setting['name']}_{'with' if with_oos else 'without'}_oos_seed{seed}"
     print(f"{name}:", flush=True)
-    model = train(corpora, work / name, seed, steps, with_oos)
+    started = time.time()
+    model = train(
+        corpora, work / name, seed, steps, with_oos, setting["config"], setting["vectors"]
+    )
     nlp = spacy.load(model)
     dev = list(DocBin().from_disk(corpora["val_oos" if with_oos else "val"]).get_docs(nlp.vocab))
     train_docs = list(DocBin().from_disk(corpora["train"]).get_docs(nlp.vocab))
@@ -173,6 +245,8 @@ def run_one(corpora, data, work: Path, seed: int, steps: int, with_oos: bool) ->
     result.update(
         seed=seed,
         with_oos=with_oos,
+        setting=setting["name"],
+        train_wall_s=round(time.time() - started),
         steps=steps,
         calibration=fitted["calibration"],
         dev_aurocs=fitted["aurocs"],
@@ -202,7 +276,7 @@ def table(results: List[Dict[str, Any]]) -> str:
     return "\n".join(rows)
 
 
-def chart(results: List[Dict[str, Any]], path: Path) -> None:
+def chart(results: List[Dict[str, Any]], path: Path, name: str) -> None:
     try:
         import matplotlib
 
@@ -222,7 +296,7 @@ def chart(results: List[Dict[str, Any]], path: Path) -> None:
     ax.set_xticks(numpy.arange(len(kinds)) + width * (len(results) - 1) / 2, kinds)
     ax.set_ylim(0.5, 1.0)
     ax.set_ylabel("AUROC, in-scope test vs oos_test")
-    ax.set_title("CLINC150 full: out-of-scope scores (CNN)")
+    ax.set_title(f"CLINC150 full: out-of-scope scores ({name})")
     ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
@@ -232,35 +306,88 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--steps", type=int, default=3000)
+    parser.add_argument("--encoder", choices=("cnn", "bilstm", "minilm"), default="cnn")
+    parser.add_argument(
+        "--vectors", choices=("none", "pooled", "model2vec"), default="none", help="init-vectors"
+    )
+    parser.add_argument("--oos", choices=("both", "without", "with"), default="both")
     parser.add_argument("--work", default=None, help="folder for corpora and models (temp)")
     parser.add_argument(
-        "--replot", action="store_true", help="redraw the chart and table from confidence.json"
+        "--replot", metavar="NAME", help="redraw the chart and tables from confidence_NAME.json"
     )
     args = parser.parse_args()
     if args.replot:
-        report(json.loads((REPORTS / "confidence.json").read_text())["results"])
+        report(json.loads((REPORTS / f"confidence_{args.replot}.json").read_text()), args.replot)
         return
+    name = args.encoder + ("" if args.vectors == "none" else f"_{args.vectors}_vectors")
     data = json.loads(DATA.read_text(encoding="utf8"))
+    oos = {"both": (False, True), "without": (False,), "with": (True,)}[args.oos]
     with tempfile.TemporaryDirectory(prefix="bench-confidence-") as tmp:
         work = Path(args.work or tmp)
         work.mkdir(parents=True, exist_ok=True)
         corpora = write_corpora(work, data)
+        vectors = None if args.vectors == "none" else make_vectors(work, corpora, args.vectors)
+        setting = {
+            "name": name,
+            "config": make_config(work, args.encoder),
+            "vectors": vectors,
+        }
         results = [
-            run_one(corpora, data, work, seed, args.steps, with_oos)
+            run_one(corpora, data, work, seed, args.steps, with_oos, setting)
             for seed in args.seeds
-            for with_oos in (False, True)
+            for with_oos in oos
         ]
     REPORTS.mkdir(parents=True, exist_ok=True)
-    out = {"config": str(CONFIG.relative_to(REPO)), "steps": args.steps, "results": results}
-    (REPORTS / "confidence.json").write_text(json.dumps(out, indent=2, default=str) + "\n")
-    report(results)
+    out = {
+        "command": " ".join(sys.argv),
+        "config": str(CONFIG.relative_to(REPO)),
+        "encoder": args.encoder,
+        "vectors": args.vectors,
+        "steps": args.steps,
+        "results": results,
+    }
+    (REPORTS / f"confidence_{name}.json").write_text(json.dumps(out, indent=2, default=str) + "\n")
+    report(out, name)
 
 
-def report(results: List[Dict[str, Any]]) -> None:
-    """Draw the chart, write the table as confidence.md and print it."""
-    chart(results, REPORTS / "confidence.png")
-    (REPORTS / "confidence.md").write_text(table(results) + "\n")
-    print(table(results))
+def summary_table(results: List[Dict[str, Any]]) -> str:
+    """Mean and standard deviation over seeds, per setting with and without oos_train."""
+    rows = [
+        "| setting | seeds | acc | acc w/ rejection | AUROC (score used) | OOS recall | ECE before "
+        "/ after |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
+
+    def cell(values, scale=100.0, digits=1):
+        values = [scale * v for v in values]
+        spread = float(numpy.std(values, ddof=1)) if len(values) > 1 else 0.0
+        return f"{numpy.mean(values):.{digits}f} ± {spread:.{digits}f}"
+
+    for with_oos in (False, True):
+        group = [r for r in results if r["with_oos"] == with_oos]
+        if not group:
+            continue
+        used = [r["auroc"][r["calibration"]["score"]] for r in group]
+        kinds = ", ".join(sorted({r["calibration"]["score"] for r in group}))
+        rows.append(
+            f"| {'with' if with_oos else 'without'} oos_train | {len(group)} "
+            f"| {cell([r['accuracy'] for r in group])} "
+            f"| {cell([r['accuracy_with_rejection'] for r in group])} "
+            f"| {cell(used, 1.0, 3)} ({kinds}) "
+            f"| {cell([r['oos_recall'] for r in group])} "
+            f"| {cell([r['ece_before'] for r in group], 1.0, 3)} / "
+            f"{cell([r['ece_after'] for r in group], 1.0, 3)} |"
+        )
+    return "\n".join(rows)
+
+
+def report(out: Dict[str, Any], name: str) -> None:
+    """Draw the chart, write the tables as confidence_NAME.md and print them."""
+    results = out["results"]
+    chart(results, REPORTS / f"confidence_{name}.png", name)
+    text = f"{name}, {out['steps']} steps\n\n{table(results)}\n\n{summary_table(results)}\n"
+    (REPORTS / f"confidence_{name}.md").write_text(text)
+    print(text)
 
 
 if __name__ == "__main__":

@@ -12,7 +12,9 @@ For each corpus and seed:
 - precision (and recall) of the entities whose calibrated confidence reaches a
   threshold, against the share of predicted entities kept (the curve);
 - the cost: `nlp.pipe` words per second on the test texts with confidences on and off
-  (`mtl_ner`'s `confidences` setting), interleaved rounds in one run.
+  (`mtl_ner`'s `confidences` setting), interleaved rounds in one run;
+- the intents too: `calibrate`'s intent fit on valid (`fit_intent_calibration`), and the
+  top-label ECE of the intent probabilities on test before and after.
 
     nice -n 15 python benchmarks/bench_entity_confidence.py --seeds 0 --steps 1000
     # the cost alone, of a trained pipeline, on ATIS test
@@ -196,8 +198,39 @@ def run_one(corpus: str, seed: int, steps: int, work: Path) -> Dict[str, Any]:
             "test_ece": ece(found["confidence"], found["correct"]),
             "curve": curve(found),
         }
+    result["intents"] = intent_calibration(model / "model-last", valid, test)
     result["cost"] = inference_cost(nlp, [eg.reference.text for eg in test])
     return result
+
+
+def intent_calibration(model: Path, valid, test) -> Dict[str, Any]:
+    """Top-label ECE of the intents on test, before and after calibrate's fit on valid."""
+    import spacy
+
+    from spacy_mtl.calibrate.fitting import fit_intent_calibration
+    from spacy_mtl.calibrate.metrics import exclusive_ece
+
+    nlp = spacy.load(model)
+    labels = list(nlp.get_pipe("textcat").labels)
+    # Test intents never seen in training (four on ATIS) cannot be right: left out.
+    intents = [max(eg.reference.cats, key=eg.reference.cats.get) for eg in test]
+    known = [i for i, intent in enumerate(intents) if intent in labels]
+    gold = numpy.array([labels.index(intents[i]) for i in known])
+    texts = [test[i].reference.text for i in known]
+
+    def probabilities():
+        return numpy.array([[doc.cats[label] for label in labels] for doc in nlp.pipe(texts)])
+
+    before = probabilities()
+    fitted = fit_intent_calibration(nlp, "textcat", [eg.reference for eg in valid])
+    after = probabilities()
+    return {
+        "method": fitted["calibration"]["method"],
+        "temperature": fitted["calibration"].get("temperature"),
+        "accuracy": float((before.argmax(axis=1) == gold).mean()),
+        "test_ece_before": exclusive_ece(before, gold),
+        "test_ece_after": exclusive_ece(after, gold),
+    }
 
 
 def at_share(points: List[Dict[str, float]], share: float) -> Dict[str, float]:
@@ -208,8 +241,9 @@ def at_share(points: List[Dict[str, float]], share: float) -> Dict[str, float]:
 def table(results: List[Dict[str, Any]]) -> str:
     rows = [
         "| corpus | seed | steps | entities | P | R | ECE raw | ECE temperature | ECE Platt "
-        "| P at 90% kept (temp.) | P at 80% kept | words/s off | on | cost |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| P at 90% kept (temp.) | P at 80% kept | words/s off | on | cost "
+        "| intent ECE before / after (method) |",
+        "|" + " --- |" * 15,
     ]
     for r in results:
         temp, platt, cost = r["methods"]["temperature"], r["methods"]["platt"], r["cost"]
@@ -220,7 +254,37 @@ def table(results: List[Dict[str, Any]]) -> str:
             f"| {100 * at_share(temp['curve'], 0.9)['precision']:.1f} "
             f"| {100 * at_share(temp['curve'], 0.8)['precision']:.1f} "
             f"| {cost['words_per_s_off']:.0f} | {cost['words_per_s_on']:.0f} "
-            f"| {100 * cost['cost']:+.1f}% |"
+            f"| {100 * cost['cost']:+.1f}% "
+            f"| {r['intents']['test_ece_before']:.4f} / {r['intents']['test_ece_after']:.4f} "
+            f"({r['intents']['method']}) |"
+        )
+    return "\n".join(rows)
+
+
+def summary(results: List[Dict[str, Any]]) -> str:
+    """Mean ± standard deviation over seeds, per corpus."""
+    rows = [
+        "| corpus | seeds | span ECE raw | span ECE temperature | P at 90% kept | P at 80% kept "
+        "| intent acc | intent ECE before | intent ECE after |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+
+    def cell(values, scale=1.0, digits=4):
+        values = [scale * v for v in values]
+        spread = float(numpy.std(values, ddof=1)) if len(values) > 1 else 0.0
+        return f"{numpy.mean(values):.{digits}f} ± {spread:.{digits}f}"
+
+    for corpus in dict.fromkeys(r["corpus"] for r in results):
+        group = [r for r in results if r["corpus"] == corpus]
+        temp = [r["methods"]["temperature"] for r in group]
+        rows.append(
+            f"| {corpus} | {len(group)} | {cell([r['ece_raw'] for r in group])} "
+            f"| {cell([t['test_ece'] for t in temp])} "
+            f"| {cell([at_share(t['curve'], 0.9)['precision'] for t in temp], 100, 1)} "
+            f"| {cell([at_share(t['curve'], 0.8)['precision'] for t in temp], 100, 1)} "
+            f"| {cell([r['intents']['accuracy'] for r in group], 100, 2)} "
+            f"| {cell([r['intents']['test_ece_before'] for r in group])} "
+            f"| {cell([r['intents']['test_ece_after'] for r in group])} |"
         )
     return "\n".join(rows)
 
@@ -270,8 +334,10 @@ def main() -> None:
             for seed in args.seeds:
                 results.append(run_one(corpus, seed, args.steps, Path(tmp)))
                 print(table(results[-1:]), flush=True)
-    print(table(results))
+    text = f"{table(results)}\n\n{summary(results)}\n"
+    print(text)
     (REPORTS / "entity_confidence.json").write_text(json.dumps(results, indent=1))
+    (REPORTS / "entity_confidence.md").write_text(text)
     chart(results, REPORTS / "entity_confidence.png")
 
 

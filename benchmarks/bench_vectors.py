@@ -4,6 +4,8 @@
         --steps 600                      # the one-seed sanity check
     python benchmarks/bench_vectors.py --data-dir ../shared/data --datasets atis snips \\
         --seeds 0 1 2 --steps 2000       # the 3-seed comparison
+    python benchmarks/bench_vectors.py --datasets snips --systems cnn_vectors --seeds 0 1 2 \
+        --steps 2000 --augment 0 1 5     # generated text: 0x, 1x and 5x the training set
 
 For each dataset (train and valid converted with `python -m spacy_mtl convert joint`'s reader,
 as the benchmark suite does), makes the table once with `python -m spacy_mtl init-vectors`
@@ -13,7 +15,9 @@ configs/cnn_vectors.cfg with `spacy train` for --steps steps (one evaluation, at
 model-last is scored, no selection on valid; a run folder already trained is reused), and
 scores both on valid and test with the datasets' own tokens: intent accuracy, slot F1 (exact
 spans), sentence accuracy. Prints a table (mean and spread over seeds) and writes JSON and
-Markdown under benchmarks/reports/vectors/.
+Markdown under benchmarks/reports/vectors/. With --augment, each factor F > 0 also trains on
+the training corpus plus F times its size of sentences from `python -m spacy_mtl augment`
+(slot values swapped within an intent; their gold labels, no teacher).
 """
 
 import argparse
@@ -47,15 +51,30 @@ def main() -> int:
     parser.add_argument("--dims", type=int, default=256)
     parser.add_argument("--work", type=Path, default=Path("/tmp/bench_vectors"))
     parser.add_argument("--out", type=Path, default=BENCH_DIR / "reports" / "vectors")
+    parser.add_argument(
+        "--augment",
+        nargs="+",
+        type=int,
+        default=[0],
+        metavar="FACTOR",
+        help="also train on the gold corpus plus FACTOR x its size of `spacy_mtl augment` "
+        "sentences (gold labels, seeded by the run's seed); 0: the gold corpus alone",
+    )
     args = parser.parse_args()
     runs: List[Dict[str, Any]] = []
     for dataset in args.datasets:
         paths = prepare_dataset(args.data_dir, dataset, args.work / "data")
         vectors = make_vectors(args, dataset, paths["train"])
         for seed in args.seeds:
-            for system in args.systems:
-                runs.append(run_one(args, dataset, system, seed, paths, vectors))
-                write_report(args, runs)
+            for factor in args.augment:
+                train = augmented(args, dataset, paths["train"], factor, seed)
+                for system in args.systems:
+                    runs.append(
+                        run_one(args, dataset, system, seed, {**paths, "train": train}, vectors)
+                    )
+                    if factor:
+                        runs[-1]["system"] += f"+augment{factor}x"
+                    write_report(args, runs)
     print(render(runs, args))
     return 0
 
@@ -74,6 +93,28 @@ def make_vectors(args: argparse.Namespace, dataset: str, train: Path) -> Path:
     return out
 
 
+def augmented(args: argparse.Namespace, dataset: str, train: Path, factor: int, seed: int) -> Path:
+    """The training corpus plus `factor` times its size of generated sentences (0: itself)."""
+    if not factor:
+        return train
+    out = args.work / "data" / f"{dataset}_train_augment{factor}x_s{seed}.spacy"
+    if out.exists():
+        return out
+    import spacy
+    from spacy.tokens import DocBin
+
+    generated = out.with_suffix(".generated.spacy")
+    command = [sys.executable, "-m", "spacy_mtl", "augment", str(train), str(generated)]
+    command += ["--factor", str(factor), "--seed", str(seed)]
+    subprocess.run(command, check=True, cwd=REPO, capture_output=True)
+    vocab = spacy.blank("en").vocab
+    docs = list(DocBin().from_disk(train).get_docs(vocab))
+    docs += list(DocBin().from_disk(generated).get_docs(vocab))
+    DocBin(docs=docs, store_user_data=True).to_disk(out)
+    print(f"augment {dataset} x{factor} seed {seed}: {len(docs)} documents", flush=True)
+    return out
+
+
 def minilm(work: Path) -> Path:
     from spacy_mtl.pretrained import extract_minilm
 
@@ -83,7 +124,8 @@ def minilm(work: Path) -> Path:
 def run_one(args, dataset: str, system: str, seed: int, paths, vectors: Path) -> Dict[str, Any]:
     """Train one system with one seed; score model-last on valid and test."""
     table = f"_{args.method}{args.dims}" if system == "cnn_vectors" else ""
-    out = args.work / "runs" / f"{dataset}_{system}{table}_s{seed}_{args.steps}"
+    extra = "" if paths["train"].name == "train.spacy" else f"_{paths['train'].stem}"
+    out = args.work / "runs" / f"{dataset}_{system}{table}{extra}_s{seed}_{args.steps}"
     command = [sys.executable, "-m", "spacy", "train", SYSTEMS[system], "--output", str(out)]
     command += ["--paths.train", str(paths["train"]), "--paths.dev", str(paths["dev"])]
     command += ["--system.seed", str(seed), "--training.max_steps", str(args.steps)]
@@ -134,6 +176,8 @@ def write_report(args: argparse.Namespace, runs: List[Dict[str, Any]]) -> None:
 
     args.out.mkdir(parents=True, exist_ok=True)
     stem = f"vectors_{args.method}{args.dims}_{args.steps}steps"
+    if args.augment != [0]:
+        stem += "_augment" + "_".join(str(f) for f in args.augment)
     write_text_atomic(args.out / f"{stem}.json", json.dumps(runs, indent=1))
     write_text_atomic(args.out / f"{stem}.md", render(runs, args) + "\n")
 
