@@ -34,7 +34,7 @@ REPO = BENCH_DIR.parent
 sys.path.insert(0, str(BENCH_DIR))
 
 from suite.prepare import prepare_dataset  # noqa: E402
-from suite.worker import load_pipeline, read_test, score  # noqa: E402
+from suite.worker import GivenTokens, load_pipeline, read_test, score  # noqa: E402
 
 SYSTEMS = {"cnn": "configs/cnn.cfg", "cnn_vectors": "configs/cnn_vectors.cfg"}
 METRICS = ("intent_acc", "slot_f1", "sentence_acc")
@@ -60,6 +60,12 @@ def main() -> int:
         help="also train on the gold corpus plus FACTOR x its size of `spacy_mtl augment` "
         "sentences (gold labels, seeded by the run's seed); 0: the gold corpus alone",
     )
+    parser.add_argument(
+        "--speed",
+        action="store_true",
+        help="afterwards, words/s on one thread of seed 0's pipelines against the MiniLM "
+        "pipeline (configs/transformer.cfg, initialized: its speed does not depend on training)",
+    )
     args = parser.parse_args()
     runs: List[Dict[str, Any]] = []
     for dataset in args.datasets:
@@ -76,7 +82,67 @@ def main() -> int:
                         runs[-1]["system"] += f"+augment{factor}x"
                     write_report(args, runs)
     print(render(runs, args))
+    if args.speed:
+        for dataset in args.datasets:
+            print(speed(args, dataset), flush=True)
     return 0
+
+
+def speed(args: argparse.Namespace, dataset: str, rounds: int = 5) -> str:
+    """Words per second of nlp.pipe on the test texts, one torch thread, interleaved rounds:
+    seed 0's trained pipelines and a MiniLM pipeline initialized on the training corpus."""
+    import torch
+
+    torch.set_num_threads(1)
+    paths = prepare_dataset(args.data_dir, dataset, args.work / "data")
+    pipelines = {}
+    for system in args.systems:
+        table = f"_{args.method}{args.dims}" if system == "cnn_vectors" else ""
+        folder = args.work / "runs" / f"{dataset}_{system}{table}_s0_{args.steps}" / "model-last"
+        if folder.exists():
+            pipelines[system] = load_pipeline(str(folder))
+    pipelines["minilm"] = initialized_minilm(args, paths)
+    texts, _, _ = read_test(str(args.data_dir / dataset / "test"))
+    n_words = sum(len(text.split()) for text in texts)
+    times: Dict[str, List[float]] = {name: [] for name in pipelines}
+    for _ in range(rounds):
+        for name, nlp in pipelines.items():
+            start = time.perf_counter()
+            for _doc in nlp.pipe(texts, batch_size=128):
+                pass
+            times[name].append(time.perf_counter() - start)
+    rate = {name: n_words / statistics.median(t) for name, t in times.items()}
+    result = {"dataset": dataset, "words_per_s": rate, "rounds": rounds, "threads": 1}
+    from spacy_mtl.atomic import write_text_atomic
+
+    write_text_atomic(args.out / f"speed_{dataset}.json", json.dumps(result, indent=1))
+    lines = [f"{dataset} test, one thread, median of {rounds} interleaved rounds:"]
+    for name, value in rate.items():
+        lines.append(f"  {name}: {value:,.0f} words/s ({value / rate['minilm']:.1f}x MiniLM)")
+    return "\n".join(lines)
+
+
+def initialized_minilm(args: argparse.Namespace, paths: Dict[str, Path]):
+    """configs/transformer.cfg initialized on the training corpus, reading the given tokens."""
+    import spacy
+    from spacy.tokens import DocBin
+    from spacy.training import Example
+    from spacy.util import load_config
+
+    config = load_config(
+        REPO / "configs" / "transformer.cfg",
+        overrides={
+            "paths.train": str(paths["train"]),
+            "paths.dev": str(paths["dev"]),
+            "paths.transformer_model": str(minilm(args.work)),
+        },
+        interpolate=True,
+    )
+    nlp = spacy.util.load_model_from_config(config, auto_fill=True)
+    docs = list(DocBin().from_disk(paths["train"]).get_docs(nlp.vocab))[:200]
+    nlp.initialize(lambda: [Example(nlp.make_doc(doc.text), doc) for doc in docs])
+    nlp.tokenizer = GivenTokens(nlp.vocab)
+    return nlp
 
 
 def make_vectors(args: argparse.Namespace, dataset: str, train: Path) -> Path:
