@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional
 
 import numpy
+from suite.helpers import mean_spread
 
 REPO = Path(__file__).resolve().parent.parent
 DATA = Path("/work/shared/data/clinc150/data_full.json")
@@ -358,11 +359,6 @@ def summary_table(results: List[Dict[str, Any]]) -> str:
         "| --- | --- | --- | --- | --- | --- | --- |",
     ]
 
-    def cell(values, scale=100.0, digits=1):
-        values = [scale * v for v in values]
-        spread = float(numpy.std(values, ddof=1)) if len(values) > 1 else 0.0
-        return f"{numpy.mean(values):.{digits}f} ± {spread:.{digits}f}"
-
     for with_oos in (False, True):
         group = [r for r in results if r["with_oos"] == with_oos]
         if not group:
@@ -371,12 +367,12 @@ def summary_table(results: List[Dict[str, Any]]) -> str:
         kinds = ", ".join(sorted({r["calibration"]["score"] for r in group}))
         rows.append(
             f"| {'with' if with_oos else 'without'} oos_train | {len(group)} "
-            f"| {cell([r['accuracy'] for r in group])} "
-            f"| {cell([r['accuracy_with_rejection'] for r in group])} "
-            f"| {cell(used, 1.0, 3)} ({kinds}) "
-            f"| {cell([r['oos_recall'] for r in group])} "
-            f"| {cell([r['ece_before'] for r in group], 1.0, 3)} / "
-            f"{cell([r['ece_after'] for r in group], 1.0, 3)} |"
+            f"| {mean_spread([r['accuracy'] for r in group], 100.0, 1)} "
+            f"| {mean_spread([r['accuracy_with_rejection'] for r in group], 100.0, 1)} "
+            f"| {mean_spread(used, 1.0, 3)} ({kinds}) "
+            f"| {mean_spread([r['oos_recall'] for r in group], 100.0, 1)} "
+            f"| {mean_spread([r['ece_before'] for r in group], 1.0, 3)} / "
+            f"{mean_spread([r['ece_after'] for r in group], 1.0, 3)} |"
         )
     return "\n".join(rows)
 

@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any, Dict, List
 
 import numpy
+from suite.helpers import mean_spread
 
 REPO = Path(__file__).resolve().parent.parent
 DATA = Path("/work/shared/data")
@@ -269,22 +270,17 @@ def summary(results: List[Dict[str, Any]]) -> str:
         "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
 
-    def cell(values, scale=1.0, digits=4):
-        values = [scale * v for v in values]
-        spread = float(numpy.std(values, ddof=1)) if len(values) > 1 else 0.0
-        return f"{numpy.mean(values):.{digits}f} ± {spread:.{digits}f}"
-
     for corpus in dict.fromkeys(r["corpus"] for r in results):
         group = [r for r in results if r["corpus"] == corpus]
         temp = [r["methods"]["temperature"] for r in group]
         rows.append(
-            f"| {corpus} | {len(group)} | {cell([r['ece_raw'] for r in group])} "
-            f"| {cell([t['test_ece'] for t in temp])} "
-            f"| {cell([at_share(t['curve'], 0.9)['precision'] for t in temp], 100, 1)} "
-            f"| {cell([at_share(t['curve'], 0.8)['precision'] for t in temp], 100, 1)} "
-            f"| {cell([r['intents']['accuracy'] for r in group], 100, 2)} "
-            f"| {cell([r['intents']['test_ece_before'] for r in group])} "
-            f"| {cell([r['intents']['test_ece_after'] for r in group])} |"
+            f"| {corpus} | {len(group)} | {mean_spread([r['ece_raw'] for r in group], 1.0, 4)} "
+            f"| {mean_spread([t['test_ece'] for t in temp], 1.0, 4)} "
+            f"| {mean_spread([at_share(t['curve'], 0.9)['precision'] for t in temp], 100, 1)} "
+            f"| {mean_spread([at_share(t['curve'], 0.8)['precision'] for t in temp], 100, 1)} "
+            f"| {mean_spread([r['intents']['accuracy'] for r in group], 100, 2)} "
+            f"| {mean_spread([r['intents']['test_ece_before'] for r in group], 1.0, 4)} "
+            f"| {mean_spread([r['intents']['test_ece_after'] for r in group], 1.0, 4)} |"
         )
     return "\n".join(rows)
 

@@ -47,3 +47,12 @@ def _quote(arg: str) -> str:
 
 def log(message: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+def mean_spread(values, scale: float = 1.0, digits: int = 2) -> str:
+    """'mean ± sample standard deviation' of values times scale (± 0 for one value)."""
+    import statistics
+
+    scaled = [scale * v for v in values]
+    spread = statistics.stdev(scaled) if len(scaled) > 1 else 0.0
+    return f"{statistics.mean(scaled):.{digits}f} ± {spread:.{digits}f}"
