@@ -137,9 +137,7 @@ def read_head_data(
         )
     rows = numpy.flatnonzero(in_scope | oos)
     features, logits = head_outputs(nlp, name, [docs[i].text for i in rows])
-    return HeadData(
-        features, logits, targets[rows], mask[rows], in_scope[rows], oos[rows], unseen
-    )
+    return HeadData(features, logits, targets[rows], mask[rows], in_scope[rows], oos[rows], unseen)
 
 
 def fit_intent_calibration(

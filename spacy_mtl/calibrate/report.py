@@ -77,6 +77,12 @@ def _entity_line(entities: Dict[str, Any]) -> str:
     parts = [
         f"{key} {_num(entities[key])}" for key in ("ece_before", "ece_after") if key in entities
     ]
+    if "method" in entities:
+        cv = entities.get("cv_log_loss") or {}
+        chosen = ", ".join(f"{k} {_num(v)}" for k, v in cv.items())
+        parts.insert(
+            0, entities["method"] + (f" (cross-validated log-loss: {chosen})" if cv else "")
+        )
     return ", ".join(parts) or json.dumps(entities, default=str)[:200]
 
 

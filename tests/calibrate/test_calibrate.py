@@ -258,9 +258,7 @@ def test_bad_input_gets_one_clear_message(trained, tmp_path, capsys):
     assert status == 1 and "cannot write the output folder" in err, err
 
 
-def test_dev_intents_the_pipeline_does_not_know_are_left_out_and_named(
-    trained, tmp_path, capsys
-):
+def test_dev_intents_the_pipeline_does_not_know_are_left_out_and_named(trained, tmp_path, capsys):
     # ATIS's valid split has one such document (atis_airfare#atis_flight_time): the command
     # must work on it, and say what it left out.
     nlp = spacy.load(trained / "pipeline")

@@ -44,13 +44,19 @@ def _entities(nlp, texts=TEXTS):
     return [[(e.start_char, e.end_char, e.label_) for e in doc.ents] for doc in nlp.pipe(texts)]
 
 
-@pytest.mark.parametrize("method", ["temperature", "platt"])
+@pytest.mark.parametrize("method", ["temperature", "platt", "auto"])
 def test_calibration_lowers_span_ece_of_an_over_confident_model(over_confident, method):
     nlp, dev = over_confident
     ner = nlp.get_pipe("mtl_ner")
     ner.set_calibration(None)
     before = _entities(nlp)
     result = fit_entity_calibration(nlp, "mtl_ner", make_examples(nlp, dev, cats=False), method)
+    if method == "auto":  # the method of least two-fold cross-validated log-loss
+        cv = result["cv_log_loss"]
+        assert set(cv) == {"temperature", "platt"}
+        method = min(cv, key=cv.__getitem__)
+    else:
+        assert result["cv_log_loss"] is None
     assert result["method"] == method
     assert 0 < result["n_correct"] < result["n_spans"]
     # Raw confidences near 1 for spans of which about half are right.
