@@ -107,6 +107,9 @@ class _SpanOutcomes:
     def __init__(self, ner, emissions, spans, correct) -> None:
         self.ner, self.emissions, self.spans = ner, emissions, spans
         self.correct = numpy.asarray(correct, dtype=bool)
+        # Log probabilities by temperature: the cross-validation asks for T = 1 five times
+        # and the folds' searches share the first points of the golden section.
+        self._by_temperature: Dict[float, numpy.ndarray] = {}
 
     @classmethod
     def collect(cls, nlp: Language, ner, examples: List[Example]) -> "_SpanOutcomes":
@@ -139,10 +142,12 @@ class _SpanOutcomes:
 
     def log_probs(self, temperature: float) -> numpy.ndarray:
         """Every predicted span's log probability with the CRF's scores divided by T."""
-        per_doc = crf_span_log_probabilities(
-            self.ner.model, self.emissions, self.spans, temperature=temperature
-        )
-        return numpy.concatenate(per_doc)
+        if temperature not in self._by_temperature:
+            per_doc = crf_span_log_probabilities(
+                self.ner.model, self.emissions, self.spans, temperature=temperature
+            )
+            self._by_temperature[temperature] = numpy.concatenate(per_doc)
+        return self._by_temperature[temperature]
 
 
 def _rounded(value: Any) -> Any:

@@ -219,3 +219,17 @@ def test_the_prior_correction_is_on_by_default_and_can_be_turned_off(
     # Without a replay corpus the old data's size is unknown: nothing is moved.
     assert main(["update", *common[:2], "-o", str(tmp_path / "c"), "--steps", "3"]) == 0
     assert "intent prior moved" not in capsys.readouterr().out
+
+
+def test_the_update_trains_at_half_the_pipelines_rate_unless_told(served_pipeline, tmp_path):
+    from spacy_mtl.update.loop import _set_training_config
+
+    paths = {"train": tmp_path / "train.spacy", "dev": tmp_path / "dev.spacy"}
+    nlp = spacy.load(served_pipeline)
+    rate = nlp.config["training"]["optimizer"]["learn_rate"]
+    assert isinstance(rate, float) and rate > 0
+    _set_training_config(nlp, paths, UpdateSettings(steps=5))
+    assert nlp.config["training"]["optimizer"]["learn_rate"] == pytest.approx(rate / 2)
+    nlp = spacy.load(served_pipeline)
+    _set_training_config(nlp, paths, UpdateSettings(steps=5, learn_rate=0.01))
+    assert nlp.config["training"]["optimizer"]["learn_rate"] == 0.01
