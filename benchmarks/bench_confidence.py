@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional
 
 import numpy
-from suite.helpers import mean_spread
+from suite.helpers import mean_spread, pyplot
 
 REPO = Path(__file__).resolve().parent.parent
 DATA = Path("/work/shared/data/clinc150/data_full.json")
@@ -278,13 +278,8 @@ def table(results: List[Dict[str, Any]]) -> str:
 
 
 def chart(results: List[Dict[str, Any]], path: Path, name: str) -> None:
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        print('no chart: pip install "spacy-mtl[plot]"')
+    plt = pyplot()
+    if plt is None:
         return
     fig, ax = plt.subplots(figsize=(7, 4))
     kinds = ["max_prob", "energy", "mahalanobis"]

@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any, Dict, List
 
 import numpy
-from suite.helpers import mean_spread
+from suite.helpers import mean_spread, pyplot
 
 REPO = Path(__file__).resolve().parent.parent
 DATA = Path("/work/shared/data")
@@ -286,13 +286,8 @@ def summary(results: List[Dict[str, Any]]) -> str:
 
 
 def chart(results: List[Dict[str, Any]], path: Path) -> None:
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        print('No PNG: matplotlib is not installed (pip install "spacy-mtl[plot]").')
+    plt = pyplot()
+    if plt is None:
         return
     fig, ax = plt.subplots(figsize=(6, 4.5))
     for r in results:

@@ -33,6 +33,8 @@ import time
 from pathlib import Path
 from typing import Dict, List, Tuple
 
+from suite.helpers import pyplot
+
 REPO = Path(__file__).resolve().parent.parent
 REPORTS = REPO / "benchmarks/reports/update"
 CONFIG = REPO / "configs/cnn.cfg"
@@ -229,13 +231,8 @@ def table(summary: Dict) -> str:
 
 
 def plot(summary: Dict, path: Path) -> None:
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        print("matplotlib is not installed (pip install 'spacy-mtl[plot]'): no chart.")
+    plt = pyplot()
+    if plt is None:
         return
     systems = list(summary)
     fig, ax = plt.subplots(figsize=(10, 4))

@@ -56,3 +56,16 @@ def mean_spread(values, scale: float = 1.0, digits: int = 2) -> str:
     scaled = [scale * v for v in values]
     spread = statistics.stdev(scaled) if len(scaled) > 1 else 0.0
     return f"{statistics.mean(scaled):.{digits}f} ± {spread:.{digits}f}"
+
+
+def pyplot():
+    """matplotlib.pyplot on the Agg backend, or None (and a note) where it is not installed."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print('No chart: matplotlib is not installed (pip install "spacy-mtl[plot]").')
+        return None
+    return plt
