@@ -1,4 +1,4 @@
-"""Static vectors from MiniLM (init-vectors) in the CNN pipeline: do they help? (issue 26)
+"""Static vectors from MiniLM (init-vectors) in the CPU pipelines: do they help? (issue 26)
 
     python benchmarks/bench_vectors.py --data-dir ../shared/data --datasets snips --seeds 0 \\
         --steps 600                      # the one-seed sanity check
@@ -6,12 +6,15 @@
         --seeds 0 1 2 --steps 2000       # the 3-seed comparison
     python benchmarks/bench_vectors.py --datasets snips --systems cnn_vectors --seeds 0 1 2 \
         --steps 2000 --augment 0 1 5     # generated text: 0x, 1x and 5x the training set
+    python benchmarks/bench_vectors.py --datasets atis snips --systems bilstm_lr \
+        bilstm_lr_vectors --seeds 0 1 2 --steps 4000   # the BiLSTM with its schedule
 
 For each dataset (train and valid converted with `python -m spacy_mtl convert joint`'s reader,
 as the benchmark suite does), makes the table once with `python -m spacy_mtl init-vectors`
 (the shipped all-MiniLM-L6-v2, the training corpus's words and MiniLM's whole words,
 --method and --dims as given), then for each seed trains configs/cnn.cfg and
-configs/cnn_vectors.cfg with `spacy train` for --steps steps (one evaluation, at the end:
+configs/cnn_vectors.cfg (or, by --systems, configs/bilstm_vectors.cfg with and without its
+vectors) with `spacy train` for --steps steps (one evaluation, at the end:
 model-last is scored, no selection on valid; a run folder already trained is reused), and
 scores both on valid and test with the datasets' own tokens: intent accuracy, slot F1 (exact
 spans), sentence accuracy. Prints a table (mean and spread over seeds) and writes JSON and
@@ -36,7 +39,15 @@ sys.path.insert(0, str(BENCH_DIR))
 from suite.prepare import prepare_dataset  # noqa: E402
 from suite.worker import GivenTokens, load_pipeline, read_test, score  # noqa: E402
 
-SYSTEMS = {"cnn": "configs/cnn.cfg", "cnn_vectors": "configs/cnn_vectors.cfg"}
+# name: (config, its overrides, whether it reads the table). The BiLSTM systems carry the
+# warm-up and decay to step 4000 of configs/bilstm_vectors.cfg: run them with --steps 4000.
+NO_VECTORS = ["--components.tok2vec.model.embed.include_static_vectors", "false"]
+SYSTEMS = {
+    "cnn": ("configs/cnn.cfg", [], False),
+    "cnn_vectors": ("configs/cnn_vectors.cfg", [], True),
+    "bilstm_lr": ("configs/bilstm_vectors.cfg", NO_VECTORS, False),
+    "bilstm_lr_vectors": ("configs/bilstm_vectors.cfg", [], True),
+}
 METRICS = ("intent_acc", "slot_f1", "sentence_acc")
 
 
@@ -97,7 +108,7 @@ def speed(args: argparse.Namespace, dataset: str, rounds: int = 5) -> str:
     paths = prepare_dataset(args.data_dir, dataset, args.work / "data")
     pipelines = {}
     for system in args.systems:
-        table = f"_{args.method}{args.dims}" if system == "cnn_vectors" else ""
+        table = f"_{args.method}{args.dims}" if SYSTEMS[system][2] else ""
         folder = args.work / "runs" / f"{dataset}_{system}{table}_s0_{args.steps}" / "model-last"
         if folder.exists():
             pipelines[system] = load_pipeline(str(folder))
@@ -189,14 +200,15 @@ def minilm(work: Path) -> Path:
 
 def run_one(args, dataset: str, system: str, seed: int, paths, vectors: Path) -> Dict[str, Any]:
     """Train one system with one seed; score model-last on valid and test."""
-    table = f"_{args.method}{args.dims}" if system == "cnn_vectors" else ""
+    config, overrides, reads_table = SYSTEMS[system]
+    table = f"_{args.method}{args.dims}" if reads_table else ""
     extra = "" if paths["train"].name == "train.spacy" else f"_{paths['train'].stem}"
     out = args.work / "runs" / f"{dataset}_{system}{table}{extra}_s{seed}_{args.steps}"
-    command = [sys.executable, "-m", "spacy", "train", SYSTEMS[system], "--output", str(out)]
+    command = [sys.executable, "-m", "spacy", "train", config, "--output", str(out), *overrides]
     command += ["--paths.train", str(paths["train"]), "--paths.dev", str(paths["dev"])]
     command += ["--system.seed", str(seed), "--training.max_steps", str(args.steps)]
     command += ["--training.eval_frequency", str(args.steps), "--training.patience", "0"]
-    if system == "cnn_vectors":
+    if reads_table:
         command += ["--paths.vectors", str(vectors)]
     start = time.time()
     if not (out / "model-last" / "meta.json").exists():

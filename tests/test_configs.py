@@ -81,6 +81,26 @@ def test_bilstm_config_is_the_cnn_config_with_another_encoder():
     assert bilstm == cnn
 
 
+def test_bilstm_vectors_config_is_the_bilstm_config_with_vectors_and_its_schedule():
+    """configs/bilstm_vectors.cfg ships the setting benchmarks/bench_vectors.py measures:
+    the BiLSTM, MiniLM's static vectors, and the warm-up and decay to step 4000."""
+    bilstm, vectors = (
+        load_config(REPO / "configs" / "bilstm.cfg"),
+        load_config(REPO / "configs" / "bilstm_vectors.cfg"),
+    )
+    assert vectors["components"]["tok2vec"]["model"]["embed"]["include_static_vectors"] is True
+    assert vectors["initialize"]["vectors"] == "${paths.vectors}"
+    schedule = vectors["training"]["optimizer"]["learn_rate"]
+    assert schedule["@schedules"] == "warmup_linear.v1"
+    assert schedule["total_steps"] == vectors["training"]["max_steps"] == 4000
+    del vectors["components"]["tok2vec"]["model"]["embed"]["include_static_vectors"]
+    del bilstm["components"]["tok2vec"]["model"]["embed"]["include_static_vectors"]
+    for config in (bilstm, vectors):
+        del config["training"]["optimizer"]["learn_rate"]
+        del config["training"]["max_steps"]
+    assert vectors == bilstm
+
+
 @pytest.mark.slow
 def test_bilstm_config_learns_from_a_folder_of_single_task_corpora(demo_corpus, tmp_path):
     """spacy.Corpus.v1 reads every .spacy file of a folder: cats-only and entities-only."""

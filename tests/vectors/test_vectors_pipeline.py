@@ -1,5 +1,6 @@
-"""configs/cnn_vectors.cfg with a table from init-vectors: the [initialize] vectors route
-fills the vocab, the pipeline learns, and a saved copy predicts the same with the table gone."""
+"""configs/cnn_vectors.cfg and bilstm_vectors.cfg with a table from init-vectors: the
+[initialize] vectors route fills the vocab, the pipeline learns, and a saved copy predicts the
+same with the table gone."""
 
 import shutil
 
@@ -16,7 +17,8 @@ from spacy_mtl.vectors.api import VectorsSettings, init_vectors
 
 
 @pytest.mark.slow
-def test_cnn_vectors_config_trains_and_predicts_offline_from_a_saved_copy(tmp_path):
+@pytest.mark.parametrize("config_name", ["cnn_vectors.cfg", "bilstm_vectors.cfg"])
+def test_vectors_config_trains_and_predicts_offline_from_a_saved_copy(tmp_path, config_name):
     texts = [text for text, _, _ in SENTENCES]
     corpus = write_corpus(tmp_path / "words.spacy", texts)
     vectors = tmp_path / "vectors"
@@ -27,13 +29,19 @@ def test_cnn_vectors_config_trains_and_predicts_offline_from_a_saved_copy(tmp_pa
     DocBin(docs=[eg.reference for eg in make_examples(blank, SENTENCES)]).to_disk(train)
 
     config = load_config(
-        REPO / "configs" / "cnn_vectors.cfg",
+        REPO / "configs" / config_name,
         overrides={
             "paths.train": str(train),
             "paths.dev": str(train),
             "paths.vectors": str(vectors),
             "components.tok2vec.model.encode.width": 32,
             "components.tok2vec.model.encode.depth": 1,
+            # bilstm_vectors.cfg warms up over 300 steps: 40 here, at its peak rate at once
+            **(
+                {"training.optimizer.learn_rate.warmup_steps": 1}
+                if config_name.startswith("bilstm")
+                else {}
+            ),
         },
     )
     nlp = init_nlp(config)
@@ -48,6 +56,7 @@ def test_cnn_vectors_config_trains_and_predicts_offline_from_a_saved_copy(tmp_pa
     for _ in range(40):
         losses = {}
         nlp.update(examples, sgd=optimizer, losses=losses)
+        optimizer.step_schedules()  # as spaCy's loop does: bilstm_vectors.cfg warms up
         first = losses if first is None else first
         last = losses
     assert last["textcat"] < first["textcat"] / 4 and last["ner"] < first["ner"] / 4
