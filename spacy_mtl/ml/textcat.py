@@ -19,7 +19,12 @@ from thinc.api import (
 )
 from thinc.types import Floats2d, Ragged
 
-POOLINGS = ("mean", "max", "attention")
+POOLINGS = ("mean", "max", "attention", "votes")
+# Token-level intent in the style of Stack-Propagation (Qin et al. 2019): every token
+# predicts the intent, and the document's scores are the mean of the tokens' log
+# probabilities (a soft vote: softmax of them is the normalised geometric mean). Exclusive
+# classes only; the output layer scores tokens, not the pooled vector.
+VOTES = "votes"
 
 
 def build_pooling(pooling: str, width: int) -> Model:
@@ -92,7 +97,8 @@ def build_textcat_head(
     serves both.
 
     tok2vec (Model): Usually a `spacy_mtl.SharedTok2VecListener.v1`.
-    pooling (str): "mean", "max" or "attention".
+    pooling (str): "mean", "max", "attention" or "votes" (token-level intent, exclusive
+        classes only: see VOTES).
     hidden_width (int): Width of a Maxout layer between pooling and output; 0 for none.
     dropout (float): Dropout rate on the pooled vector.
     nO (Optional[int]): The number of labels; set from the data when None.
@@ -104,6 +110,8 @@ def build_textcat_head(
             "The tok2vec of spacy_mtl.TextCatHead.v1 must declare its output width (nO); "
             "set `width` on the listener."
         )
+    if pooling == VOTES:
+        return _build_votes_head(tok2vec, width, hidden_width, dropout, nO)
     layers = [tok2vec, list2ragged(), build_pooling(pooling, width)]
     if dropout:
         layers.append(Dropout(dropout))
@@ -115,6 +123,83 @@ def build_textcat_head(
     model.set_ref("output_layer", model.layers[-1])
     model.attrs["pooling"] = pooling
     return model
+
+
+def _build_votes_head(
+    tok2vec: Model, width: int, hidden_width: int, dropout: float, nO: Optional[int]
+) -> Model[List[Doc], Floats2d]:
+    """tok2vec, then each token's intent scores (the output layer, on tokens), then the
+    mean of the tokens' log softmax per document (`token_votes`)."""
+    token_layers: List[Model] = []
+    if dropout:
+        token_layers.append(Dropout(dropout))
+    if hidden_width:
+        token_layers.append(
+            Maxout(nO=hidden_width, nI=width, nP=2, normalize=True, dropout=dropout)
+        )
+    output_layer = Linear(nO=nO)
+    token_layers.append(output_layer)
+    per_token = chain(*token_layers) if len(token_layers) > 1 else output_layer
+    model = chain(tok2vec, list2ragged(), token_votes(per_token))
+    model.set_ref("tok2vec", tok2vec)
+    model.set_ref("output_layer", output_layer)
+    model.attrs["pooling"] = VOTES
+    return model
+
+
+def token_votes(scorer: Model[Floats2d, Floats2d]) -> Model[Ragged, Floats2d]:
+    """Score every token with `scorer` and average the tokens' log softmax per document.
+
+    The cross-entropy of the result's softmax is the tokens' mean cross-entropy against the
+    document's label minus a normaliser (at most 0, by Hoelder's inequality): each token is
+    taught the intent, as in Stack-Propagation. An empty document gets zeros (uniform).
+    """
+    return Model(
+        f"token_votes({scorer.name})",
+        _token_votes_forward,
+        init=_token_votes_init,
+        layers=[scorer],
+        dims={"nO": scorer.maybe_get_dim("nO")},
+    )
+
+
+def _token_votes_init(model: Model, X: Optional[Ragged] = None, Y=None) -> None:
+    scorer = model.layers[0]
+    scorer.initialize(X=None if X is None else X.data)
+    model.set_dim("nO", scorer.get_dim("nO"), force=True)
+
+
+def _token_votes_forward(model: Model, X: Ragged, is_train: bool):
+    ops = model.ops
+    scores, backprop_scorer = model.layers[0](X.data, is_train)
+    shifted = scores - scores.max(axis=1, keepdims=True)
+    log_probs = shifted - ops.xp.log(ops.xp.exp(shifted).sum(axis=1, keepdims=True))
+    owner, counts = _owners(ops, X)
+    Y = mean_per_document(ops, Ragged(log_probs, X.lengths))
+
+    def backprop(dY: Floats2d) -> Ragged:
+        d_log_probs = (dY / counts)[owner]
+        probs = ops.xp.exp(log_probs)
+        d_scores = d_log_probs - probs * d_log_probs.sum(axis=1, keepdims=True)
+        return Ragged(backprop_scorer(ops.asarray2f(d_scores)), X.lengths)
+
+    return Y, backprop
+
+
+def _owners(ops, X: Ragged):
+    """Each row's document, and each document's row count (at least 1), as (docs, 1)."""
+    lengths = ops.to_numpy(X.lengths)
+    owner = ops.asarray1i(numpy.repeat(numpy.arange(len(lengths)), lengths))
+    return owner, ops.asarray2f(numpy.maximum(lengths, 1)[:, None].astype("float32"))
+
+
+def mean_per_document(ops, X: Ragged) -> Floats2d:
+    """The mean row of each document; zeros for an empty one (thinc's reduce_mean divides
+    by its zero length)."""
+    owner, counts = _owners(ops, X)
+    summed = ops.alloc2f(len(counts), X.data.shape[1])
+    ops.xp.add.at(summed, owner, X.data)
+    return summed / counts
 
 
 def predict_features(
@@ -131,6 +216,12 @@ def predict_features(
     RETURNS (Tuple[Floats2d, Floats2d]): The features and the logits, one row per document.
     """
     output_layer = model.get_ref("output_layer")
+    if model.attrs.get("pooling") == VOTES:
+        # The tokens are scored, not a pooled vector: the features are the mean token vector.
+        X = docs
+        for layer in model.layers[:-1]:
+            X = layer.predict(X)
+        return mean_per_document(model.ops, X), model.layers[-1].predict(X)
     if not model.layers or model.layers[-1] is not output_layer:
         raise ValueError(
             f"The text classifier's model ({model.name}) does not end in its output layer, so "

@@ -28,7 +28,7 @@ from thinc.api import CategoricalCrossentropy, Config, Model
 from thinc.types import Floats2d
 
 from ..annotation import describe_doc, has_cats
-from ..ml.textcat import predict_features
+from ..ml.textcat import VOTES, predict_features
 from .checked_loading import ComponentLoadError
 from .head import TaskHead, describe_lines
 from .intent_confidence import (
@@ -187,6 +187,11 @@ class MultiTaskTextCategorizer(TaskHead):
             raise ValueError(
                 f"[components.{name}] label_smoothing applies to exclusive classes only; "
                 "set it to 0 or exclusive_classes = true."
+            )
+        if model.attrs.get("pooling") == VOTES and not exclusive_classes:
+            raise ValueError(
+                f'[components.{name}] pooling = "votes" averages each token\'s softmax over '
+                "exclusive classes; use another pooling, or exclusive_classes = true."
             )
         check_distill_settings(name, distill_weight, distill_temperature)
         if distill_weight and not exclusive_classes:

@@ -64,6 +64,10 @@ def grow_textcat(head: MultiTaskTextCategorizer, new_labels: Sequence[str]) -> L
     layer = head.model.get_ref("output_layer")
     head.model.replace_node(layer, grown_rows(layer, len(added)))
     _set_dim(head.model, "nO", len(head.labels) + len(added))
+    for node in head.model.walk():  # a votes head's token_votes layer and its scorer
+        if node.name.startswith("token_votes"):
+            for part in (node, node.layers[0]):
+                _set_dim(part, "nO", len(head.labels) + len(added))
     weights = list(head.cfg.get("label_weights") or [])
     if weights:
         setting = head.cfg.get("class_weights")

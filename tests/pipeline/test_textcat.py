@@ -117,7 +117,7 @@ def test_explicit_class_weights_must_name_known_labels():
         nlp.initialize(lambda: make_examples(nlp, SENTENCES))
 
 
-@pytest.mark.parametrize("pooling", ["mean", "max", "attention"])
+@pytest.mark.parametrize("pooling", ["mean", "max", "attention", "votes"])
 def test_each_pooling_learns(pooling):
     nlp = build_nlp(order=("mtl_textcat",))
     nlp.replace_pipe(
@@ -141,6 +141,93 @@ def test_each_pooling_learns(pooling):
         last = losses["mtl_textcat"]
     assert last < first / 4
     assert nlp.get_pipe("mtl_textcat").model.attrs["pooling"] == pooling
+
+
+def _votes_nlp(**cfg):
+    nlp = build_nlp(order=("mtl_textcat",), **cfg)
+    nlp.replace_pipe(
+        "mtl_textcat",
+        "mtl_textcat",
+        config={
+            **cfg,
+            "model": {
+                "@architectures": "spacy_mtl.TextCatHead.v1",
+                "pooling": "votes",
+                "tok2vec": {"@architectures": "spacy_mtl.SharedTok2VecListener.v1", "width": 32},
+            },
+        },
+    )
+    return nlp
+
+
+def test_votes_are_the_tokens_mean_log_softmax_with_exact_gradients():
+    """Token-level intent: each document's scores are the mean over its tokens of the log
+    softmax of the output layer's token scores (zeros for an empty document), and the
+    backward pass is the derivative of that (central differences in float64)."""
+    from thinc.api import Linear
+    from thinc.types import Ragged
+
+    from spacy_mtl.ml.textcat import token_votes
+
+    rng = numpy.random.default_rng(0)
+    model = token_votes(Linear(nO=4, nI=3))
+    X = Ragged(rng.normal(size=(6, 3)).astype("float32"), numpy.array([2, 0, 4], dtype="int32"))
+    model.initialize(X=X)
+    Y, backprop = model(X, is_train=True)
+    W, b = model.layers[0].get_param("W"), model.layers[0].get_param("b")
+
+    def votes(data):
+        scores = data.astype("float64") @ W.T.astype("float64") + b
+        log_probs = scores - numpy.log(numpy.exp(scores).sum(axis=1, keepdims=True))
+        return numpy.stack([log_probs[:2].mean(0), numpy.zeros(4), log_probs[2:].mean(0)])
+
+    numpy.testing.assert_allclose(Y, votes(X.data), rtol=1e-5, atol=1e-6)
+    R = rng.normal(size=Y.shape)
+    d_data = backprop(R.astype("float32")).data
+    eps = 1e-4
+    for i in range(6):
+        for j in range(3):
+            plus, minus = X.data.astype("float64"), X.data.astype("float64")
+            plus[i, j] += eps
+            minus[i, j] -= eps
+            numeric = ((votes(plus) - votes(minus)) * R).sum() / (2 * eps)
+            assert d_data[i, j] == pytest.approx(numeric, rel=1e-3, abs=1e-4)
+
+
+def test_votes_serve_probabilities_features_and_a_saved_copy(tmp_path):
+    from spacy_mtl.ml.textcat import predict_features
+
+    nlp = _votes_nlp()
+    examples = make_examples(nlp, SENTENCES, entities=False)
+    optimizer = nlp.initialize(lambda: examples)
+    for _ in range(10):
+        nlp.update(examples, sgd=optimizer)
+    texts = [text for text, _, _ in HELD_OUT]
+    docs = list(nlp.pipe(texts))
+    for doc in docs:
+        assert sum(doc.cats.values()) == pytest.approx(1.0, abs=1e-5)
+    head = nlp.get_pipe("mtl_textcat")
+    encoded = list(nlp.get_pipe("mtl_tok2vec").pipe(nlp.make_doc(t) for t in texts))
+    features, logits = predict_features(head.model, encoded)
+    assert features.shape == (len(texts), 32)
+    numpy.testing.assert_allclose(logits, head.model.predict(encoded), rtol=1e-6)
+    nlp.to_disk(tmp_path / "votes")
+    again = spacy.load(tmp_path / "votes")
+    assert [d.cats for d in again.pipe(texts)] == [d.cats for d in docs]
+    # `update` grows the output layer: the tokens' new scores start out of the vote.
+    from spacy_mtl.update.growth import grow_textcat
+
+    assert grow_textcat(again.get_pipe("mtl_textcat"), ["alarm"]) == ["alarm"]
+    for doc, grown in zip(docs, again.pipe(texts)):
+        assert max(grown.cats, key=grown.cats.get) == max(doc.cats, key=doc.cats.get)
+        assert grown.cats["alarm"] < 1e-3
+    again.to_disk(tmp_path / "grown")
+    assert "alarm" in spacy.load(tmp_path / "grown").get_pipe("mtl_textcat").labels
+
+
+def test_votes_refuse_multi_label_heads():
+    with pytest.raises(ValueError, match='pooling = "votes".*exclusive_classes = true'):
+        _votes_nlp(exclusive_classes=False)
 
 
 def test_unknown_pooling_is_named():
