@@ -42,11 +42,15 @@ from suite.worker import GivenTokens, load_pipeline, read_test, score  # noqa: E
 # name: (config, its overrides, whether it reads the table). The BiLSTM systems carry the
 # warm-up and decay to step 4000 of configs/bilstm_vectors.cfg: run them with --steps 4000.
 NO_VECTORS = ["--components.tok2vec.model.embed.include_static_vectors", "false"]
+VOTES = ["--components.textcat.model.pooling", "votes"]
 SYSTEMS = {
     "cnn": ("configs/cnn.cfg", [], False),
     "cnn_vectors": ("configs/cnn_vectors.cfg", [], True),
     "bilstm_lr": ("configs/bilstm_vectors.cfg", NO_VECTORS, False),
     "bilstm_lr_vectors": ("configs/bilstm_vectors.cfg", [], True),
+    # token-level intent (mtl_textcat pooling = "votes") in place of attention pooling
+    "cnn_votes": ("configs/cnn.cfg", VOTES, False),
+    "bilstm_lr_vectors_votes": ("configs/bilstm_vectors.cfg", VOTES, True),
 }
 METRICS = ("intent_acc", "slot_f1", "sentence_acc")
 
