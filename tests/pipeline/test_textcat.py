@@ -117,20 +117,27 @@ def test_explicit_class_weights_must_name_known_labels():
         nlp.initialize(lambda: make_examples(nlp, SENTENCES))
 
 
-@pytest.mark.parametrize("pooling", ["mean", "max", "attention", "votes"])
-def test_each_pooling_learns(pooling):
-    nlp = build_nlp(order=("mtl_textcat",))
+def _pooled_nlp(pooling, **cfg):
+    """A pipeline with only mtl_textcat, whose head pools as given."""
+    nlp = build_nlp(order=("mtl_textcat",), **cfg)
     nlp.replace_pipe(
         "mtl_textcat",
         "mtl_textcat",
         config={
+            **cfg,
             "model": {
                 "@architectures": "spacy_mtl.TextCatHead.v1",
                 "pooling": pooling,
                 "tok2vec": {"@architectures": "spacy_mtl.SharedTok2VecListener.v1", "width": 32},
-            }
+            },
         },
     )
+    return nlp
+
+
+@pytest.mark.parametrize("pooling", ["mean", "max", "attention", "votes"])
+def test_each_pooling_learns(pooling):
+    nlp = _pooled_nlp(pooling)
     examples = make_examples(nlp, SENTENCES, entities=False)
     optimizer = nlp.initialize(lambda: examples)
     first = last = None
@@ -141,23 +148,6 @@ def test_each_pooling_learns(pooling):
         last = losses["mtl_textcat"]
     assert last < first / 4
     assert nlp.get_pipe("mtl_textcat").model.attrs["pooling"] == pooling
-
-
-def _votes_nlp(**cfg):
-    nlp = build_nlp(order=("mtl_textcat",), **cfg)
-    nlp.replace_pipe(
-        "mtl_textcat",
-        "mtl_textcat",
-        config={
-            **cfg,
-            "model": {
-                "@architectures": "spacy_mtl.TextCatHead.v1",
-                "pooling": "votes",
-                "tok2vec": {"@architectures": "spacy_mtl.SharedTok2VecListener.v1", "width": 32},
-            },
-        },
-    )
-    return nlp
 
 
 def test_votes_are_the_tokens_mean_log_softmax_with_exact_gradients():
@@ -197,7 +187,7 @@ def test_votes_are_the_tokens_mean_log_softmax_with_exact_gradients():
 def test_votes_serve_probabilities_features_and_a_saved_copy(tmp_path):
     from spacy_mtl.ml.textcat import predict_features
 
-    nlp = _votes_nlp()
+    nlp = _pooled_nlp("votes")
     examples = make_examples(nlp, SENTENCES, entities=False)
     optimizer = nlp.initialize(lambda: examples)
     for _ in range(10):
@@ -227,7 +217,7 @@ def test_votes_serve_probabilities_features_and_a_saved_copy(tmp_path):
 
 def test_votes_refuse_multi_label_heads():
     with pytest.raises(ValueError, match='pooling = "votes".*exclusive_classes = true'):
-        _votes_nlp(exclusive_classes=False)
+        _pooled_nlp("votes", exclusive_classes=False)
 
 
 def test_unknown_pooling_is_named():
