@@ -183,22 +183,18 @@ class MultiTaskTextCategorizer(TaskHead):
             raise ValueError(
                 f"[components.{name}] label_smoothing must lie in [0, 0.5), got {label_smoothing}."
             )
-        if label_smoothing and not exclusive_classes:
-            raise ValueError(
-                f"[components.{name}] label_smoothing applies to exclusive classes only; "
-                "set it to 0 or exclusive_classes = true."
-            )
-        if model.attrs.get("pooling") == VOTES and not exclusive_classes:
-            raise ValueError(
-                f'[components.{name}] pooling = "votes" averages each token\'s softmax over '
-                "exclusive classes; use another pooling, or exclusive_classes = true."
-            )
         check_distill_settings(name, distill_weight, distill_temperature)
-        if distill_weight and not exclusive_classes:
-            raise ValueError(
-                f"[components.{name}] distill_weight applies to exclusive classes only; "
-                "set it to 0 or exclusive_classes = true."
-            )
+        exclusive_only = {
+            "label_smoothing": label_smoothing,
+            "distill_weight": distill_weight,
+            'pooling = "votes"': model.attrs.get("pooling") == VOTES,
+        }
+        for setting, used in exclusive_only.items():
+            if used and not exclusive_classes:
+                raise ValueError(
+                    f"[components.{name}] {setting} applies to exclusive classes only; "
+                    "turn it off or set exclusive_classes = true."
+                )
         self._cross_entropy = CategoricalCrossentropy(
             normalize=False, missing_value=MISSING_LABEL, label_smoothing=label_smoothing
         )
