@@ -130,7 +130,8 @@ def speed(args: argparse.Namespace, dataset: str, rounds: int = 5) -> str:
     result = {"dataset": dataset, "words_per_s": rate, "rounds": rounds, "threads": 1}
     from spacy_mtl.atomic import write_text_atomic
 
-    write_text_atomic(args.out / f"speed_{dataset}.json", json.dumps(result, indent=1))
+    name = f"speed_{dataset}_{'_'.join(args.systems)}.json"
+    write_text_atomic(args.out / name, json.dumps(result, indent=1))
     lines = [f"{dataset} test, one thread, median of {rounds} interleaved rounds:"]
     for name, value in rate.items():
         lines.append(f"  {name}: {value:,.0f} words/s ({value / rate['minilm']:.1f}x MiniLM)")
