@@ -50,8 +50,13 @@ SYSTEMS = {
     "bilstm_lr_vectors": ("configs/bilstm_vectors.cfg", [], True),
     # token-level intent (mtl_textcat pooling = "votes") in place of attention pooling
     "cnn_votes": ("configs/cnn.cfg", VOTES, False),
+    # the CNN recogniser alone (no intents: only its slot F1 means anything)
     "bilstm_lr_vectors_votes": ("configs/bilstm_vectors.cfg", VOTES, True),
+    # the CNN recogniser alone (no intents: only its slot F1 means anything)
+    "cnn_single_ner": ("configs/single_ner.cfg", [], False),
 }
+# The [paths] variable of a system's training corpus, where it is not `train`.
+TRAIN_PATH = {"cnn_single_ner": "train_ents"}
 METRICS = ("intent_acc", "slot_f1", "sentence_acc")
 
 
@@ -210,7 +215,8 @@ def run_one(args, dataset: str, system: str, seed: int, paths, vectors: Path) ->
     extra = "" if paths["train"].name == "train.spacy" else f"_{paths['train'].stem}"
     out = args.work / "runs" / f"{dataset}_{system}{table}{extra}_s{seed}_{args.steps}"
     command = [sys.executable, "-m", "spacy", "train", config, "--output", str(out), *overrides]
-    command += ["--paths.train", str(paths["train"]), "--paths.dev", str(paths["dev"])]
+    command += [f"--paths.{TRAIN_PATH.get(system, 'train')}", str(paths["train"])]
+    command += ["--paths.dev", str(paths["dev"])]
     command += ["--system.seed", str(seed), "--training.max_steps", str(args.steps)]
     command += ["--training.eval_frequency", str(args.steps), "--training.patience", "0"]
     if reads_table:
