@@ -174,32 +174,16 @@ def _token_votes_forward(model: Model, X: Ragged, is_train: bool):
     scores, backprop_scorer = model.layers[0](X.data, is_train)
     shifted = scores - scores.max(axis=1, keepdims=True)
     log_probs = shifted - ops.xp.log(ops.xp.exp(shifted).sum(axis=1, keepdims=True))
-    owner, counts = _owners(ops, X)
-    Y = mean_per_document(ops, Ragged(log_probs, X.lengths))
+    lengths = ops.asarray1i(X.lengths)
+    Y = ops.reduce_mean(ops.asarray2f(log_probs), lengths)  # zeros for an empty document
 
     def backprop(dY: Floats2d) -> Ragged:
-        d_log_probs = (dY / counts)[owner]
+        d_log_probs = ops.backprop_reduce_mean(ops.asarray2f(dY), lengths)
         probs = ops.xp.exp(log_probs)
         d_scores = d_log_probs - probs * d_log_probs.sum(axis=1, keepdims=True)
         return Ragged(backprop_scorer(ops.asarray2f(d_scores)), X.lengths)
 
     return Y, backprop
-
-
-def _owners(ops, X: Ragged):
-    """Each row's document, and each document's row count (at least 1), as (docs, 1)."""
-    lengths = ops.to_numpy(X.lengths)
-    owner = ops.asarray1i(numpy.repeat(numpy.arange(len(lengths)), lengths))
-    return owner, ops.asarray2f(numpy.maximum(lengths, 1)[:, None].astype("float32"))
-
-
-def mean_per_document(ops, X: Ragged) -> Floats2d:
-    """The mean row of each document; zeros for an empty one (thinc's reduce_mean divides
-    by its zero length)."""
-    owner, counts = _owners(ops, X)
-    summed = ops.alloc2f(len(counts), X.data.shape[1])
-    ops.xp.add.at(summed, owner, X.data)
-    return summed / counts
 
 
 def predict_features(
@@ -221,7 +205,8 @@ def predict_features(
         X = docs
         for layer in model.layers[:-1]:
             X = layer.predict(X)
-        return mean_per_document(model.ops, X), model.layers[-1].predict(X)
+        features = model.ops.reduce_mean(model.ops.asarray2f(X.data), X.lengths)
+        return features, model.layers[-1].predict(X)
     if not model.layers or model.layers[-1] is not output_layer:
         raise ValueError(
             f"The text classifier's model ({model.name}) does not end in its output layer, so "
