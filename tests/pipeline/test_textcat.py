@@ -200,6 +200,10 @@ def test_votes_serve_probabilities_features_and_a_saved_copy(tmp_path):
     encoded = list(nlp.get_pipe("mtl_tok2vec").pipe(nlp.make_doc(t) for t in texts))
     features, logits = predict_features(head.model, encoded)
     assert features.shape == (len(texts), 32)
+    tokens = head.model.layers[1].predict(head.model.layers[0].predict(encoded))
+    ends = numpy.cumsum(tokens.lengths)
+    for row, (start, end) in enumerate(zip(ends - tokens.lengths, ends)):
+        numpy.testing.assert_allclose(features[row], tokens.data[start:end].mean(0), rtol=1e-5)
     numpy.testing.assert_allclose(logits, head.model.predict(encoded), rtol=1e-6)
     nlp.to_disk(tmp_path / "votes")
     again = spacy.load(tmp_path / "votes")
