@@ -28,6 +28,7 @@ from thinc.types import Floats2d
 
 from .crf import MISSING, LinearChainCRF
 from .span_confidence import span_log_probabilities
+from .token_intents import token_intents
 from .viterbi import viterbi
 
 # One document's teacher targets to distill from: (tokens, tags) marginals, or None.
@@ -51,7 +52,9 @@ def build_crf_tagger(
     hidden_width (int): Width of a Maxout layer before the emissions; 0 for none.
     context (Optional[str]): Name of an `mtl_textcat` component whose predicted
         category distribution is appended to every token vector, so the slots are
-        conditioned on the intent (after the slot gate of Goo et al. 2018). The
+        conditioned on the intent (after the slot gate of Goo et al. 2018); with that
+        classifier's `pooling = "votes"`, each token's own intent distribution
+        (Stack-Propagation, Qin et al. 2019). The
         classifier must run before the recogniser and, in training, be listed in
         [training.annotating_components]. None (the default) for no context.
     nO (Optional[int]): The number of BIO tags; set from the labels when None.
@@ -261,7 +264,9 @@ def _convert_crf_inputs(model: Model, X: Tuple, is_train: bool):
 
 
 def doc_cats_features() -> Model[List[Doc], List[Floats2d]]:
-    """Each document's `doc.cats` as a vector, repeated for each of its tokens.
+    """Each token's intent distribution: its own where the classifier votes by token
+    (`doc._.token_intents`, as Stack-Propagation's slots read theirs), else `doc.cats`
+    repeated for each token.
 
     The label order is set by `set_context_labels` (`mtl_ner`, from the
     classifier, at initialization). A document without predicted cats gets
@@ -274,6 +279,17 @@ def _doc_cats_forward(model: Model, docs: List[Doc], is_train: bool):
     labels = model.attrs["labels"]
     outputs = []
     for doc in docs:
+        per_token = token_intents(doc)
+        if per_token is not None and per_token[1].shape[0] == len(doc):
+            names, probs = per_token
+            index = {name: j for j, name in enumerate(names)}
+            columns = [index.get(label) for label in labels]
+            rows = numpy.zeros((len(doc), len(labels)), dtype="float32")
+            for j, column in enumerate(columns):
+                if column is not None:
+                    rows[:, j] = probs[:, column]
+            outputs.append(model.ops.asarray2f(rows))
+            continue
         row = model.ops.asarray1f([doc.cats.get(label, 0.0) for label in labels])
         outputs.append(model.ops.alloc2f(len(doc), len(labels)) + row)
     return outputs, lambda d_outputs: []

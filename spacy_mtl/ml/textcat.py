@@ -201,12 +201,8 @@ def predict_features(
     """
     output_layer = model.get_ref("output_layer")
     if model.attrs.get("pooling") == VOTES:
-        # The tokens are scored, not a pooled vector: the features are the mean token vector.
-        X = docs
-        for layer in model.layers[:-1]:
-            X = layer.predict(X)
-        features = model.ops.reduce_mean(model.ops.asarray2f(X.data), X.lengths)
-        return features, model.layers[-1].predict(X)
+        features, logits, _ = predict_votes(model, docs)
+        return features, logits
     if not model.layers or model.layers[-1] is not output_layer:
         raise ValueError(
             f"The text classifier's model ({model.name}) does not end in its output layer, so "
@@ -216,3 +212,29 @@ def predict_features(
     for layer in model.layers[:-1]:
         X = layer.predict(X)
     return X, output_layer.predict(X)
+
+
+def predict_votes(
+    model: Model[List[Doc], Floats2d], docs: List[Doc]
+) -> Tuple[Floats2d, Floats2d, List[Floats2d]]:
+    """One pass of a votes head: its features, its logits and each token's intent.
+
+    The features are each document's mean token vector (the tokens are scored, not a
+    pooled vector); the logits are what `model.predict` gives; the token intents are
+    each document's (tokens, labels) softmax of its tokens' scores, which a recogniser
+    with a `context` reads (spacy_mtl/ml/token_intents.py).
+    """
+    ops = model.ops
+    X = docs
+    for layer in model.layers[:-1]:
+        X = layer.predict(X)
+    votes = model.layers[-1]
+    scores = votes.layers[0].predict(X.data)
+    shifted = scores - scores.max(axis=1, keepdims=True)
+    log_probs = shifted - ops.xp.log(ops.xp.exp(shifted).sum(axis=1, keepdims=True))
+    lengths = ops.asarray1i(X.lengths)
+    features = ops.reduce_mean(ops.asarray2f(X.data), lengths)
+    logits = ops.reduce_mean(ops.asarray2f(log_probs), lengths)
+    probs = ops.xp.exp(log_probs)
+    starts = numpy.cumsum(ops.to_numpy(lengths))[:-1].tolist()
+    return features, logits, ops.xp.split(probs, starts) if len(docs) else []

@@ -18,6 +18,9 @@ from typing import Dict, List, Optional, Tuple
 
 import numpy
 from spacy.tokens import Doc
+from spacy.training import Example
+
+from ..annotation import describe_doc
 
 # doc.user_data keys of the teacher's outputs.
 TEACHER_CATS_KEY = "spacy_mtl.teacher_cats"
@@ -115,3 +118,57 @@ def no_targets_error(name: str, what: str, key: str) -> ValueError:
         "`python -m spacy_mtl distill-targets TEACHER INPUT OUTPUT` and train on OUTPUT, "
         "or set distill_weight = 0."
     )
+
+
+def teacher_cats_targets(
+    examples: List[Example], labels: List[str], mask: numpy.ndarray, temperature: float
+) -> numpy.ndarray:
+    """The softened teacher probabilities of each annotated document that carries them, in
+    the student's label order; rows of zeros elsewhere (`mask`: the annotated cells)."""
+    teacher = numpy.zeros(mask.shape, dtype="f")
+    for i, eg in enumerate(examples):
+        cats = teacher_cats(eg.reference)
+        if cats is None or not mask[i].any():
+            continue
+        where = f"document {i} of the batch ({describe_doc(eg.reference)})"
+        columns = columns_for(labels, list(cats), "categories", where)
+        probs = numpy.asarray(list(cats.values()), dtype="f")[columns]
+        if not (numpy.isfinite(probs).all() and (probs >= 0).all() and probs.sum() > 0):
+            raise ValueError(
+                f"The teacher categories of {where} are not probabilities: {cats}. "
+                "Write them again with python -m spacy_mtl distill-targets."
+            )
+        teacher[i] = soften(probs / probs.sum(), temperature)
+    return teacher
+
+
+def distill_cats(
+    logits: numpy.ndarray,
+    teacher: numpy.ndarray,
+    row_weight: numpy.ndarray,
+    gold: Tuple[numpy.ndarray, numpy.ndarray],
+    weight: float,
+    temperature: float,
+) -> Tuple[numpy.ndarray, numpy.ndarray]:
+    """Mix an exclusive classifier's gold loss with the teacher's, on the rows that have
+    teacher targets.
+
+    The teacher's part is T^2 times the KL divergence from the softened teacher
+    distribution q_T to the model's at temperature T, p_T; its gradient is
+    T * (p_T - q_T) (Hinton et al. 2015).
+
+    gold: the gold part's gradient of the logits and loss of each row.
+    RETURNS (Tuple[numpy.ndarray, numpy.ndarray]): The gradient of the logits and the
+        loss of each row.
+    """
+    d_gold, loss_gold = gold
+    scaled = logits / temperature
+    log_p = scaled - scaled.max(axis=1, keepdims=True)
+    log_p = log_p - numpy.log(numpy.exp(log_p).sum(axis=1, keepdims=True))
+    d_teacher = temperature * (numpy.exp(log_p) - teacher) * row_weight
+    log_q = numpy.log(numpy.where(teacher > 0, teacher, 1.0))
+    kl = temperature**2 * (teacher * (log_q - log_p)).sum(axis=1) * row_weight[:, 0]
+    rows = teacher.any(axis=1)
+    d = numpy.where(rows[:, None], (1.0 - weight) * d_gold + weight * d_teacher, d_gold)
+    loss = numpy.where(rows, (1.0 - weight) * loss_gold + weight * kl, loss_gold)
+    return d.astype("f"), loss

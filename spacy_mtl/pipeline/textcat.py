@@ -17,7 +17,7 @@ spacy_mtl/pipeline/intent_confidence.py) makes doc.cats calibrated and may
 reject documents as `rejected_intent`; without one, predictions are as before.
 """
 
-from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple, Union
+from typing import Any, Callable, Dict, Iterable, List, NamedTuple, Optional, Tuple, Union
 
 import numpy
 from spacy.language import Language
@@ -28,7 +28,8 @@ from thinc.api import CategoricalCrossentropy, Config, Model
 from thinc.types import Floats2d
 
 from ..annotation import describe_doc, has_cats
-from ..ml.textcat import VOTES, predict_features
+from ..ml.textcat import VOTES, predict_features, predict_votes
+from ..ml.token_intents import set_token_intents
 from .checked_loading import ComponentLoadError
 from .head import TaskHead, describe_lines
 from .intent_confidence import (
@@ -43,9 +44,10 @@ from .teacher_targets import (
     TEACHER_CATS_KEY,
     check_distill_settings,
     columns_for,
+    distill_cats,
     no_targets_error,
-    soften,
     teacher_cats,
+    teacher_cats_targets,
 )
 from .textcat_targets import cats_targets, label_weights
 
@@ -69,6 +71,14 @@ task_weight = 1.0
 ClassWeights = Union[None, str, Dict[str, float]]
 # The gold label id of a document without categories, which teaches nothing.
 MISSING_LABEL = -1
+
+
+class VotedScores(NamedTuple):
+    """What `mtl_textcat.predict` returns for a votes head: the document scores (as any
+    head gives them) and each document's (tokens, labels) intent probabilities."""
+
+    scores: Union[Floats2d, IntentScores]
+    token_probs: List[Floats2d]
 
 
 @Language.factory(
@@ -233,25 +243,36 @@ class MultiTaskTextCategorizer(TaskHead):
         self.vocab.strings.add(label)
         return 1
 
-    def predict(self, docs: Iterable[Doc]) -> Floats2d:
-        """Probabilities per document and label (softmax or sigmoid of the logits)."""
+    def predict(self, docs: Iterable[Doc]) -> Union[Floats2d, IntentScores, "VotedScores"]:
+        """Probabilities per document and label (softmax or sigmoid of the logits); with a
+        calibration, also confidences and rejections; with votes pooling, also each
+        token's intent."""
         docs = list(docs)
         if not docs:
             return self.model.ops.alloc2f(0, len(self.labels))
         self.require_encoder_output(docs)
         calibration = self.cfg.get("calibration")
-        if not calibration:
-            return self._activate(self.model.predict(docs))
-        if needs_features(calibration):
+        token_probs = None
+        if self.model.attrs.get("pooling") == VOTES:
+            features, logits, token_probs = predict_votes(self.model, docs)
+        elif calibration and needs_features(calibration):
             features, logits = predict_features(self.model, docs)
         else:
             features, logits = None, self.model.predict(docs)
+        scores = self._scores(logits, features, calibration)
+        return scores if token_probs is None else VotedScores(scores, token_probs)
+
+    def _scores(
+        self, logits: Floats2d, features: Optional[Floats2d], calibration: Optional[Dict]
+    ) -> Union[Floats2d, IntentScores]:
+        if not calibration:
+            return self._activate(logits)
         ops = self.model.ops
         if getattr(self, "_prepared", (None,))[0] is not calibration:
             self._prepared = (calibration, prepared(calibration))
         return intent_scores(
             ops.to_numpy(logits),
-            None if features is None else ops.to_numpy(features),
+            ops.to_numpy(features) if needs_features(calibration) else None,
             self._prepared[1],
             bool(self.cfg["exclusive_classes"]),
         )
@@ -262,11 +283,19 @@ class MultiTaskTextCategorizer(TaskHead):
             return ops.softmax(logits, axis=-1)
         return ops.sigmoid(logits)
 
-    def set_annotations(self, docs: Iterable[Doc], scores: Union[Floats2d, IntentScores]) -> None:
+    def set_annotations(
+        self, docs: Iterable[Doc], scores: Union[Floats2d, IntentScores, "VotedScores"]
+    ) -> None:
+        token_probs = None
+        if isinstance(scores, VotedScores):
+            scores, token_probs = scores
         verdicts = scores if isinstance(scores, IntentScores) else None
         scores = self.model.ops.to_numpy(scores[0] if verdicts else scores)
         for i, doc in enumerate(docs):
             doc.cats = {label: float(scores[i, j]) for j, label in enumerate(self.labels)}
+            if token_probs is not None:
+                probs = self.model.ops.to_numpy(token_probs[i])
+                set_token_intents(doc, self.labels, probs)
             if verdicts is not None:
                 set_intent_state(
                     doc,
@@ -332,28 +361,11 @@ class MultiTaskTextCategorizer(TaskHead):
         targets, mask = cats_targets(
             examples, self.labels, self.name, self.cfg["exclusive_classes"], self.is_out_of_scope
         )
-        return targets, mask, self._teacher_targets(examples, mask)
-
-    def _teacher_targets(
-        self, examples: List[Example], mask: numpy.ndarray
-    ) -> Optional[numpy.ndarray]:
-        if not self.cfg.get("distill_weight"):
-            return None
-        teacher = numpy.zeros(mask.shape, dtype="f")
-        for i, eg in enumerate(examples):
-            cats = teacher_cats(eg.reference)
-            if cats is None or not mask[i].any():
-                continue
-            where = f"document {i} of the batch ({describe_doc(eg.reference)})"
-            columns = columns_for(list(self.labels), list(cats), "categories", where)
-            probs = numpy.asarray(list(cats.values()), dtype="f")[columns]
-            if not (numpy.isfinite(probs).all() and (probs >= 0).all() and probs.sum() > 0):
-                raise ValueError(
-                    f"The teacher categories of {where} are not probabilities: {cats}. "
-                    "Write them again with python -m spacy_mtl distill-targets."
-                )
-            teacher[i] = soften(probs / probs.sum(), self.cfg["distill_temperature"])
-        return teacher
+        teacher = None
+        if self.cfg.get("distill_weight"):
+            temperature = self.cfg["distill_temperature"]
+            teacher = teacher_cats_targets(examples, list(self.labels), mask, temperature)
+        return targets, mask, teacher
 
     def loss(self, gold: Tuple[numpy.ndarray, ...], logits: Floats2d) -> Tuple[float, Floats2d]:
         """Cross-entropy (exclusive) or binary cross-entropy (multi-label) over annotated rows.
@@ -363,7 +375,7 @@ class MultiTaskTextCategorizer(TaskHead):
         each row by the weight of its gold label, which thinc's losses do not
         offer, and thinc has no binary cross-entropy, so multi-label is ours.
 
-        With teacher targets, their rows mix in the teacher's part (`_distill`).
+        With teacher targets, their rows mix in the teacher's part (`distill_cats`).
 
         RETURNS (Tuple[float, Floats2d]): The summed loss over the annotated
             documents and the gradient of the logits; rows of documents without
@@ -387,7 +399,15 @@ class MultiTaskTextCategorizer(TaskHead):
             row_loss = (-(smoothed * row_mask * log_probs) * row_weight).sum(axis=1)
             row_loss[oos] = (-(targets * log_probs) * row_weight).sum(axis=1)[oos]
             if teacher is not None and teacher.any():
-                d, row_loss = self._distill(logits, teacher, row_weight, d, row_loss)
+                scaled = ops.to_numpy(logits).astype("f")
+                d, row_loss = distill_cats(
+                    scaled,
+                    teacher,
+                    row_weight,
+                    (d, row_loss),
+                    self.cfg["distill_weight"],
+                    self.cfg["distill_temperature"],
+                )
             loss = float(row_loss.sum())
         else:
             d = (probs - targets) * mask * weights
@@ -395,35 +415,6 @@ class MultiTaskTextCategorizer(TaskHead):
             bce = -(targets * numpy.log(probs + eps) + (1 - targets) * numpy.log(1 - probs + eps))
             loss = float((bce * mask * weights).sum())
         return loss, ops.asarray2f(d)
-
-    def _distill(
-        self,
-        logits: Floats2d,
-        teacher: numpy.ndarray,
-        row_weight: numpy.ndarray,
-        d_gold: numpy.ndarray,
-        loss_gold: numpy.ndarray,
-    ) -> Tuple[numpy.ndarray, numpy.ndarray]:
-        """Mix the gold loss with the teacher's, on the rows that have teacher targets.
-
-        The teacher's part is T^2 times the KL divergence from the softened
-        teacher distribution q_T to the model's at temperature T, p_T; its
-        gradient is T * (p_T - q_T) (Hinton et al. 2015).
-
-        RETURNS (Tuple[numpy.ndarray, numpy.ndarray]): The gradient of the logits
-            and the loss of each row.
-        """
-        weight, temperature = self.cfg["distill_weight"], self.cfg["distill_temperature"]
-        scaled = self.model.ops.to_numpy(logits).astype("f") / temperature
-        log_p = scaled - scaled.max(axis=1, keepdims=True)
-        log_p = log_p - numpy.log(numpy.exp(log_p).sum(axis=1, keepdims=True))
-        d_teacher = temperature * (numpy.exp(log_p) - teacher) * row_weight
-        log_q = numpy.log(numpy.where(teacher > 0, teacher, 1.0))
-        kl = temperature**2 * (teacher * (log_q - log_p)).sum(axis=1) * row_weight[:, 0]
-        rows = teacher.any(axis=1)
-        d = numpy.where(rows[:, None], (1.0 - weight) * d_gold + weight * d_teacher, d_gold)
-        loss = numpy.where(rows, (1.0 - weight) * loss_gold + weight * kl, loss_gold)
-        return d.astype("f"), loss
 
     def scorer_settings(self) -> Dict[str, object]:
         return {

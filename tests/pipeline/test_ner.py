@@ -148,8 +148,14 @@ def test_initialize_without_entities_fails_clearly():
         nlp.initialize(lambda: make_examples(nlp, SENTENCES, entities=False))
 
 
-def _context_nlp():
+def _context_nlp(pooling="attention"):
     nlp = build_nlp(order=("mtl_textcat",))
+    if pooling != "attention":
+        listener = {"@architectures": "spacy_mtl.SharedTok2VecListener.v1", "width": 32}
+        model = {"@architectures": "spacy_mtl.TextCatHead.v1", "pooling": pooling}
+        nlp.replace_pipe(
+            "mtl_textcat", "mtl_textcat", config={"model": {**model, "tok2vec": listener}}
+        )
     nlp.add_pipe(
         "mtl_ner",
         config={
@@ -228,6 +234,51 @@ def test_intent_context_in_training_is_what_inference_sees_for_the_same_weights(
     assert len({tuple(numpy.round(row, 4)) for row in seen}) == len(SENTENCES)
     for trained, inferred in zip(seen, inference):
         numpy.testing.assert_allclose(trained, inferred, rtol=1e-4, atol=1e-5)
+
+
+def test_a_votes_classifier_gives_each_token_its_own_intent_context():
+    """Stack-Propagation's slots read their token's intent: with a votes classifier as the
+    context, the recogniser's context rows are the classifier's token intents, in training
+    (the annotating pass) as at inference, and it learns from them."""
+    nlp = _context_nlp(pooling="votes")
+    nlp.config["training"]["annotating_components"] = ["mtl_textcat"]
+    examples = make_examples(nlp, SENTENCES)
+    optimizer = nlp.initialize(lambda: examples)
+    history = []
+    for _ in range(15):
+        losses = {}
+        nlp.update(examples, sgd=optimizer, losses=losses, annotates=["mtl_textcat"])
+        history.append(losses["mtl_ner"])
+    assert history[-1] < history[0] / 4
+    features = next(
+        n for n in nlp.get_pipe("mtl_ner").model.walk() if n.name == "doc_cats_features"
+    )
+    seen = []
+    original = features._func
+
+    def spy(model, docs, is_train):
+        outputs, backprop = original(model, docs, is_train)
+        seen.extend(o.copy() for o in outputs)
+        return outputs, backprop
+
+    features._func = spy
+    batch = make_examples(nlp, SENTENCES)
+    nlp.update(batch, sgd=False, drop=0.0, annotates=["mtl_textcat"])  # no step: same weights
+    trained, seen = seen, []
+    docs = list(nlp.pipe(text for text, _, _ in SENTENCES))
+    features._func = original
+    assert len(trained) == len(seen) == len(docs)
+    for in_training, at_inference, doc in zip(trained, seen, docs):
+        names, probs = doc._.token_intents["labels"], doc._.token_intents["probs"]
+        expected = probs[:, [names.index(label) for label in INTENTS]]
+        numpy.testing.assert_allclose(at_inference, expected, rtol=1e-6)
+        numpy.testing.assert_allclose(in_training, expected, rtol=1e-4, atol=1e-5)
+    assert any(len({tuple(numpy.round(r, 4)) for r in rows}) > 1 for rows in seen)
+    with make_tempdir() as tmp:
+        nlp.to_disk(tmp)
+        loaded = spacy.load(tmp)
+    text = "fly from oslo to lima tomorrow"
+    assert [e.text for e in loaded(text).ents] == [e.text for e in nlp(text).ents]
 
 
 def test_tag_ids_become_entities_as_bio_reads_them():
