@@ -8,6 +8,8 @@
         --steps 2000 --augment 0 1 5     # generated text: 0x, 1x and 5x the training set
     python benchmarks/bench_vectors.py --datasets atis snips --systems bilstm_lr \
         bilstm_lr_vectors --seeds 0 1 2 --steps 4000   # the BiLSTM with its schedule
+    python benchmarks/bench_vectors.py --datasets snips --systems bilstm_lr --seeds 0 1 2 \
+        --steps 4000 --augment 0 1 --teacher teacher/model-best   # distilled, generated text
 
 For each dataset (train and valid converted with `python -m spacy_mtl convert joint`'s reader,
 as the benchmark suite does), makes the table once with `python -m spacy_mtl init-vectors`
@@ -20,7 +22,10 @@ scores both on valid and test with the datasets' own tokens: intent accuracy, sl
 spans), sentence accuracy. Prints a table (mean and spread over seeds) and writes JSON and
 Markdown under benchmarks/reports/vectors/. With --augment, each factor F > 0 also trains on
 the training corpus plus F times its size of sentences from `python -m spacy_mtl augment`
-(slot values swapped within an intent; their gold labels, no teacher).
+(slot values swapped within an intent; their gold labels). With --teacher, every training
+corpus (gold, or gold plus generated) is first labelled by that trained pipeline with `python
+-m spacy_mtl distill-targets`, and the students learn from its soft targets too (both heads'
+distill_weight 0.5, temperature 2).
 """
 
 import argparse
@@ -81,6 +86,13 @@ def main() -> int:
         "sentences (gold labels, seeded by the run's seed); 0: the gold corpus alone",
     )
     parser.add_argument(
+        "--teacher",
+        type=Path,
+        default=None,
+        help="a trained pipeline (configs/transformer.cfg) whose soft targets every training "
+        "corpus carries (distill-targets); the students distil both heads from them",
+    )
+    parser.add_argument(
         "--speed",
         action="store_true",
         help="afterwards, words/s on one thread of seed 0's pipelines against the MiniLM "
@@ -94,12 +106,16 @@ def main() -> int:
         for seed in args.seeds:
             for factor in args.augment:
                 train = augmented(args, dataset, paths["train"], factor, seed)
+                if args.teacher:
+                    train = teacher_labelled(args, train)
                 for system in args.systems:
                     runs.append(
                         run_one(args, dataset, system, seed, {**paths, "train": train}, vectors)
                     )
                     if factor:
                         runs[-1]["system"] += f"+augment{factor}x"
+                    if args.teacher:
+                        runs[-1]["system"] += "+kd"
                     write_report(args, runs)
     print(render(runs, args))
     if args.speed:
@@ -202,6 +218,21 @@ def augmented(args: argparse.Namespace, dataset: str, train: Path, factor: int, 
     return out
 
 
+def teacher_labelled(args: argparse.Namespace, train: Path) -> Path:
+    """A copy of a training corpus carrying the teacher's soft targets, made once per teacher."""
+    teacher = args.teacher.resolve()
+    folder = args.work / "data" / ("kd_" + "_".join(teacher.parts[-2:]))
+    out = folder / f"{train.parent.name}_{train.stem}_kd.spacy"
+    if out.exists():
+        return out
+    folder.mkdir(parents=True, exist_ok=True)
+    start = time.time()
+    command = [sys.executable, "-m", "spacy_mtl", "distill-targets", str(teacher), str(train)]
+    subprocess.run(command + [str(out)], check=True, cwd=REPO, capture_output=True)
+    print(f"distill-targets {train.name}: {time.time() - start:.0f} s", flush=True)
+    return out
+
+
 def minilm(work: Path) -> Path:
     from spacy_mtl.pretrained import extract_minilm
 
@@ -213,6 +244,8 @@ def run_one(args, dataset: str, system: str, seed: int, paths, vectors: Path) ->
     config, overrides, reads_table = SYSTEMS[system]
     table = f"_{args.method}{args.dims}" if reads_table else ""
     extra = "" if paths["train"].name == "train.spacy" else f"_{paths['train'].stem}"
+    if args.teacher:  # the teacher's corpora live in a folder named after it
+        extra += f"_{paths['train'].parent.name}"
     out = args.work / "runs" / f"{dataset}_{system}{table}{extra}_s{seed}_{args.steps}"
     command = [sys.executable, "-m", "spacy", "train", config, "--output", str(out), *overrides]
     command += [f"--paths.{TRAIN_PATH.get(system, 'train')}", str(paths["train"])]
@@ -221,6 +254,9 @@ def run_one(args, dataset: str, system: str, seed: int, paths, vectors: Path) ->
     command += ["--training.eval_frequency", str(args.steps), "--training.patience", "0"]
     if reads_table:
         command += ["--paths.vectors", str(vectors)]
+    if args.teacher:
+        for head in ("textcat", "ner"):
+            command += [f"--components.{head}.distill_weight", "0.5"]
     start = time.time()
     if not (out / "model-last" / "meta.json").exists():
         subprocess.run(command, check=True, cwd=REPO, capture_output=True)
@@ -267,6 +303,8 @@ def write_report(args: argparse.Namespace, runs: List[Dict[str, Any]]) -> None:
     stem = f"vectors_{args.method}{args.dims}_{args.steps}steps"
     if args.augment != [0]:
         stem += "_augment" + "_".join(str(f) for f in args.augment)
+    if args.teacher:
+        stem += "_kd"
     write_text_atomic(args.out / f"{stem}.json", json.dumps(runs, indent=1))
     write_text_atomic(args.out / f"{stem}.md", render(runs, args) + "\n")
 
