@@ -169,6 +169,21 @@ def _context_nlp(pooling="attention"):
     return nlp
 
 
+def _trained_with_context(nlp):
+    """Train a pipeline from `_context_nlp` 15 steps, its classifier annotating; the
+    recogniser's loss must fall."""
+    nlp.config["training"]["annotating_components"] = ["mtl_textcat"]
+    examples = make_examples(nlp, SENTENCES)
+    optimizer = nlp.initialize(lambda: examples)
+    history = []
+    for _ in range(15):
+        losses = {}
+        nlp.update(examples, sgd=optimizer, losses=losses, annotates=["mtl_textcat"])
+        history.append(losses["mtl_ner"])
+    assert history[-1] < history[0] / 4
+    return nlp
+
+
 def test_intent_context_requires_the_classifier_to_annotate_in_training():
     nlp = _context_nlp()
     with pytest.raises(ValueError, match=r"annotating_components"):
@@ -176,19 +191,10 @@ def test_intent_context_requires_the_classifier_to_annotate_in_training():
 
 
 def test_intent_context_conditions_the_emissions_and_trains():
-    nlp = _context_nlp()
-    nlp.config["training"]["annotating_components"] = ["mtl_textcat"]
-    examples = make_examples(nlp, SENTENCES)
-    optimizer = nlp.initialize(lambda: examples)
+    nlp = _trained_with_context(_context_nlp())
     ner = nlp.get_pipe("mtl_ner")
     (features,) = [node for node in ner.model.walk() if node.name == "doc_cats_features"]
     assert features.attrs["labels"] == ["flight", "music", "weather"]
-    history = []
-    for _ in range(15):
-        losses = {}
-        nlp.update(examples, sgd=optimizer, losses=losses, annotates=["mtl_textcat"])
-        history.append(losses["mtl_ner"])
-    assert history[-1] < history[0] / 4
     doc = nlp.get_pipe("mtl_tok2vec")(nlp.make_doc("fly to oslo"))
     doc.cats = {"flight": 1.0, "music": 0.0, "weather": 0.0}
     as_flight = ner.model.predict([doc])[0].copy()
@@ -240,16 +246,7 @@ def test_a_votes_classifier_gives_each_token_its_own_intent_context():
     """Stack-Propagation's slots read their token's intent: with a votes classifier as the
     context, the recogniser's context rows are the classifier's token intents, in training
     (the annotating pass) as at inference, and it learns from them."""
-    nlp = _context_nlp(pooling="votes")
-    nlp.config["training"]["annotating_components"] = ["mtl_textcat"]
-    examples = make_examples(nlp, SENTENCES)
-    optimizer = nlp.initialize(lambda: examples)
-    history = []
-    for _ in range(15):
-        losses = {}
-        nlp.update(examples, sgd=optimizer, losses=losses, annotates=["mtl_textcat"])
-        history.append(losses["mtl_ner"])
-    assert history[-1] < history[0] / 4
+    nlp = _trained_with_context(_context_nlp(pooling="votes"))
     features = next(
         n for n in nlp.get_pipe("mtl_ner").model.walk() if n.name == "doc_cats_features"
     )
