@@ -48,6 +48,9 @@ from suite.worker import GivenTokens, load_pipeline, read_test, score  # noqa: E
 # warm-up and decay to step 4000 of configs/bilstm_vectors.cfg: run them with --steps 4000.
 NO_VECTORS = ["--components.tok2vec.model.embed.include_static_vectors", "false"]
 VOTES = ["--components.textcat.model.pooling", "votes"]
+# the slots read each token's intent (Stack-Propagation): the votes classifier annotates
+TOKEN_CONTEXT = VOTES + ["--components.ner.model.context", "textcat"]
+TOKEN_CONTEXT += ["--training.annotating_components", '["textcat"]']
 SYSTEMS = {
     "cnn": ("configs/cnn.cfg", [], False),
     "cnn_vectors": ("configs/cnn_vectors.cfg", [], True),
@@ -55,7 +58,7 @@ SYSTEMS = {
     "bilstm_lr_vectors": ("configs/bilstm_vectors.cfg", [], True),
     # token-level intent (mtl_textcat pooling = "votes") in place of attention pooling
     "cnn_votes": ("configs/cnn.cfg", VOTES, False),
-    # the CNN recogniser alone (no intents: only its slot F1 means anything)
+    "cnn_votes_context": ("configs/cnn.cfg", TOKEN_CONTEXT, False),
     "bilstm_lr_vectors_votes": ("configs/bilstm_vectors.cfg", VOTES, True),
     # the CNN recogniser alone (no intents: only its slot F1 means anything)
     "cnn_single_ner": ("configs/single_ner.cfg", [], False),
