@@ -172,8 +172,7 @@ def _token_votes_init(model: Model, X: Optional[Ragged] = None, Y=None) -> None:
 def _token_votes_forward(model: Model, X: Ragged, is_train: bool):
     ops = model.ops
     scores, backprop_scorer = model.layers[0](X.data, is_train)
-    shifted = scores - scores.max(axis=1, keepdims=True)
-    log_probs = shifted - ops.xp.log(ops.xp.exp(shifted).sum(axis=1, keepdims=True))
+    log_probs = _log_softmax(ops, scores)
     lengths = ops.asarray1i(X.lengths)
     Y = ops.reduce_mean(ops.asarray2f(log_probs), lengths)  # zeros for an empty document
 
@@ -184,6 +183,11 @@ def _token_votes_forward(model: Model, X: Ragged, is_train: bool):
         return Ragged(backprop_scorer(ops.asarray2f(d_scores)), X.lengths)
 
     return Y, backprop
+
+
+def _log_softmax(ops, scores: Floats2d) -> Floats2d:
+    shifted = scores - scores.max(axis=1, keepdims=True)
+    return shifted - ops.xp.log(ops.xp.exp(shifted).sum(axis=1, keepdims=True))
 
 
 def predict_features(
@@ -201,7 +205,7 @@ def predict_features(
     """
     output_layer = model.get_ref("output_layer")
     if model.attrs.get("pooling") == VOTES:
-        features, logits, _ = predict_votes(model, docs)
+        features, logits, _ = predict_votes(model, docs, with_features=True)
         return features, logits
     if not model.layers or model.layers[-1] is not output_layer:
         raise ValueError(
@@ -215,9 +219,10 @@ def predict_features(
 
 
 def predict_votes(
-    model: Model[List[Doc], Floats2d], docs: List[Doc]
-) -> Tuple[Floats2d, Floats2d, List[Floats2d]]:
-    """One pass of a votes head: its features, its logits and each token's intent.
+    model: Model[List[Doc], Floats2d], docs: List[Doc], with_features: bool = False
+) -> Tuple[Optional[Floats2d], Floats2d, List[Floats2d]]:
+    """One pass of a votes head: its features (None unless asked for), its logits and
+    each token's intent.
 
     The features are each document's mean token vector (the tokens are scored, not a
     pooled vector); the logits are what `model.predict` gives; the token intents are
@@ -228,13 +233,9 @@ def predict_votes(
     X = docs
     for layer in model.layers[:-1]:
         X = layer.predict(X)
-    votes = model.layers[-1]
-    scores = votes.layers[0].predict(X.data)
-    shifted = scores - scores.max(axis=1, keepdims=True)
-    log_probs = shifted - ops.xp.log(ops.xp.exp(shifted).sum(axis=1, keepdims=True))
+    log_probs = ops.asarray2f(_log_softmax(ops, model.layers[-1].layers[0].predict(X.data)))
     lengths = ops.asarray1i(X.lengths)
-    features = ops.reduce_mean(ops.asarray2f(X.data), lengths)
-    logits = ops.reduce_mean(ops.asarray2f(log_probs), lengths)
-    probs = ops.xp.exp(log_probs)
+    features = ops.reduce_mean(ops.asarray2f(X.data), lengths) if with_features else None
+    logits = ops.reduce_mean(log_probs, lengths)
     starts = numpy.cumsum(ops.to_numpy(lengths))[:-1].tolist()
-    return features, logits, ops.xp.split(probs, starts) if len(docs) else []
+    return features, logits, ops.xp.split(ops.xp.exp(log_probs), starts) if len(docs) else []

@@ -254,7 +254,8 @@ class MultiTaskTextCategorizer(TaskHead):
         calibration = self.cfg.get("calibration")
         token_probs = None
         if self.model.attrs.get("pooling") == VOTES:
-            features, logits, token_probs = predict_votes(self.model, docs)
+            with_features = bool(calibration) and needs_features(calibration)
+            features, logits, token_probs = predict_votes(self.model, docs, with_features)
         elif calibration and needs_features(calibration):
             features, logits = predict_features(self.model, docs)
         else:
@@ -399,9 +400,8 @@ class MultiTaskTextCategorizer(TaskHead):
             row_loss = (-(smoothed * row_mask * log_probs) * row_weight).sum(axis=1)
             row_loss[oos] = (-(targets * log_probs) * row_weight).sum(axis=1)[oos]
             if teacher is not None and teacher.any():
-                scaled = ops.to_numpy(logits).astype("f")
                 d, row_loss = distill_cats(
-                    scaled,
+                    ops.to_numpy(logits).astype("f"),
                     teacher,
                     row_weight,
                     (d, row_loss),
