@@ -73,7 +73,7 @@ def test_task_weight_scales_the_gradient_into_the_encoder():
         nlp.get_pipe("mtl_textcat").update(batch)
         nlp.get_pipe("mtl_ner").update(batch)
         norms.append(encoder.pop_gradient_stats()["grad_norm_mtl_textcat"])
-    assert norms[1] == pytest.approx(3.0 * norms[0], rel=1e-4)
+    assert norms[1] == pytest.approx(3.0 * norms[0], rel=1e-4, abs=1e-6)
 
 
 def test_both_tasks_reach_the_encoder_and_their_cosine_is_reported():
@@ -231,11 +231,11 @@ def test_accumulated_sub_batches_give_the_step_of_the_whole_batch(balancer, accu
     for a, b in zip(_encoder_params(parts_nlp), _encoder_params(whole_nlp)):
         numpy.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)
     for task in ("mtl_textcat", "mtl_ner"):
-        assert parts_losses[task] == pytest.approx(whole_losses[task], rel=1e-5)
+        assert parts_losses[task] == pytest.approx(whole_losses[task], rel=1e-5, abs=1e-6)
     whole_balancer = whole_nlp.get_pipe("mtl_tok2vec").balancer
     parts_balancer = parts_nlp.get_pipe("mtl_tok2vec").balancer
     if hasattr(whole_balancer, "log_vars"):
-        assert parts_balancer.log_vars == pytest.approx(whole_balancer.log_vars, rel=1e-6)
+        assert parts_balancer.log_vars == pytest.approx(whole_balancer.log_vars, rel=1e-5, abs=1e-6)
 
 
 def test_uncertainty_log_variances_step_once_per_training_step_on_its_summed_losses():
@@ -246,7 +246,7 @@ def test_uncertainty_log_variances_step_once_per_training_step_on_its_summed_los
     _, losses = _one_loop_step(nlp, make_examples(nlp, SENTENCES), 3)
     for task, s in before.items():
         expected = s - learn_rate * (1.0 - math.exp(-s) * losses[task])
-        assert balancer.log_vars[task] == pytest.approx(expected, rel=1e-6)
+        assert balancer.log_vars[task] == pytest.approx(expected, rel=1e-5, abs=1e-6)
 
 
 def _has_encoder_gradient(nlp):

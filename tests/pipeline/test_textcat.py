@@ -203,17 +203,17 @@ def test_votes_serve_probabilities_features_and_a_saved_copy(tmp_path):
     tokens = head.model.layers[1].predict(head.model.layers[0].predict(encoded))
     ends = numpy.cumsum(tokens.lengths)
     for row, (start, end) in enumerate(zip(ends - tokens.lengths, ends)):
-        numpy.testing.assert_allclose(features[row], tokens.data[start:end].mean(0), rtol=1e-5)
-    numpy.testing.assert_allclose(logits, head.model.predict(encoded), rtol=1e-6)
+        numpy.testing.assert_allclose(features[row], tokens.data[start:end].mean(0), rtol=1e-5, atol=1e-6)
+    numpy.testing.assert_allclose(logits, head.model.predict(encoded), rtol=1e-5, atol=1e-6)
     # Each token's intent is kept; the document's is the softmax of their mean log.
     labels = list(head.labels)
     for doc in docs:
         names, probs = doc._.token_intents["labels"], doc._.token_intents["probs"]
         assert names == labels and probs.shape == (len(doc), len(labels))
-        numpy.testing.assert_allclose(probs.sum(axis=1), 1.0, rtol=1e-5)
+        numpy.testing.assert_allclose(probs.sum(axis=1), 1.0, rtol=1e-5, atol=1e-6)
         mean_log = numpy.log(probs).mean(axis=0)
         expected = numpy.exp(mean_log) / numpy.exp(mean_log).sum()
-        numpy.testing.assert_allclose([doc.cats[x] for x in labels], expected, rtol=1e-4)
+        numpy.testing.assert_allclose([doc.cats[x] for x in labels], expected, rtol=1e-4, atol=1e-6)
         assert len({tuple(numpy.round(row, 4)) for row in probs}) > 1
         copy = Doc(nlp.vocab).from_bytes(doc.to_bytes())
         numpy.testing.assert_array_equal(copy._.token_intents["probs"], probs)
