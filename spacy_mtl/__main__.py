@@ -114,7 +114,15 @@ def main(argv: Optional[List[str]] = None) -> int:
     RETURNS (int): The exit status.
     """
     args = make_parser().parse_args(argv)
-    return args.func(args)
+    try:
+        return args.func(args)
+    except KeyboardInterrupt:
+        # Every output is written whole or not at all: an interrupted run leaves none of its own.
+        print(
+            f"{args.command}: interrupted; no output was written (an existing one is as it was).",
+            file=sys.stderr,
+        )
+        return 130
 
 
 if __name__ == "__main__":

@@ -18,10 +18,12 @@ and it must not be one of the writer's inputs, even through a link.
 """
 
 import contextlib
+import json
 import os
 import re
 import shutil
 import stat
+import time
 from pathlib import Path
 from typing import IO, Callable, Iterable, Iterator, Optional, Union
 
@@ -61,6 +63,39 @@ class OutputError(ValueError):
         super().__init__(f"{self.path}: {message}")
 
 
+def pipeline_holding(path: PathLike) -> Optional[Path]:
+    """The spaCy pipeline folder that `path` lies inside, if any.
+
+    A pipeline folder is one with both ``config.cfg`` and ``meta.json`` (what
+    ``nlp.to_disk`` and ``spacy train`` write). A file written into one changes
+    the pipeline: `spacy package` would ship it, and annotate's fingerprint of
+    the pipeline would change under its own output.
+
+    path (Union[str, Path]): A file or folder to be written.
+    RETURNS (Optional[Path]): The innermost pipeline folder above `path`, or None.
+    """
+    for folder in Path(os.path.abspath(path)).parents:
+        if is_pipeline_folder(folder):
+            return folder
+    return None
+
+
+def is_pipeline_folder(folder: PathLike) -> bool:
+    """Whether `folder` holds a saved spaCy pipeline (config.cfg and meta.json)."""
+    folder = Path(folder)
+    return (folder / "config.cfg").is_file() and (folder / "meta.json").is_file()
+
+
+def _refuse_inside_pipeline(path: Path) -> None:
+    holder = pipeline_holding(path)
+    if holder is not None:
+        raise OutputError(
+            f"lies inside the pipeline folder {holder}. Writing there would change the "
+            "pipeline (spacy package would ship the file): give a path outside it.",
+            path=path,
+        )
+
+
 def partial_path(path: PathLike) -> Path:
     """The temporary file that `path` is written to before it is renamed into place.
 
@@ -71,7 +106,9 @@ def partial_path(path: PathLike) -> Path:
     return path.parent / f"{path.name}{PARTIAL_SUFFIX}"
 
 
-def check_output(path: PathLike, inputs: Iterable[PathLike] = ()) -> None:
+def check_output(
+    path: PathLike, inputs: Iterable[PathLike] = (), *, into_pipeline: bool = False
+) -> None:
     """Raise OutputError if writing `path` would destroy something.
 
     The target must be absent or a regular file: a folder, a device, a FIFO, a
@@ -81,6 +118,9 @@ def check_output(path: PathLike, inputs: Iterable[PathLike] = ()) -> None:
 
     path (Union[str, Path]): The target file.
     inputs (Iterable[Union[str, Path]]): The files the writer reads.
+    into_pipeline (bool): Whether the target may lie inside a pipeline folder: only for a
+        command that writes its own pipeline (calibrate's report in its output). A command
+        checks its user's output with the default, before any work.
     """
     path = Path(path)
     for source in inputs:
@@ -91,6 +131,8 @@ def check_output(path: PathLike, inputs: Iterable[PathLike] = ()) -> None:
                 "input: give another output path.",
                 path=path,
             )
+    if not into_pipeline:
+        _refuse_inside_pipeline(path)
     try:
         info = os.lstat(path)
     except FileNotFoundError:
@@ -133,7 +175,9 @@ def atomic_path(path: PathLike, *, inputs: Iterable[PathLike] = ()) -> Iterator[
     YIELDS (Path): The temporary file to write.
     """
     path = Path(path)
-    check_output(path, inputs)
+    # The command checked its user's path before any work (check_output); here only what can
+    # have changed since. A file inside a pipeline is the command's own pipeline being written.
+    check_output(path, inputs, into_pipeline=True)
     path.parent.mkdir(parents=True, exist_ok=True)
     _remove_legacy_leftovers(path)
     tmp = partial_path(path)
@@ -297,6 +341,149 @@ def _sync_folder(folder: Path) -> None:
             os.fsync(fd)
         finally:
             os.close(fd)
+
+
+def check_output_folder(
+    out: PathLike,
+    inputs: Iterable[PathLike] = (),
+    *,
+    replace: bool = False,
+    refusal: str = "Give another output folder, or remove it first.",
+) -> None:
+    """Raise OutputError if writing the folder `out` (a pipeline, a vectors table, a
+    report) could destroy something; checked before any work.
+
+    OUT may not be, hold or lie inside one of `inputs`, nor lie inside a pipeline
+    folder; it must be absent, an empty folder, or a folder the caller may
+    `replace` (its own earlier output, or --overwrite). Its temporary folder is
+    made and removed once, so an unwritable place fails now rather than after
+    the work.
+
+    out (Union[str, Path]): The folder to write.
+    inputs (Iterable[Union[str, Path]]): What the command reads (files or folders).
+    replace (bool): Whether an existing, non-empty folder OUT may be replaced.
+    refusal (str): What to do instead, said when OUT exists and may not be replaced.
+    """
+    out = Path(out)
+    target = Path(os.path.abspath(out)).resolve()
+    for source in inputs:
+        source = Path(source)
+        if not source.exists():
+            continue
+        resolved = source.resolve()
+        if target == resolved or resolved in target.parents or target in resolved.parents:
+            how = (
+                "is"
+                if target == resolved
+                else "would hold"
+                if target in resolved.parents
+                else "lies inside"
+            )
+            raise OutputError(
+                f"{how} the input {source}. Writing it would destroy the input: give another "
+                "output folder.",
+                path=out,
+            )
+    _refuse_inside_pipeline(out)
+    if out.is_symlink() or (out.exists() and not out.is_dir()):
+        raise OutputError("exists and is not a folder. Give the path of a new folder.", path=out)
+    if out.is_dir() and any(out.iterdir()) and not replace:
+        raise OutputError(f"the folder exists and is not empty. {refusal}", path=out)
+    try:
+        probe_folder(out)
+    except OSError as err:
+        raise OutputError(
+            f"cannot be written ({err.strerror or err}: {err.filename or out}). Give a folder "
+            "in a place you can write to.",
+            path=out,
+        ) from None
+
+
+LOCK_SUFFIX = ".lock"
+
+
+def lock_path(output: PathLike) -> Path:
+    """The lock file of an output: ``OUTPUT.lock``, beside it."""
+    output = Path(os.path.abspath(output))
+    return output.parent / f"{output.name}{LOCK_SUFFIX}"
+
+
+@contextlib.contextmanager
+def output_lock(output: PathLike, command: str) -> Iterator[Path]:
+    """Hold the lock of `output` for a whole run; refuse if another run holds it.
+
+    The lock is an advisory lock (flock) on ``OUTPUT.lock``. The kernel releases
+    it when its process dies, however it dies, so a lock file left by a killed
+    run never blocks the next one; the file names the pid of the run that holds
+    it, for the message of a run that is refused.
+
+    output (Union[str, Path]): The output file or folder of the run.
+    command (str): The command's name, for the refusal ("annotate", "calibrate").
+    YIELDS (Path): The lock file, removed when the block ends.
+    """
+    path = lock_path(output)
+    fd = _acquire_lock(path, Path(output), command)
+    try:
+        yield path
+    finally:
+        # Removed while still locked: a run that opened it meanwhile sees another inode and retries.
+        with contextlib.suppress(OSError):
+            os.unlink(path)
+        os.close(fd)
+
+
+def _acquire_lock(path: Path, output: Path, command: str) -> int:
+    for _ in range(5):
+        fd = _open_lock(path, output)
+        if fcntl is None:  # pragma: no cover
+            return fd
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = _lock_holder(fd)
+            os.close(fd)
+            raise OutputError(
+                f"another {command} run ({holder}) is writing it: wait for it to finish, or "
+                f"choose another output. (Its lock: {path}.)",
+                path=output,
+            ) from None
+        try:
+            same = os.stat(path).st_ino == os.fstat(fd).st_ino
+        except FileNotFoundError:
+            same = False
+        if same:
+            os.ftruncate(fd, 0)
+            os.write(fd, json.dumps({"pid": os.getpid(), "since": time.time()}).encode())
+            return fd
+        os.close(fd)  # the run that held it removed it as we opened it: take the new one
+    raise OutputError(f"cannot be locked: other runs keep taking {path}.", path=output)
+
+
+def _open_lock(path: Path, output: Path) -> int:
+    flags = os.O_RDWR | os.O_CREAT | (0 if fcntl is not None else os.O_EXCL)
+    try:
+        return os.open(path, flags, 0o666)
+    except FileExistsError:  # pragma: no cover - no flock
+        raise OutputError(
+            f"{path} exists: another run may be writing it. If none is (a killed run left "
+            "it), remove it and rerun.",
+            path=output,
+        ) from None
+    except OSError as err:
+        raise OutputError(
+            f"cannot be written: creating its lock file {path} failed ({err.strerror}). "
+            "Choose an output in a folder you can write to.",
+            path=output,
+        ) from None
+
+
+def _lock_holder(fd: int) -> str:
+    try:
+        info = json.loads(os.pread(fd, 4096, 0) or b"{}")
+        since = time.strftime("%H:%M:%S", time.localtime(info["since"]))
+        return f"pid {info['pid']}, since {since}"
+    except (OSError, ValueError, KeyError, TypeError):
+        return "its pid unknown"
 
 
 def probe_folder(out: Path) -> None:

@@ -18,6 +18,8 @@ from spacy_mtl.atomic import (
     atomic_path,
     atomic_write,
     check_output,
+    check_output_folder,
+    output_lock,
     partial_path,
     write_bytes_atomic,
     write_text_atomic,
@@ -293,3 +295,59 @@ def test_two_runs_replacing_one_folder_take_turns(tmp_path):
     names = {path.read_text() for path in out.iterdir()}
     assert len(list(out.iterdir())) == 20 and names == {"second"}
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+
+
+def _pipeline_folder(path: Path) -> Path:
+    path.mkdir(parents=True)
+    (path / "config.cfg").write_text("[nlp]\n")
+    (path / "meta.json").write_text("{}")
+    return path
+
+
+def test_an_output_inside_a_pipeline_is_refused_before_any_work(tmp_path):
+    pipeline = _pipeline_folder(tmp_path / "model-best")
+    for target in (pipeline / "scores.json", pipeline / "reports" / "out.jsonl"):
+        with pytest.raises(OutputError, match="inside the pipeline folder .*model-best"):
+            check_output(target)
+    # The command's own pipeline, being written, may hold its report.
+    check_output(pipeline / "calibration.json", into_pipeline=True)
+    check_output(tmp_path / "beside.json")
+
+
+@pytest.mark.parametrize("where", ["is", "holds", "inside"])
+def test_an_output_folder_that_is_holds_or_lies_inside_an_input_is_refused(tmp_path, where):
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "dev.spacy").write_bytes(b"")
+    out = {"is": data, "holds": tmp_path, "inside": data / "out"}[where]
+    with pytest.raises(OutputError, match="the input"):
+        check_output_folder(out, [data / "dev.spacy"] if where == "holds" else [data])
+    assert names(data) == ["dev.spacy"]
+
+
+def test_an_output_folder_is_replaced_only_when_the_caller_allows_it(tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    check_output_folder(out)  # empty: fine
+    (out / "x").write_text("x")
+    with pytest.raises(OutputError, match="not empty. Pass --overwrite"):
+        check_output_folder(out, refusal="Pass --overwrite to replace it.")
+    check_output_folder(out, replace=True)
+    with pytest.raises(OutputError, match="inside the pipeline"):
+        check_output_folder(_pipeline_folder(tmp_path / "nlp") / "calibrated")
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(OutputError, match="not a folder"):
+        check_output_folder(tmp_path / "file")
+    assert names(tmp_path) == ["file", "nlp", "out"]
+
+
+def test_a_second_run_on_one_output_is_refused_while_the_first_holds_it(tmp_path):
+    out = tmp_path / "calibrated"
+    with output_lock(out, "calibrate") as lock:
+        assert lock.exists()
+        with pytest.raises(OutputError, match=r"another calibrate run \(pid \d+"):
+            with output_lock(out, "calibrate"):
+                pass
+    assert not lock.exists()
+    with output_lock(out, "calibrate"):  # free again
+        pass
