@@ -1,4 +1,5 @@
-"""The package's shape stays readable: no import circle, imports one way, short modules.
+"""The package's shape stays readable: no import circle, imports one way (ruff's C901 keeps
+functions simple; modules are sized by their idea, not by a line cap).
 
 These read the source (every `import`, also those inside functions and under
 TYPE_CHECKING), not the running interpreter, so a lazy import that closes a
@@ -12,8 +13,6 @@ from typing import Dict, List, Set
 import pytest
 
 PACKAGE = Path(__file__).resolve().parent.parent / "spacy_mtl"
-MAX_MODULE_LINES = 500
-MAX_FUNCTION_LINES = 60
 
 # The layers, lowest first: a module may import its own layer and the ones below.
 LAYERS = [
@@ -134,21 +133,6 @@ def test_imports_run_one_way():
         if layer_of(target) > layer_of(name)
     ]
     assert not wrong, "imports from a higher layer:\n" + "\n".join(wrong)
-
-
-def test_modules_and_functions_are_short():
-    too_long = []
-    for name, path in package_modules().items():
-        source = path.read_text(encoding="utf8")
-        n_lines = len(source.splitlines())
-        if n_lines > MAX_MODULE_LINES:
-            too_long.append(f"{name}: {n_lines} lines")
-        for node in ast.walk(ast.parse(source)):
-            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-                length = node.end_lineno - node.lineno + 1
-                if length > MAX_FUNCTION_LINES:
-                    too_long.append(f"{name}:{node.name}: {length} lines")
-    assert not too_long, "over the limits:\n" + "\n".join(too_long)
 
 
 @pytest.mark.parametrize(

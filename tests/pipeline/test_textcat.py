@@ -203,7 +203,9 @@ def test_votes_serve_probabilities_features_and_a_saved_copy(tmp_path):
     tokens = head.model.layers[1].predict(head.model.layers[0].predict(encoded))
     ends = numpy.cumsum(tokens.lengths)
     for row, (start, end) in enumerate(zip(ends - tokens.lengths, ends)):
-        numpy.testing.assert_allclose(features[row], tokens.data[start:end].mean(0), rtol=1e-5, atol=1e-6)
+        numpy.testing.assert_allclose(
+            features[row], tokens.data[start:end].mean(0), rtol=1e-5, atol=1e-6
+        )
     numpy.testing.assert_allclose(logits, head.model.predict(encoded), rtol=1e-5, atol=1e-6)
     # Each token's intent is kept; the document's is the softmax of their mean log.
     labels = list(head.labels)
