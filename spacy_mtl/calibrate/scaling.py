@@ -13,10 +13,11 @@ from typing import Any, Dict, Tuple
 
 import numpy
 
+# Bounds of the fitted temperature and biases, which a loaded calibration is checked against.
+from ..pipeline.intent_confidence import MAX_BIAS, MAX_TEMPERATURE, MIN_TEMPERATURE
+
 # L2 pull of vector / Platt parameters towards the temperature fit: keeps rare labels sane.
 PER_LABEL_L2 = 1e-3
-# Bounds of the fitted temperature: a dev set without errors drives the NLL's optimum to T -> 0.
-MIN_TEMPERATURE, MAX_TEMPERATURE = 0.1, 100.0
 # The methods per head kind: the shared one first.
 METHODS = {True: ("temperature", "vector"), False: ("temperature", "per_label")}
 # The scaling that changes nothing: the head's own probabilities.
@@ -76,7 +77,7 @@ def fit_scaling(
     scale = bounded.exp().numpy().tolist()
     result = {"method": method, "scale": scale, "bias": None}
     if per_label:
-        result["bias"] = bias.detach().numpy().tolist()
+        result["bias"] = bias.detach().clamp(-MAX_BIAS, MAX_BIAS).numpy().tolist()
     else:
         result["temperature"] = 1.0 / scale[0]
     return result

@@ -24,6 +24,11 @@ EXTENSION = "confidence"
 # Where mtl_ner keeps its calibration, in its cfg (saved with the pipeline).
 CALIBRATION_KEY = "confidence_calibration"
 METHODS = {"temperature": ("temperature",), "platt": ("slope", "intercept")}
+# What to do about a stored calibration that cannot be used.
+REFIT = (
+    "Restore the file, or run `python -m spacy_mtl calibrate` again on the trained pipeline "
+    "(or set it to null for uncalibrated confidences)."
+)
 # logit(p) is taken at most this far from 0: the float32 forward pass keeps log p to about
 # 1e-6, so 1 - p below that is noise.
 MAX_LOGIT = 13.0
@@ -53,15 +58,16 @@ def _is_confidence_key(key: Any) -> bool:
 
 
 def check_calibration(calibration: Any, where: str) -> None:
-    """Raise ValueError, naming `where`, if a stored calibration is not one this module reads."""
+    """Raise ValueError, naming `where`, the key and the value, if a stored calibration is not
+    one this module reads: a NaN or infinite slope (1e400 in a hand-edited cfg) would make
+    every confidence NaN."""
     if calibration is None:
         return
     method = calibration.get("method") if isinstance(calibration, dict) else None
     if method not in METHODS:
         raise ValueError(
             f"{where}: {CALIBRATION_KEY} must be null or a dict with a 'method' of "
-            f"{sorted(METHODS)}, got {calibration!r}. Restore the file, or refit it with "
-            "`python -m spacy_mtl calibrate`."
+            f"{sorted(METHODS)}, got {calibration!r}. {REFIT}"
         )
     for key in METHODS[method]:
         value = calibration.get(key)
@@ -71,12 +77,13 @@ def check_calibration(calibration: Any, where: str) -> None:
             or not math.isfinite(value)
         ):
             raise ValueError(
-                f"{where}: the {method} calibration's {key!r} must be a finite number, "
-                f"got {value!r}."
+                f"{where}: {CALIBRATION_KEY}[{key!r}] of the {method} calibration must be a "
+                f"finite number, got {value!r}. {REFIT}"
             )
     if method == "temperature" and calibration["temperature"] <= 0:
         raise ValueError(
-            f"{where}: the temperature must be above 0, got {calibration['temperature']!r}."
+            f"{where}: {CALIBRATION_KEY}['temperature'] is {calibration['temperature']!r}: the "
+            f"temperature must be above 0. {REFIT}"
         )
 
 

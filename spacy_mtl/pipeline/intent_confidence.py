@@ -23,6 +23,7 @@ The values are kept in one plain Doc attribute, so they travel with the Doc
 through `nlp.pipe(n_process=...)` and `Doc.to_bytes`.
 """
 
+import math
 from typing import Any, Dict, List, NamedTuple, Optional
 
 import numpy
@@ -32,6 +33,14 @@ from spacy.tokens import Doc
 SCORES = ("max_prob", "energy", "mahalanobis")
 # The plain attribute that holds {"intent", "confidence", "out_of_scope"} for a document.
 STATE_ATTR = "spacy_mtl_intent"
+# The temperatures calibrate fits within (spacy_mtl/calibrate/scaling.py): a dev set without
+# errors drives the NLL's optimum to T -> 0. A stored scale (1 / T) outside them was not
+# written by calibrate, and a huge one overflows the float32 logits to inf, then NaN.
+MIN_TEMPERATURE, MAX_TEMPERATURE = 0.1, 100.0
+# A bias beyond this makes a probability 0 or 1 in float32 whatever the logit: no fit gives one.
+MAX_BIAS = 1e4
+# Slack for the rounding of the bounds through the cfg's JSON.
+_ROUNDING = 1e-6
 
 
 class IntentScores(NamedTuple):
@@ -209,16 +218,104 @@ def intent_scores(
 
 
 def check_calibration(name: str, calibration: Any, n_labels: int) -> List[str]:
-    """What is wrong with a stored calibration for a head with n_labels labels (empty if fine)."""
+    """What is wrong with a stored calibration for a head with n_labels labels (empty if fine).
+
+    Every number the head computes with is checked: one infinite or NaN scale (a hand-edited
+    cfg, a value of 1e400) would otherwise make every probability NaN, silently.
+
+    name (str): The component, for messages.
+    calibration (Any): Its cfg["calibration"].
+    n_labels (int): Its number of labels.
+    RETURNS (List[str]): One sentence per problem, naming the key and the bad value.
+    """
     if calibration is None:
         return []
     if not isinstance(calibration, dict):
         return [f"calibration must be a mapping, got {type(calibration).__name__}"]
+    problems = _scaling_problems(calibration, n_labels)
+    threshold = calibration.get("threshold")
+    if threshold is not None:
+        problems.extend(filter(None, [_bad_numbers("threshold", [threshold], scalar=True)]))
+    quantiles = calibration.get("score_quantiles")
+    if quantiles is not None:
+        problem = _bad_numbers("score_quantiles", quantiles)
+        if problem is None and numpy.any(numpy.diff(numpy.asarray(quantiles, dtype="f8")) < 0):
+            problem = 'cfg["calibration"]["score_quantiles"] must not decrease'
+        problems.extend(filter(None, [problem]))
+    score = calibration.get("score", "max_prob")
+    if score not in SCORES:
+        problems.append(f"calibration score {score!r} is not one of {SCORES}")
+    elif score == "mahalanobis":
+        problems.extend(_mahalanobis_problems(calibration.get("mahalanobis")))
+    return problems
+
+
+def _scaling_problems(calibration: Dict[str, Any], n_labels: int) -> List[str]:
     problems = []
-    for key in ("scale", "bias"):
+    low, high = 1 / MAX_TEMPERATURE, 1 / MIN_TEMPERATURE
+    bounds = {
+        "scale": (low * (1 - _ROUNDING), high * (1 + _ROUNDING), f"between {low:g} and {high:g}"),
+        "bias": (-MAX_BIAS, MAX_BIAS, f"between {-MAX_BIAS:g} and {MAX_BIAS:g}"),
+    }
+    for key, (lowest, highest, between) in bounds.items():
         values = calibration.get(key) or [1.0]
-        if len(values) not in (1, n_labels):
+        problem = _bad_numbers(key, values)
+        if problem is None:
+            outside = [(i, v) for i, v in enumerate(values) if not lowest <= v <= highest]
+            if outside:
+                i, value = outside[0]
+                problem = (
+                    f'cfg["calibration"]["{key}"][{i}] is {value!r}: it must lie {between}, '
+                    "where calibrate fits it"
+                )
+        if problem:
+            problems.append(problem)
+        elif len(values) not in (1, n_labels):
             problems.append(f"calibration {key} has {len(values)} values for {n_labels} labels")
-    if calibration.get("score", "max_prob") not in SCORES:
-        problems.append(f"calibration score {calibration.get('score')!r} is not one of {SCORES}")
+    return problems
+
+
+def _bad_numbers(key: str, values: Any, *, scalar: bool = False) -> Optional[str]:
+    """A sentence naming the first value of `values` that is not a finite number, or None."""
+    shown = f'cfg["calibration"]["{key}"]'
+    if not isinstance(values, (list, tuple)):
+        return f"{shown} must be a list of numbers, got {values!r}"
+    for i, value in enumerate(values):
+        where = shown if scalar else f"{shown}[{i}]"
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            return f"{where} must be a number, got {value!r}"
+        if not math.isfinite(value):
+            return f"{where} is {value!r}: it must be a finite number"
+    return None
+
+
+def _mahalanobis_problems(stats: Any) -> List[str]:
+    if not isinstance(stats, dict) or "means" not in stats or "whiten" not in stats:
+        return [
+            'cfg["calibration"]["mahalanobis"] must hold the "means" and "whiten" of the '
+            "training classes for the mahalanobis score"
+        ]
+    problems = []
+    shapes = {}
+    for key in ("means", "whiten"):
+        try:
+            array = numpy.asarray(stats[key], dtype="f8")
+        except (TypeError, ValueError):
+            problems.append(f'cfg["calibration"]["mahalanobis"]["{key}"] is not a table of numbers')
+            continue
+        if array.ndim != 2 or not array.size:
+            problems.append(f'cfg["calibration"]["mahalanobis"]["{key}"] is not a table of numbers')
+        elif not numpy.isfinite(array).all():
+            bad = array[~numpy.isfinite(array)][0]
+            problems.append(
+                f'cfg["calibration"]["mahalanobis"]["{key}"] holds {float(bad)!r}: every '
+                "value must be a finite number"
+            )
+        else:
+            shapes[key] = array.shape
+    if len(shapes) == 2 and shapes["means"][1] != shapes["whiten"][1]:
+        problems.append(
+            f'cfg["calibration"]["mahalanobis"]: "means" has {shapes["means"][1]} columns and '
+            f'"whiten" {shapes["whiten"][1]}; they must agree'
+        )
     return problems
