@@ -15,8 +15,15 @@ lines and Arrow schema and the service's response models are derived from
 them. A new field is declared here and given its value in `doc_to_record`
 (and its empty value in annotate's `error_record`, for rows not annotated). A
 field's ``Annotated`` string is its description in the service's OpenAPI schema.
+
+Every score of a record is a finite number: a document whose predictions are NaN or
+infinite (a pipeline whose weights are broken) has no record, and `doc_to_record`
+raises `NonFinitePrediction` naming the scores, which each command reports as that
+document's error. Strict JSON cannot hold NaN, and a NaN category made the first
+label the intent.
 """
 
+import math
 from typing import Annotated, Dict, List, Optional, Tuple, TypedDict
 
 from spacy.tokens import Doc, Span
@@ -61,6 +68,21 @@ class Record(TypedDict):
 RECORD_FIELDS: Tuple[str, ...] = tuple(Record.__annotations__)
 
 
+class NonFinitePrediction(ValueError):
+    """A document whose predicted scores are not all numbers (NaN or infinite).
+
+    scores (List[str]): The scores that are not, e.g. ["cats['flight']", "intent_confidence"].
+    """
+
+    def __init__(self, scores: List[str]):
+        self.scores = list(scores)
+        shown = ", ".join(self.scores[:6]) + (" and more" if len(self.scores) > 6 else "")
+        super().__init__(
+            f"the prediction is not a number (NaN or infinite): {shown}. The pipeline's "
+            "weights may be broken (a training that diverged): retrain it."
+        )
+
+
 def doc_to_record(doc: Doc) -> Record:
     """The text, intent, category scores and entities of a predicted document.
 
@@ -71,6 +93,7 @@ def doc_to_record(doc: Doc) -> Record:
         and "out_of_scope" (spacy_mtl/pipeline/intent_confidence.py); "cats",
         every category's score as a float; "entities", one {"start", "end",
         "label", "text", "confidence"} per entity, with character offsets.
+    RAISES (NonFinitePrediction): Where a score is NaN or infinite.
     """
     cats = {label: float(score) for label, score in doc.cats.items()}
     if Doc.has_extension("intent"):
@@ -90,7 +113,7 @@ def doc_to_record(doc: Doc) -> Record:
         )
         for ent in doc.ents
     ]
-    return Record(
+    record = Record(
         text=doc.text,
         intent=intent,
         intent_confidence=confidence,
@@ -98,6 +121,32 @@ def doc_to_record(doc: Doc) -> Record:
         cats=cats,
         entities=entities,
     )
+    problems = non_finite_scores(record)
+    if problems:
+        raise NonFinitePrediction(problems)
+    return record
+
+
+def non_finite_scores(record: Record) -> List[str]:
+    """The scores of a record that are not finite numbers (NaN, infinite).
+
+    record (Record): What doc_to_record builds.
+    RETURNS (List[str]): Each such score by name: "cats['label']", "intent_confidence",
+        "entities[i].confidence"; empty when every score is a number.
+    """
+    found = [f"cats[{label!r}]" for label, score in record["cats"].items() if not _finite(score)]
+    if not _finite(record["intent_confidence"]):
+        found.append("intent_confidence")
+    found += [
+        f"entities[{i}].confidence"
+        for i, entity in enumerate(record["entities"])
+        if not _finite(entity["confidence"])
+    ]
+    return found
+
+
+def _finite(value: Optional[float]) -> bool:
+    return value is None or math.isfinite(value)
 
 
 def _float(value: Optional[float]) -> Optional[float]:

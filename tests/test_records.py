@@ -81,3 +81,20 @@ def test_a_record_has_the_declared_fields_in_order():
     record = doc_to_record(spacy.blank("en")("hi"))
     assert tuple(record) == RECORD_FIELDS == tuple(Record.__annotations__)
     assert RECORD_FIELDS[:5] == ("text", "intent", "intent_confidence", "out_of_scope", "cats")
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), float("-inf")])
+def test_a_score_that_is_not_a_number_gives_no_record(bad):
+    """Before: NaN cats made a record with the first label as intent (and bare NaN in JSON)."""
+    from spacy_mtl.records import NonFinitePrediction
+
+    doc = spacy.blank("en")("fly to oslo")
+    doc.cats = {"flight": bad, "music": 0.2}
+    with pytest.raises(NonFinitePrediction, match=r"not a number.*cats\['flight'\]") as err:
+        doc_to_record(doc)
+    assert "cats['flight']" in err.value.scores and "cats['music']" not in err.value.scores
+    doc.cats = {"flight": 0.8, "music": 0.2}
+    set_intent_state(doc, "out_of_scope", bad, True)
+    with pytest.raises(NonFinitePrediction) as err:
+        doc_to_record(doc)
+    assert err.value.scores == ["intent_confidence"]

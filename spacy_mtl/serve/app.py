@@ -17,7 +17,9 @@ fields and wrong types (NaN, lone surrogates and all: spacy_mtl.serve.errors);
 422 for an empty or whitespace-only text and for a lone surrogate, as annotate
 refuses them (spacy_mtl.texts); 422 naming the limit for a text over
 ``max_chars`` and for more than ``max_batch`` texts; 413 for a body over
-``max_body_bytes``; 400 for a body that is not UTF-8.
+``max_body_bytes``; 400 for a body that is not UTF-8. A text whose predictions are not
+numbers (a pipeline with NaN weights) gets a 422 naming it and the scores (see
+`_unpredictable`), never a record and never a 500.
 """
 
 import contextlib
@@ -33,8 +35,8 @@ from spacy.language import Language
 
 from .. import __version__
 from ..annotation import TASK_CATS, TASK_ENTS
-from ..records import doc_to_record
-from .batching import PipeBatcher
+from ..records import NonFinitePrediction, doc_to_record
+from .batching import PipeBatcher, UnpredictableTexts
 from .errors import validation_error_answer
 from .limits import (
     DEFAULT_MAX_BATCH,
@@ -163,15 +165,47 @@ def _add_parse_routes(
         if request.texts is not None:
             _check_count(request.texts, limits["max_batch"])
             _check_lengths(request.texts, "texts", max_chars, batch=True)
-            return await batcher.parse(request.texts)
+            try:
+                return await batcher.parse(request.texts)
+            except UnpredictableTexts as err:
+                raise _unpredictable(err.failures, "texts", batch=True) from None
         _check_lengths([request.text], "text", max_chars, batch=False)
-        return (await batcher.parse([request.text]))[0]
+        try:
+            return (await batcher.parse([request.text]))[0]
+        except UnpredictableTexts as err:
+            raise _unpredictable(err.failures, "text", batch=False) from None
 
     @app.post("/render", response_model=Rendered)
     async def render_endpoint(request: RenderRequest):
         """One text's record and displaCy's entity HTML (what the page shows)."""
         _check_lengths([request.text], "text", max_chars, batch=False)
-        return await batcher.run(render, request.text)
+        try:
+            return await batcher.run(render, request.text)
+        except NonFinitePrediction as err:
+            raise _unpredictable({0: err}, "text", batch=False) from None
+
+
+def _unpredictable(
+    failures: Dict[int, NonFinitePrediction], field: str, batch: bool
+) -> RequestValidationError:
+    """The 422 of texts whose predictions are not numbers, each named by its place.
+
+    Why 422 and not a 5xx: the request is valid and the server is up, but this pipeline
+    cannot give this text a record, and it never will (the same text gets the same NaN),
+    so a 503's "retry later" would only repeat it; a 500 reads as a crash of the service.
+    422 "cannot process this content" says so with the detail list of the other refusals
+    of a text, so a client shows it by the text; the message says the pipeline is at fault.
+    """
+    errors = [
+        {
+            "type": "non_finite_prediction",
+            "loc": ("body", field, i) if batch else ("body", field),
+            "msg": f"No record for this text: {err}",
+            "ctx": {"scores": err.scores},
+        }
+        for i, err in sorted(failures.items())
+    ]
+    return RequestValidationError(errors)
 
 
 def _check_count(texts: Sequence[str], max_batch: int) -> None:

@@ -8,6 +8,10 @@ Under no load a request runs at once, alone; under load the batches grow by
 themselves, with no timer to wait on. A request is never split, so a long batch
 occupies one worker while the other workers keep answering.
 
+A text whose predictions are not numbers (a pipeline with broken weights) has no record:
+its request fails with `UnpredictableTexts`, naming it, and the other requests of the
+batch get their records.
+
 Every batch runs in a spaCy memory zone (spacy_mtl.serve.zones), so the words
 a request brings do not stay in the vocabulary after it: the service's memory
 does not grow with the number of distinct words it has read.
@@ -15,15 +19,37 @@ does not grow with the number of distinct words it has read.
 
 import asyncio
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, NamedTuple, Optional, Tuple
 
 from spacy.language import Language
 
-from ..records import doc_to_record
+from ..records import NonFinitePrediction, doc_to_record
 from .zones import DEFAULT_ZONE_STRINGS, SharedMemoryZone
 
 Record = Dict[str, Any]
 Job = Tuple[List[str], "asyncio.Future[List[Record]]"]
+
+
+class UnpredictableTexts(ValueError):
+    """Texts of one request whose predictions are not numbers, so that they have no record.
+
+    failures (Dict[int, NonFinitePrediction]): Each such text's position in the request.
+    """
+
+    def __init__(self, failures: Dict[int, NonFinitePrediction]):
+        self.failures = failures
+        super().__init__("; ".join(f"text {i}: {err}" for i, err in failures.items()))
+
+
+class Parsed(NamedTuple):
+    """What one request of a batch got: its records, and the texts that have none.
+
+    records (List[Record]): The records of the texts that have one, in order.
+    failures (Dict[int, NonFinitePrediction]): The others, by position in the request.
+    """
+
+    records: List[Record]
+    failures: Dict[int, NonFinitePrediction]
 
 
 class PipeBatcher:
@@ -69,6 +95,7 @@ class PipeBatcher:
 
         texts (List[str]): The texts of one request.
         RETURNS (List[Record]): One record per text (spacy_mtl.records.doc_to_record).
+        RAISES (UnpredictableTexts): Where a text's predictions are not numbers.
         """
         if self._queue is None:
             raise RuntimeError("PipeBatcher.start() was not called (the app's lifespan runs it).")
@@ -110,20 +137,20 @@ class PipeBatcher:
             running = loop.run_in_executor(self.pool, self._parse_jobs, [j[0] for j in jobs])
             running.add_done_callback(lambda done, jobs=jobs: self._deliver(done, jobs))
 
-    def _parse_jobs(self, batches: List[List[str]]) -> List[List[Record]]:
+    def _parse_jobs(self, batches: List[List[str]]) -> List[Parsed]:
         texts = [text for batch in batches for text in batch]
+        results = [Parsed([], {}) for _ in batches]
+        owners = [(b, n) for b, batch in enumerate(batches) for n in range(len(batch))]
         with self.zone.batch():
-            records = [
-                doc_to_record(doc) for doc in self.nlp.pipe(texts, batch_size=self.max_batch)
-            ]
-        results = []
-        start = 0
-        for batch in batches:
-            results.append(records[start : start + len(batch)])
-            start += len(batch)
+            docs = self.nlp.pipe(texts, batch_size=self.max_batch)
+            for (b, n), doc in zip(owners, docs, strict=True):
+                try:
+                    results[b].records.append(doc_to_record(doc))
+                except NonFinitePrediction as err:
+                    results[b].failures[n] = err
         return results
 
-    def _deliver(self, done: "asyncio.Future[List[List[Record]]]", jobs: List[Job]) -> None:
+    def _deliver(self, done: "asyncio.Future[List[Parsed]]", jobs: List[Job]) -> None:
         assert self._slots is not None
         self._slots.release()
         error = done.exception() if not done.cancelled() else asyncio.CancelledError()
@@ -133,5 +160,9 @@ class PipeBatcher:
                 continue
             if error is not None:
                 future.set_exception(error)
+                continue
+            parsed = done.result()[i]
+            if parsed.failures:
+                future.set_exception(UnpredictableTexts(parsed.failures))
             else:
-                future.set_result(done.result()[i])
+                future.set_result(parsed.records)

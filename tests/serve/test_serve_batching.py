@@ -5,9 +5,10 @@ import asyncio
 import pytest
 import spacy
 from conftest import HELD_OUT, SENTENCES
+from spacy.language import Language
 
 from spacy_mtl.records import doc_to_record
-from spacy_mtl.serve.batching import PipeBatcher
+from spacy_mtl.serve.batching import PipeBatcher, UnpredictableTexts
 
 TEXTS = [text for text, _, _ in SENTENCES + HELD_OUT]
 
@@ -69,3 +70,35 @@ def test_parse_before_start_says_what_is_wrong(nlp):
     batcher = PipeBatcher(nlp)
     with pytest.raises(RuntimeError, match="start"):
         asyncio.run(batcher.parse(["hello"]))
+
+
+@Language.component("test_nan_on_marker")
+def nan_on_marker(doc):
+    """Category scores that are NaN for a text with "poison" in it (broken weights, for one)."""
+    if "poison" in doc.text:
+        doc.cats = {label: float("nan") for label in doc.cats}
+    return doc
+
+
+def test_a_text_predicted_as_nan_fails_its_own_request_only(served_pipeline):
+    """Before: the NaN text got a record (intent the first label); now its request fails
+    naming the text, and the requests it shared a batch with get their records."""
+    nlp = spacy.load(served_pipeline)
+    nlp.add_pipe("test_nan_on_marker")
+    batcher = RecordingBatcher(nlp, workers=1, max_batch=8)
+    requests = [[TEXTS[0]], [TEXTS[1], "poison the well", TEXTS[2]], [TEXTS[3]]]
+
+    async def main():
+        await batcher.start()
+        try:
+            calls = [batcher.parse(texts) for texts in requests]
+            return await asyncio.gather(*calls, return_exceptions=True)
+        finally:
+            await batcher.stop()
+
+    first, failed, last = asyncio.run(main())
+    assert [r["text"] for r in first] == [TEXTS[0]] and [r["text"] for r in last] == [TEXTS[3]]
+    assert isinstance(failed, UnpredictableTexts) and list(failed.failures) == [1]
+    assert "cats[" in str(failed) and "not a number" in str(failed)
+    # The three requests ran together: a NaN text costs its batch nothing but its request.
+    assert batcher.batches == [[1, 3, 1]]

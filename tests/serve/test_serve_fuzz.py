@@ -9,6 +9,7 @@ import json
 import os
 from collections import Counter
 
+import numpy
 import pytest
 import spacy
 from conftest import live_server
@@ -136,3 +137,32 @@ def test_raw_bodies_to_every_route_never_get_a_500(client, method, path, content
     assert response.status_code < 500, (method, path, data, response.text)
     if method != "HEAD" and response.headers.get("content-type", "").startswith("application/json"):
         json.loads(response.content.decode("utf8"), parse_constant=lambda n: pytest.fail(n))
+
+
+@pytest.fixture(scope="module")
+def nan_client(served_pipeline):
+    """The service of a pipeline whose text classifier's weights are NaN."""
+    nlp = spacy.load(served_pipeline)
+    for node in nlp.get_pipe("mtl_textcat").model.walk():
+        for name in node.param_names:
+            if node.has_param(name):
+                node.set_param(name, numpy.full_like(node.get_param(name), numpy.nan))
+    with live_server(create_app(nlp, max_chars=MAX_CHARS, max_batch=MAX_BATCH)) as url:
+        with httpx.Client(base_url=url, timeout=60) as client:
+            yield client
+
+
+@FUZZ
+@given(path=st.sampled_from(["/parse", "/render"]), body=bodies)
+def test_a_pipeline_that_predicts_nan_never_answers_a_record(nan_client, path, body):
+    """Every text the pipeline runs on gets a 422 naming it; nothing else changes: never a
+    200 with a record of NaN scores, never a 500, never a bare NaN."""
+    data = json.dumps(body, allow_nan=True).encode("ascii")
+    response = nan_client.post(path, content=data, headers={"Content-Type": "application/json"})
+    check_answer(response, path, json.loads(data))
+    # The one 200: a batch of no texts, which has nothing to predict.
+    assert response.status_code != 200 or body == {"texts": []}, response.text
+    if response.status_code == 422:
+        kinds = {error["type"] for error in response.json()["detail"]}
+        # Refused before the pipeline ran (a bad body), or after, for the NaN: never both.
+        assert "non_finite_prediction" not in kinds or kinds == {"non_finite_prediction"}

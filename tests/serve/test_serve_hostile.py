@@ -2,6 +2,7 @@
 
 import json
 
+import numpy
 import pytest
 import spacy
 from conftest import live_server
@@ -142,3 +143,33 @@ def test_a_leading_bom_in_the_body_is_ignored(client):
     response = post_raw(client, "/parse", b'\xef\xbb\xbf{"text": "fly to oslo"}')
     assert response.status_code == 200
     assert response.json()["text"] == "fly to oslo"
+
+
+def nan_weights(nlp: Language) -> Language:
+    """The pipeline with its text classifier's weights set to NaN, as a diverged training
+    leaves them."""
+    for node in nlp.get_pipe("mtl_textcat").model.walk():
+        for name in node.param_names:
+            if node.has_param(name):
+                node.set_param(name, numpy.full_like(node.get_param(name), numpy.nan))
+    return nlp
+
+
+def test_a_pipeline_that_predicts_nan_gets_a_422_naming_each_text(served_pipeline):
+    """Before: 200 with intent the first label, null confidences and out_of_scope false."""
+    nlp = nan_weights(spacy.load(served_pipeline))
+    with live_server(create_app(nlp)) as url, httpx.Client(base_url=url, timeout=60) as client:
+        error = only_error(client.post("/parse", json={"text": "fly to oslo"}))
+        assert error["type"] == "non_finite_prediction" and error["loc"] == ["body", "text"]
+        assert "not a number" in error["msg"] and "cats['flight']" in error["msg"]
+        assert "cats['flight']" in error["ctx"]["scores"]
+        many = client.post("/parse", json={"texts": ["fly to oslo", "play jazz"]})
+        assert many.status_code == 422
+        locs = [e["loc"] for e in many.json()["detail"]]
+        assert locs == [["body", "texts", 0], ["body", "texts", 1]]
+        json.loads(many.text, parse_constant=lambda name: pytest.fail(f"bare {name}"))
+        error = only_error(client.post("/render", json={"text": "play jazz"}))
+        assert error["type"] == "non_finite_prediction" and error["loc"] == ["body", "text"]
+        # The service itself is fine: it says so, and answers what needs no prediction.
+        assert client.get("/health").json() == {"status": "ok"}
+        assert client.get("/meta").status_code == 200
