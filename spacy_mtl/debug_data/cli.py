@@ -59,7 +59,7 @@ def run_debug_data(args: argparse.Namespace) -> int:
     rare = extra.rare if extra.rare != 20 else args.rare
     try:
         overrides = parse_config_overrides(rest)
-        result = debug_data(args.config, overrides, rare=rare)
+        result = debug_data(args.config, overrides, rare=rare, output=output)
     except DebugDataError as err:
         print(f"debug-data failed: {err}", file=sys.stderr)
         return 1

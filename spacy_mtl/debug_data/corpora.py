@@ -9,14 +9,17 @@ training); any other reader (spacy.Corpus.v1) is one source.
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, Iterable, List, Optional, Tuple
 
 from spacy import util
 from spacy.language import Language
 from spacy.schemas import ConfigSchemaTraining
+from spacy.tokens import DocBin
 from spacy.training import Example
+from spacy.training.corpus import walk_corpus
 from thinc.api import ConfigValidationError
 
+from ..atomic import OutputError, check_output
 from ..training.corpus import InMemorySource
 from ..training.reader import MultiTaskReader
 from ..training.sources import make_examples
@@ -74,17 +77,69 @@ def load(config_path: Path, overrides: Dict[str, Any]) -> Tuple[Language, Any, A
     return nlp, config, train, dev
 
 
-def read_corpora(config_path: Path, overrides: Dict[str, Any]) -> Corpora:
-    """Every source of the training and dev corpora, read as training reads them."""
+def read_corpora(
+    config_path: Path, overrides: Dict[str, Any], *, output: Optional[Path] = None
+) -> Corpora:
+    """Every source of the training and dev corpora, read as training reads them.
+
+    config_path (Path): The training config.
+    overrides (Dict[str, Any]): Config overrides, as `spacy train` takes them.
+    output (Optional[Path]): Where the report will be written: refused before any corpus is
+        read if it is the config or one of the corpus files (atomic.check_output).
+    RETURNS (Corpora): The pipeline, the config, the sources and the readers' warnings.
+    """
     nlp, config, train, dev = load(config_path, overrides)
+    files = corpus_files([train, dev])
+    if output is not None:
+        try:
+            check_output(output, [config_path, *files])
+        except OutputError as err:
+            raise DebugDataError(f"--output {err}") from None
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
             sources = read_reader("train", train, nlp) + read_reader("dev", dev, nlp)
-        except (ValueError, OSError) as err:
+        except Exception as err:  # msgpack, zlib and spaCy raise their own types
+            unreadable = first_unreadable(files)
+            if unreadable is not None:
+                raise DebugDataError(unreadable) from None
+            if not isinstance(err, (ValueError, OSError)):
+                raise
             raise DebugDataError(f"{config_path}: cannot read the corpora: {err}") from err
     messages = [str(w.message) for w in caught if issubclass(w.category, UserWarning)]
     return Corpora(nlp=nlp, config=config, sources=sources, warnings=messages)
+
+
+def corpus_files(readers: Iterable[Any]) -> List[Path]:
+    """Every path the readers read: each source's path and, for a folder, its .spacy files."""
+    paths: List[Path] = []
+    for reader in readers:
+        if isinstance(reader, MultiTaskReader):
+            found = [source.path for source in reader.sources.values()]
+        else:
+            found = [Path(reader.path)] if getattr(reader, "path", None) is not None else []
+        for path in found:
+            paths.append(Path(path))
+            if Path(path).is_dir():
+                paths.extend(walk_corpus(path, ".spacy"))
+    return paths
+
+
+def first_unreadable(files: Iterable[Path]) -> Optional[str]:
+    """A message naming the first corpus file that is not a readable DocBin, if any."""
+    for path in files:
+        if not path.is_file():
+            continue
+        try:
+            DocBin().from_disk(path)
+        except Exception as err:  # msgpack, zlib and spaCy raise their own types
+            reason = " ".join(str(err).split())
+            return (
+                f"{path}: not a readable DocBin (.spacy) file, truncated or not written by "
+                f"spaCy ({reason}). Recreate it (spacy_mtl convert), or point the config at "
+                "another corpus."
+            )
+    return None
 
 
 def read_reader(corpus: str, reader: Any, nlp: Language) -> List[SourceData]:

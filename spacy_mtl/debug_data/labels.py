@@ -1,6 +1,8 @@
-"""Label checks per task: counts, rare labels, dev labels unseen in training, training labels
-absent from dev, and class imbalance. Each task counts only documents annotated for it."""
+"""Label checks per task: category values, counts, rare labels, dev labels unseen in training,
+training labels absent from dev, and class imbalance. Each task counts only documents
+annotated for it; a document's intents are its categories at 0.5 or more."""
 
+import math
 from collections import Counter
 from typing import Dict, List, Sequence
 
@@ -16,24 +18,83 @@ TASK_TITLES = {TASK_CATS: "intents", TASK_ENTS: "slots"}
 IMBALANCE_WARN = 50
 
 
-def gold_labels(eg: Example, task: str, multi_label: bool) -> List[str]:
-    """The labels a document is annotated with for a task: its intent(s) or its slot types."""
+def gold_labels(eg: Example, task: str) -> List[str]:
+    """The labels a document is annotated with for a task: its positive categories (0.5 or
+    more; NaN is none) or its slot types. A document with no positive category counts under
+    no label: category_findings reports it."""
     ref = eg.reference
     if task == TASK_CATS:
-        if not has_cats(ref):
-            return []
-        if multi_label:
-            return [label for label, value in ref.cats.items() if value >= 0.5]
-        return [max(ref.cats, key=ref.cats.get)]
+        return [label for label, value in ref.cats.items() if value >= 0.5]
     return [ent.label_ for ent in gold_ents(ref)] if has_ents(ref) else []
 
 
-def count_labels(sources: Sequence[SourceData], task: str, multi_label: bool) -> Counter:
+def count_labels(sources: Sequence[SourceData], task: str) -> Counter:
     counts: Counter = Counter()
     for source in sources:
         for eg in source.examples:
-            counts.update(gold_labels(eg, task, multi_label))
+            counts.update(gold_labels(eg, task))
     return counts
+
+
+def category_findings(sources: Sequence[SourceData], multi: bool) -> List[Finding]:
+    """Documents whose categories training refuses: a value that is not a number in [0, 1]
+    (NaN, inf, 2.0) and, for exclusive classes, a number of positive categories other than
+    one (all 0.0 or NaN, or two at 1.0), which evaluate, calibrate and update refuse too."""
+    bad_values, not_one = [], []
+    for s in sources:
+        for i, eg in enumerate(s.examples):
+            cats = eg.reference.cats
+            if not cats:
+                continue
+            odd = [f"{k}={v!r}" for k, v in cats.items() if not (math.isfinite(v) and 0 <= v <= 1)]
+            if odd:
+                bad_values.append((s, i, eg, ", ".join(odd)))
+            positives = [k for k, v in cats.items() if v >= 0.5]
+            if not multi and len(positives) != 1:
+                not_one.append((s, i, eg, f"{len(positives)} positive: {positives}"))
+    found = []
+    if bad_values:
+        found.append(
+            _category_finding(
+                "category_values",
+                bad_values,
+                "have category values that are not numbers from 0 to 1 (NaN is not a "
+                "category value; a judged category is 1.0 or 0.0, an unjudged one is left "
+                "out). Fix their categories",
+            )
+        )
+    if not_one:
+        found.append(
+            _category_finding(
+                "not_one_positive",
+                not_one,
+                "do not have exactly one positive category, which exclusive classes need "
+                "(all 0.0 or NaN: no intent; two at 1.0: two intents); they count under no "
+                "label above, and training, evaluate, calibrate and update refuse them. Give "
+                "each one intent at 1.0, or set exclusive_classes = false for multi-label data",
+            )
+        )
+    return found
+
+
+def _category_finding(check: str, bad: list, advice: str) -> Finding:
+    by_file: Dict[str, List[int]] = {}
+    for s, i, _, _ in bad:
+        by_file.setdefault(f"{s.corpus}/{s.name} ({s.path})", []).append(i)
+    where = "; ".join(
+        f"{name} documents {', '.join(map(str, shown[:10]))}"
+        + (f" and {len(shown) - 10} more" if len(shown) > 10 else "")
+        for name, shown in by_file.items()
+    )
+    docs = [DocRef(s.corpus, s.name, i, eg.reference.text, detail) for s, i, eg, detail in bad]
+    return Finding(
+        check,
+        ERROR,
+        f"{len(bad)} documents {advice}: {where}.",
+        TASK_CATS,
+        docs,
+        {"documents": {name: shown for name, shown in by_file.items()}},
+    )
 
 
 def annotated(sources: Sequence[SourceData], task: str) -> int:
@@ -42,11 +103,11 @@ def annotated(sources: Sequence[SourceData], task: str) -> int:
 
 
 def label_findings(
-    train: Sequence[SourceData], dev: Sequence[SourceData], task: str, multi: bool, rare: int
+    train: Sequence[SourceData], dev: Sequence[SourceData], task: str, rare: int
 ) -> List[Finding]:
     """Rare, unseen, absent labels and imbalance for one task."""
     title = TASK_TITLES[task]
-    train_counts, dev_counts = count_labels(train, task, multi), count_labels(dev, task, multi)
+    train_counts, dev_counts = count_labels(train, task), count_labels(dev, task)
     found = []
     rare_labels = {k: n for k, n in sorted(train_counts.items(), key=lambda x: x[1]) if n < rare}
     if rare_labels:
@@ -62,7 +123,7 @@ def label_findings(
         )
     unseen = sorted(set(dev_counts) - set(train_counts))
     if unseen and annotated(dev, task):
-        found.append(_unseen(dev, task, multi, unseen, dev_counts))
+        found.append(_unseen(dev, task, unseen, dev_counts))
     absent = sorted(set(train_counts) - set(dev_counts))
     if absent and annotated(dev, task):
         found.append(
@@ -79,12 +140,12 @@ def label_findings(
     return found
 
 
-def _unseen(dev, task, multi, unseen, dev_counts) -> Finding:
+def _unseen(dev, task, unseen, dev_counts) -> Finding:
     docs = [
         DocRef("dev", s.name, i, eg.reference.text, ", ".join(set(unseen) & set(labels)))
         for s in dev
         for i, eg in enumerate(s.examples)
-        for labels in [gold_labels(eg, task, multi)]
+        for labels in [gold_labels(eg, task)]
         if set(unseen) & set(labels)
     ]
     listed = ", ".join(f"{label} ({dev_counts[label]})" for label in unseen)
@@ -124,9 +185,9 @@ def _imbalance(counts: Counter, task: str) -> List[Finding]:
 
 
 def label_table(
-    train: Sequence[SourceData], dev: Sequence[SourceData], task: str, multi: bool
+    train: Sequence[SourceData], dev: Sequence[SourceData], task: str
 ) -> Dict[str, Dict[str, int]]:
     """Per label: its count in the training and in the dev corpus."""
-    train_counts, dev_counts = count_labels(train, task, multi), count_labels(dev, task, multi)
+    train_counts, dev_counts = count_labels(train, task), count_labels(dev, task)
     labels = sorted(set(train_counts) | set(dev_counts), key=lambda k: (-train_counts[k], k))
     return {k: {"train": train_counts[k], "dev": dev_counts[k]} for k in labels}

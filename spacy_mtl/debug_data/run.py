@@ -1,13 +1,13 @@
 """Run every check and put the results together: the summary, the label tables, the findings."""
 
 from pathlib import Path
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Optional
 
 from ..annotation import TASK_CATS, TASK_ENTS, has_cats, has_ents
-from .corpora import Corpora, read_corpora
+from .corpora import Corpora, DebugDataError, read_corpora
 from .duplicates import conflict_findings, overlap_findings
 from .findings import ERROR, WARNING, Finding
-from .labels import label_findings, label_table
+from .labels import category_findings, label_findings, label_table
 from .settings import head_names, share_findings, teacher_findings
 from .spans import span_findings
 
@@ -47,8 +47,10 @@ def run_checks(corpora: Corpora, rare: int) -> Dict[str, Any]:
     labels = {}
     for task in (TASK_CATS, TASK_ENTS):
         if task in heads:
-            findings += label_findings(train, dev, task, multi, rare)
-            labels[task] = label_table(train, dev, task, multi)
+            if task == TASK_CATS:
+                findings += category_findings(corpora.sources, multi)
+            findings += label_findings(train, dev, task, rare)
+            labels[task] = label_table(train, dev, task)
     findings += span_findings(corpora.sources)
     findings += conflict_findings(corpora.sources)
     findings += overlap_findings(corpora.sources)
@@ -65,6 +67,25 @@ def run_checks(corpora: Corpora, rare: int) -> Dict[str, Any]:
     }
 
 
-def debug_data(config_path: Path, overrides: Dict[str, Any], rare: int = 20) -> Dict[str, Any]:
-    """Read the corpora of a training config and check them (see run_checks)."""
-    return run_checks(read_corpora(config_path, overrides), rare)
+def debug_data(
+    config_path: Path,
+    overrides: Dict[str, Any],
+    rare: int = 20,
+    *,
+    output: Optional[Path] = None,
+) -> Dict[str, Any]:
+    """Read the corpora of a training config and check them (see run_checks).
+
+    config_path (Path): The training config.
+    overrides (Dict[str, Any]): Config overrides.
+    rare (int): Labels with fewer training examples are rare; 0 or more.
+    output (Optional[Path]): Where the caller will write the report: refused before any
+        corpus is read when it is the config or a corpus file (DebugDataError).
+    RETURNS (Dict[str, Any]): See run_checks.
+    """
+    if isinstance(rare, bool) or not isinstance(rare, int) or rare < 0:
+        raise DebugDataError(
+            f"--rare {rare!r}: give a number of training examples, 0 or more (labels with "
+            "fewer are reported as rare; 0 reports none)."
+        )
+    return run_checks(read_corpora(config_path, overrides, output=output), rare)

@@ -163,3 +163,52 @@ def test_distillation_without_teacher_targets_is_an_error_and_with_them_info():
         set_teacher_targets(eg.reference, cats={"flight": 0.2, "music": 0.3, "weather": 0.5})
     (finding,) = found(run_checks(corpora(nlp, cats, ents, dev), rare=1), "teacher_targets")
     assert finding.level == INFO
+
+
+def _with_cats(nlp, text, cats):
+    doc = nlp.make_doc(text)
+    doc.cats = cats
+    return Example(nlp.make_doc(text), doc)
+
+
+def test_documents_with_no_positive_category_count_under_no_label_and_are_an_error():
+    """All 0.0 or NaN: no intent. Before, each counted under the first label and nothing was
+    flagged, though training, evaluate, calibrate and update refuse them."""
+    nlp, cats, ents, dev = clean()
+    nan = float("nan")
+    planted = [
+        _with_cats(nlp, "add a reminder", {"flight": 0.0, "music": 0.0, "weather": 0.0}),
+        _with_cats(nlp, "remind me later", {"flight": nan, "music": nan, "weather": nan}),
+    ]
+    result = run_checks(corpora(nlp, cats + planted, ents, dev), rare=1)
+    assert result["labels"]["cats"]["flight"] == {"train": 6, "dev": 2}
+    (finding,) = found(result, "not_one_positive", ERROR)
+    n = len(cats)
+    assert [(d.source, d.index) for d in finding.docs] == [("cats", n), ("cats", n + 1)]
+    assert f"train/cats (cats.spacy) documents {n}, {n + 1}" in finding.message
+    assert "exactly one positive category" in finding.message
+    (values,) = found(result, "category_values", ERROR)
+    assert [d.index for d in values.docs] == [n + 1] and "NaN is not a category value" in (
+        values.message
+    )
+    assert result["errors"] == 2
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), 1e308, -1.0])
+def test_multi_label_categories_that_are_no_value_name_the_document(value):
+    nlp = build_nlp(exclusive_classes=False)
+    nlp, cats, ents, dev = clean(nlp)
+    planted = _with_cats(nlp, "play it loud", {"flight": 0.0, "music": value, "weather": 0.0})
+    result = run_checks(corpora(nlp, cats + [planted], ents, dev), rare=1)
+    (finding,) = found(result, "category_values", ERROR)
+    assert [d.index for d in finding.docs] == [len(cats)] and "music=" in finding.docs[0].detail
+    assert found(result, "not_one_positive") == [] and result["errors"] == 1
+
+
+def test_two_positive_intents_under_exclusive_classes_are_an_error_counted_under_both():
+    nlp, cats, ents, dev = clean()
+    planted = _with_cats(nlp, "fly to jazz", {"flight": 1.0, "music": 1.0, "weather": 0.0})
+    result = run_checks(corpora(nlp, cats + [planted], ents, dev), rare=1)
+    (finding,) = found(result, "not_one_positive", ERROR)
+    assert finding.docs[0].detail == "2 positive: ['flight', 'music']"
+    assert result["labels"]["cats"]["music"]["train"] == 7

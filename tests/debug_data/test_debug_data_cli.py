@@ -95,3 +95,92 @@ def test_a_file_that_is_no_config_is_named(content, tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.startswith(f"debug-data failed: {path}: ") and "Traceback" not in err
     assert len(err.strip().splitlines()) <= 2, err
+
+
+CNN = REPO / "configs" / "cnn.cfg"
+
+
+def _refused(args, capsys) -> str:
+    assert main(["debug-data", *map(str, args)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("debug-data failed: ") and "Traceback" not in err
+    return err
+
+
+@pytest.mark.parametrize("reader", ["spacy.Corpus", "in-memory", "streaming"])
+def test_an_output_that_is_a_corpus_the_config_reads_is_refused_before_any_work(
+    reader, corpus, tmp_path, capsys
+):
+    """Before, --output over the dev corpus (or a source) wrote the JSON report over it."""
+    dev = tmp_path / "dev_copy.spacy"
+    dev.write_bytes((corpus / "dev.spacy").read_bytes())
+    before = dev.read_bytes()
+    if reader == "spacy.Corpus":
+        args = [CNN, "--paths.train", corpus / "cats.spacy", "--paths.dev", dev]
+        targets = [dev, corpus / "cats.spacy"]
+    else:
+        args = [CONFIG, *overrides(corpus)[:4], "--paths.dev", dev]
+        args += STREAMING if reader == "streaming" else []
+        targets = [dev, corpus / "ents.spacy", corpus / "cats.spacy"]
+    for target in targets:
+        err = _refused([*args, "--output", target], capsys)
+        assert f"--output {target}: is the input" in err
+    assert dev.read_bytes() == before
+    assert _refused([*args, "--output", args[0]], capsys).startswith(
+        f"debug-data failed: --output {args[0]}: is the input"
+    )
+
+
+def test_an_output_inside_a_pipeline_folder_is_refused(corpus, tmp_path, capsys):
+    pipeline = tmp_path / "pipeline"
+    spacy.blank("en").to_disk(pipeline)
+    output = pipeline / "report.json"
+    err = _refused([CONFIG, *overrides(corpus), "--output", output], capsys)
+    assert "lies inside the pipeline folder" in err and not output.exists()
+
+
+def test_a_corpus_source_in_a_folder_is_an_input_too(corpus, tmp_path, capsys):
+    folder = tmp_path / "cats"
+    folder.mkdir()
+    (folder / "part.spacy").write_bytes((corpus / "cats.spacy").read_bytes())
+    args = [CONFIG, *overrides(corpus), "--paths.train_cats", folder]
+    err = _refused([*args, "--output", folder / "part.spacy"], capsys)
+    assert "is the input" in err and (folder / "part.spacy").read_bytes()[:1] != b"{"
+
+
+@pytest.mark.parametrize("keep", [0.5, 0.1, 0.9])
+def test_a_truncated_corpus_is_named_not_the_config(keep, corpus, tmp_path, capsys):
+    data = (corpus / "ents.spacy").read_bytes()
+    truncated = tmp_path / "ents.spacy"
+    truncated.write_bytes(data[: int(len(data) * keep)])
+    args = [CONFIG, *overrides(corpus), "--paths.train_ents", truncated]
+    err = _refused(args, capsys)
+    assert err.startswith(f"debug-data failed: {truncated}: not a readable DocBin"), err
+
+
+@pytest.mark.parametrize("rare", ["-1", "-100000000000000000000"])
+def test_a_negative_rare_is_refused_naming_the_option(rare, corpus, capsys):
+    err = _refused([CONFIG, *overrides(corpus), "--rare", rare], capsys)
+    assert f"--rare {rare}: give a number of training examples, 0 or more" in err
+
+
+@pytest.mark.parametrize("rare", ["0", str(10**20)])
+def test_rare_at_its_extremes_reports_none_or_every_label(rare, corpus, capsys):
+    assert main(["debug-data", str(CONFIG), *overrides(corpus), "--rare", rare]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert ("have fewer than" in out) == (rare != "0")
+
+
+def test_no_positive_category_in_a_file_exits_1_naming_the_file_and_documents(
+    corpus, tmp_path, capsys
+):
+    nlp = spacy.blank("en")
+    docs = [eg.reference for eg in make_examples(nlp, SENTENCES, entities=False)]
+    docs[2].cats = {label: 0.0 for label in docs[2].cats}
+    docs[5].cats = {label: float("nan") for label in docs[5].cats}
+    path = tmp_path / "cats.spacy"
+    DocBin(docs=docs).to_disk(path)
+    args = [CONFIG, *overrides(corpus), "--paths.train_cats", path]
+    assert main(["debug-data", *map(str, args)]) == 1
+    out = " ".join(capsys.readouterr().out.split())
+    assert f"train/cats ({path}) documents 2, 5" in out
