@@ -1,24 +1,33 @@
 """Prodigy's annotations (``prodigy db-out``, JSONL), read without Prodigy.
 
 INPUT is one JSONL file or a folder of them (read in name order), each a session. A record
-is one answered task:
+is one answered task, and what it annotates is decided by the interface it was answered in
+(``_view_id``, which Prodigy saves with every answer), as its recipe wrote it:
 
-- categories: a choice task (``options``, ``accept`` the chosen option ids) judges every
-  option; a binary task (a top-level ``label``, ``answer`` accept or reject) judges one.
-- entities: ``spans`` with character offsets (``start``, ``end``) or token offsets
-  (``token_start``, ``token_end`` inclusive, with the record's ``tokens``). A manual task
-  (``_view_id`` ner_manual, spans_manual, or none given) marks every entity, the other
-  tokens "O"; an accepted binary task (``_view_id`` ner) marks its spans only, the other
-  tokens missing.
+- ``choice`` (textcat.manual with several labels, textcat.correct): ``options``, ``accept``
+  the chosen option ids; it judges every option.
+- ``classification`` (textcat.teach, textcat.manual with one label, mark): a top-level
+  ``label``, ``answer`` accept or reject; it judges that label. Spans shown with it (the
+  matches of textcat.teach's patterns, often ``"spans": []``) are not entities.
+- ``ner_manual``, ``spans_manual`` (ner.manual, ner.correct, spans.manual): ``spans`` with
+  character offsets (``start``, ``end``) or token offsets (``token_start``, ``token_end``
+  inclusive, with the record's ``tokens``) are every entity of the text, the other tokens
+  "O"; accepted without ``spans``, the text has no entities.
+- ``ner`` (ner.teach): a binary answer about the suggested spans: accepted, those spans are
+  entities and the other tokens stay missing (an accept confirms a span, not the text).
+- ``blocks``, another interface, or none saved: by the fields, ``options`` a choice, a
+  top-level ``label`` a binary category, otherwise ``spans`` or ``tokens`` a manual entity
+  annotation (blocks, none) or spans only (another interface).
 
 Records of one text (sessions over the same texts) merge into one document that carries
 every task some session annotated (sessions.py). ``answer`` ignore skips a record; a
 rejected binary category is a 0.0 in multi-label mode, and is not used in exclusive mode,
-nor are other rejected tasks: each is counted in a warning.
+nor are other rejected tasks, nor accepted records of an interface that annotates neither
+task: each is counted in a warning.
 """
 
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from spacy.tokens import Doc
 
@@ -30,7 +39,17 @@ from .sessions import Judgement, TextDocs, check_text, report_counts, words_of
 FORMAT_PRODIGY = "prodigy"
 PRODIGY_TASKS = TASKS
 _ANSWERS = ("accept", "reject", "ignore")
-_MANUAL_VIEWS = (None, "ner_manual", "spans_manual", "blocks")
+# What each interface annotates: (categories, entities). Categories: "choice" or "binary";
+# entities: "complete" (every entity, the other tokens "O") or "partial" (the others missing).
+_VIEWS = {
+    "choice": ("choice", None),
+    "classification": ("binary", None),
+    "ner_manual": (None, "complete"),
+    "spans_manual": (None, "complete"),
+    "ner": (None, "partial"),
+}
+# Interfaces that combine others, and records saved without one: read by their fields.
+_COMBINED_VIEWS = (None, "blocks")
 
 
 def prodigy_files(input_path: Path) -> List[Path]:
@@ -47,6 +66,7 @@ def read_prodigy(
     input_path: PathLike,
     *,
     lang: str = "en",
+    tasks: Sequence[str] = PRODIGY_TASKS,
     strict: bool = False,
     exclusive: Optional[bool] = None,
 ) -> List[Doc]:
@@ -54,6 +74,7 @@ def read_prodigy(
 
     input_path (Union[str, Path]): A JSONL file, or a folder of them.
     lang (str): Language code of the tokenizer for texts without "tokens".
+    tasks (Sequence[str]): The tasks to keep; a task left out stays missing.
     strict (bool): Raise on conflicting answers and misaligned spans.
     exclusive (Optional[bool]): Whether a text has exactly one category. None:
         exclusive unless a choice task accepts several options, or the
@@ -68,8 +89,8 @@ def read_prodigy(
     ]
     if exclusive is None:
         exclusive = _infer_exclusive(records)
-    counts = {"ignored answers": 0, _UNUSED_REJECTS: 0}
-    collected = TextDocs(input_path, lang, exclusive, strict)
+    counts = {"ignored answers": 0, _UNUSED_REJECTS: 0, _UNUSED_ACCEPTS: 0}
+    collected = TextDocs(input_path, lang, exclusive, strict, tasks)
     for path, line, record in records:
         answer = _answer(record, path, line)
         if answer == "ignore":
@@ -78,7 +99,7 @@ def read_prodigy(
         where = f"{path.name} line {line}" if input_path.is_dir() else f"line {line}"
         judgement = judge(record, answer, exclusive, Judgement(where, line), path)
         if judgement.cats is None and judgement.spans is None:
-            counts[_UNUSED_REJECTS] += 1
+            counts[_UNUSED_REJECTS if answer == "reject" else _UNUSED_ACCEPTS] += 1
             continue
         collected.add(record.get("text"), judgement)
     report_counts(input_path, counts)
@@ -88,6 +109,10 @@ def read_prodigy(
 _UNUSED_REJECTS = (
     "rejected answers that teach nothing here (a rejected choice or entity task, or in "
     "exclusive mode a rejected category: convert with --multilabel to use those)"
+)
+_UNUSED_ACCEPTS = (
+    "accepted answers of an interface that annotates no categories or entities (no "
+    "options, label, spans or tokens)"
 )
 
 
@@ -110,11 +135,37 @@ def _answer(record: Dict[str, Any], path: Path, line: int) -> str:
 
 
 def _infer_exclusive(records) -> bool:
-    chosen = [r.get("accept") for _, _, r in records if "options" in r]
+    kinds = [(record_tasks(r)[0], r) for _, _, r in records]
+    chosen = [r.get("accept") for kind, r in kinds if kind == "choice"]
     if any(isinstance(a, list) and len(a) > 1 for a in chosen):
         return False
-    binary = any("label" in r and "options" not in r and "spans" not in r for _, _, r in records)
+    binary = any(kind == "binary" for kind, _ in kinds)
     return bool(chosen) or not binary
+
+
+def record_tasks(record: Dict[str, Any]) -> Tuple[Optional[str], Optional[str]]:
+    """What a record annotates, by its interface: (categories, entities).
+
+    record (Dict[str, Any]): The answered task.
+    RETURNS (Tuple[Optional[str], Optional[str]]): "choice", "binary" or None; "complete",
+        "partial" or None.
+    """
+    view = record.get("_view_id")
+    if isinstance(view, str) and view in _VIEWS:
+        return _VIEWS[view]
+    if "options" in record:
+        cats = "choice"
+    elif "label" in record:
+        cats = "binary"
+    else:
+        cats = None
+    if view not in _COMBINED_VIEWS:
+        return cats, "partial" if "spans" in record else None
+    if cats == "binary" or ("spans" not in record and "tokens" not in record):
+        # A top-level label is the task's one question: spans shown with it are context.
+        return cats, None
+    # Tokens are added for a manual entity interface (a ner_manual block), spans or none.
+    return cats, "complete"
 
 
 def judge(
@@ -134,21 +185,21 @@ def judge(
     starts = None
     if record.get("tokens") is not None:
         judgement.words, starts = _tokens(record["tokens"], text, judgement, path)
-    if "options" in record:
-        if answer == "accept":
-            judgement.cats = _choices(record, judgement, path)
-    elif "label" in record and "spans" not in record:
+    cats, ents = record_tasks(record)
+    if cats == "choice" and answer == "accept":
+        judgement.cats = _choices(record, judgement, path)
+    elif cats == "binary":
         judgement.cats = _binary(record, answer, exclusive, judgement, path)
-    if "spans" in record:
-        manual = record.get("_view_id") in _MANUAL_VIEWS
-        if answer == "accept":
-            judgement.spans = _spans(record, starts, judgement, path)
-            judgement.complete = manual
+    if ents is not None and answer == "accept":
+        spans = _spans(record, starts, judgement, path)
+        # No spans: "no entities" in a manual task; nothing at all in a binary one.
+        if spans or ents == "complete":
+            judgement.spans, judgement.complete = spans, ents == "complete"
     return judgement
 
 
 def _choices(record, judgement: Judgement, path: Path) -> Dict[str, float]:
-    options = record["options"]
+    options = record.get("options")
     if not isinstance(options, list) or not all(
         isinstance(o, dict) and isinstance(o.get("id"), (str, int)) for o in options
     ):
@@ -170,7 +221,7 @@ def _choices(record, judgement: Judgement, path: Path) -> Dict[str, float]:
 
 
 def _binary(record, answer: str, exclusive: bool, judgement: Judgement, path: Path):
-    label = record["label"]
+    label = record.get("label")
     if not isinstance(label, str) or not label.strip():
         raise ConversionError(
             f'"label" must be a non-empty string, not {label!r}.', path=path, line=judgement.line
@@ -202,7 +253,8 @@ def _is_token(token) -> bool:
 
 
 def _spans(record, starts, judgement: Judgement, path: Path) -> List[Tuple[int, int, str]]:
-    spans = record["spans"]
+    # An accepted manual task without spans: the annotator found no entities.
+    spans = record.get("spans", [])
     if not isinstance(spans, list) or not all(isinstance(span, dict) for span in spans):
         raise ConversionError(
             '"spans" must be a list of {"start", "end", "label"} objects.',

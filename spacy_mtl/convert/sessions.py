@@ -6,7 +6,9 @@ and a slots session over the same texts, two annotators): they merge into one do
 carries every task some record annotated, and a task no record annotated stays missing. Two
 records that disagree (one accepts an intent, another a different one; different entity
 spans) are a conflict: the task is left missing on that document and the records are
-named in a warning (an error when strict).
+named in a warning (an error when strict). A task left out of ``tasks`` is dropped from
+every judgement, so it stays missing on every document; a judgement left with nothing to say
+makes no document.
 
 Entities come as character offsets and are aligned to the tokens with spaCy's
 ``Doc.char_span(alignment_mode="strict")``. A span whose edges fall inside a token is named
@@ -21,6 +23,7 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 from spacy.tokens import Doc, Span
 from spacy.vocab import Vocab
 
+from ..annotation import TASK_CATS, TASK_ENTS, TASKS
 from ..texts import lone_surrogate
 from .common import ConversionError, ConversionWarning, make_tokenizer, make_vocab
 
@@ -68,13 +71,18 @@ class TextDocs:
     lang (str): The language of the tokenizer for texts without tokens.
     exclusive (bool): Whether a document has exactly one category (one intent).
     strict (bool): Raise on what is otherwise warned about.
+    tasks (Sequence[str]): The tasks to keep (TASK_CATS, TASK_ENTS); the others are
+        dropped from every judgement.
     """
 
-    def __init__(self, path, lang: str, exclusive: bool, strict: bool):
+    def __init__(
+        self, path, lang: str, exclusive: bool, strict: bool, tasks: Sequence[str] = TASKS
+    ):
         self.path = path
         self.lang = lang
         self.exclusive = exclusive
         self.strict = strict
+        self.tasks = tuple(tasks)
         self.texts: Dict[str, _Text] = {}
         self.groups: Dict[str, set] = {}
         self.conflicts: List[str] = []
@@ -83,7 +91,16 @@ class TextDocs:
         self._tokenizer: Optional[Callable[[str], Doc]] = None
 
     def add(self, text: str, judgement: Judgement) -> None:
-        """Add a record's judgement of a text, checking its spans against the text."""
+        """Add a record's judgement of a text, checking its spans against the text.
+
+        Only the tasks kept are added; a judgement of none of them is not.
+        """
+        if TASK_CATS not in self.tasks:
+            judgement.cats = None
+        if TASK_ENTS not in self.tasks:
+            judgement.spans = None
+        if judgement.cats is None and judgement.spans is None:
+            return
         check_text(text, self.path, judgement)
         for start, end, label in judgement.spans or []:
             check_span(text, start, end, label, self.path, judgement)

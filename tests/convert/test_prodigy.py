@@ -215,3 +215,130 @@ def test_property_sessions_round_trip(items):
         assert max(doc.cats, key=doc.cats.get) == intent and sum(doc.cats.values()) == 1.0
         assert [(e.text, e.label_) for e in doc.ents] == ents
         assert all(t.ent_iob != 0 for t in doc)
+
+
+def tokens_of(text):
+    """Prodigy's tokens of a text split at spaces: text, start, end, id, ws."""
+    tokens, at = [], 0
+    for i, word in enumerate(text.split(" ")):
+        tokens.append({"text": word, "start": at, "end": at + len(word), "id": i, "ws": True})
+        at += len(word) + 1
+    tokens[-1]["ws"] = False
+    return tokens
+
+
+def textcat_teach(text, label, answer, view=True):
+    """A textcat.teach answer: the label asked about, the pattern matches as (empty) spans."""
+    record = {"text": text, "meta": {"section": "AskReddit", "score": 0.73}, "label": label}
+    record.update({"score": 0.73, "priority": 0.73, "spans": [], "_input_hash": 1})
+    record.update({"_task_hash": 2, "answer": answer})
+    if view:
+        record["_view_id"] = "classification"
+    return json.dumps(record)
+
+
+def ner_teach(text, start, end, label, answer):
+    """A ner.teach answer: the text's tokens and one span the model suggested."""
+    tokens = tokens_of(text)
+    first = next(t["id"] for t in tokens if t["start"] == start)
+    last = next(t["id"] for t in tokens if t["end"] == end)
+    span = {"start": start, "end": end, "text": text[start:end], "rank": 0, "label": label}
+    span.update({"score": 0.51, "source": "en_core_web_sm", "input_hash": 7})
+    span.update({"token_start": first, "token_end": last})
+    record = {"text": text, "_input_hash": 7, "_task_hash": 8, "tokens": tokens}
+    record.update({"spans": [span], "meta": {"score": 0.51}, "_view_id": "ner"})
+    return json.dumps({**record, "answer": answer})
+
+
+def test_textcat_teach_answers_with_empty_spans_are_categories():
+    """Issue 3: "spans": [] on a classification answer says nothing about entities."""
+    lines = [
+        textcat_teach("you are a fool", "INSULT", "accept"),
+        textcat_teach("what a nice day", "INSULT", "reject"),
+        textcat_teach("go away idiot", "INSULT", "accept", view=False),
+        textcat_teach("thanks a lot", "INSULT", "reject", view=False),
+    ]
+    with make_tempdir() as tmp:
+        docs, caught = read(tmp, lines)
+    # Binary answers only: multi-label, each rejection a 0.0.
+    assert [d.cats for d in docs] == [{"INSULT": v} for v in (1.0, 0.0, 1.0, 0.0)]
+    assert not any(has_ents(doc) for doc in docs) and caught == []
+
+
+def test_cli_reads_textcat_teach_answers_as_categories(capsys):
+    lines = [textcat_teach("you fool", "INSULT", "accept"), textcat_teach("hi", "INSULT", "reject")]
+    with make_tempdir() as tmp:
+        path = write_lines(tmp / "a.jsonl", lines)
+        assert main(["convert", "prodigy", str(path), str(tmp / "out.spacy")]) == 0
+    out, err = capsys.readouterr()
+    assert "Wrote 2 documents" in out and "tasks: cats (ents missing)." in out and err == ""
+
+
+def test_ner_manual_accept_without_spans_means_no_entities():
+    """Issue 4: an accepted ner_manual text without "spans" has no entities: every token O."""
+    record = {"text": "hello there", "tokens": tokens_of("hello there"), "_view_id": "ner_manual"}
+    record.update({"_input_hash": 3, "_task_hash": 4, "answer": "accept"})
+    with make_tempdir() as tmp:
+        docs, caught = read(tmp, [json.dumps(record), manual("fly to oslo", [(7, 11, "city")])])
+    assert [t.ent_iob_ for t in docs[0]] == ["O", "O"] and not has_cats(docs[0])
+    assert caught == []
+
+
+def test_ner_teach_accepts_confirm_their_spans_only():
+    """Issue 5: a binary accept annotates its span; the other tokens stay missing, also where
+    a textcat.teach session judged the same text."""
+    text = "fly from oslo to lima"
+    with make_tempdir() as tmp:
+        write_lines(
+            tmp / "s" / "1-ner.jsonl",
+            [
+                ner_teach(text, 9, 13, "city", "accept"),
+                ner_teach(text, 17, 21, "city", "accept"),
+                ner_teach(text, 0, 3, "city", "reject"),
+                ner_teach("rome is far", 0, 4, "city", "accept"),
+            ],
+        )
+        write_lines(tmp / "s" / "2-textcat.jsonl", [textcat_teach(text, "TRAVEL", "accept")])
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            docs = read_prodigy(tmp / "s")
+    assert [t.ent_iob_ for t in docs[0]] == ["", "", "B", "", "B"]
+    assert [(e.text, e.label_) for e in docs[0].ents] == [("oslo", "city"), ("lima", "city")]
+    assert docs[0].cats == {"TRAVEL": 1.0}
+    assert [t.ent_iob_ for t in docs[1]] == ["B", "", ""] and not has_cats(docs[1])
+    assert "1 rejected answers" in str(caught[0].message)
+
+
+def test_the_interface_decides_what_a_record_annotates():
+    """A task shows more than it asks: textcat.manual over tasks with spans judges the
+    categories only; ner.manual over tasks with options judges the entities only."""
+    text = "fly to oslo"
+    spans = [{"start": 7, "end": 11, "label": "city", "token_start": 2, "token_end": 2}]
+    shown = {"text": text, "tokens": tokens_of(text), "spans": spans, "options": OPTIONS}
+    lines = [
+        json.dumps({**shown, "accept": ["hotel"], "_view_id": "choice", "answer": "accept"}),
+        json.dumps({**shown, "text": "a room", "tokens": tokens_of("a room"), "spans": []}),
+    ]
+    # The model's intent ("accept") rides along in a ner_manual task: no one judged it.
+    ner = json.loads(lines[1])
+    lines[1] = json.dumps(
+        {**ner, "accept": ["flight"], "_view_id": "ner_manual", "answer": "accept"}
+    )
+    with make_tempdir() as tmp:
+        docs, _ = read(tmp, lines)
+    assert docs[0].cats == {"flight": 0.0, "hotel": 1.0} and not has_ents(docs[0])
+    assert not has_cats(docs[1]) and [t.ent_iob_ for t in docs[1]] == ["O", "O"]
+
+
+def test_tasks_left_out_stay_missing():
+    """Issue 7: --tasks is passed on; a text annotated only for a task left out is dropped."""
+    lines = [choice("fly to oslo", ["flight"]), manual("fly to oslo", [(7, 11, "city")])]
+    lines.append(manual("a room", []))
+    with make_tempdir() as tmp:
+        path = write_lines(tmp / "a.jsonl", lines)
+        cats_only = read_prodigy(path, tasks=["cats"])
+        ents_only = read_prodigy(path, tasks=["ents"])
+        assert convert("prodigy", path, tmp / "out.spacy", tasks="ents") == 2
+    assert [d.text for d in cats_only] == ["fly to oslo"] and not has_ents(cats_only[0])
+    assert [d.text for d in ents_only] == ["fly to oslo", "a room"]
+    assert not any(has_cats(doc) for doc in ents_only) and ents_only[0].ents[0].text == "oslo"
