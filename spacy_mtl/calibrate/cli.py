@@ -95,22 +95,30 @@ def run_calibrate(args: argparse.Namespace) -> int:
 
 
 def calibrate(args: argparse.Namespace) -> Dict[str, Any]:
-    """Check the inputs, fit, and write the output folder. RETURNS the report."""
-    from .output import check_output_folder, write_folder
+    """Check the inputs, fit, and write the output folder. RETURNS the report.
+
+    The output is checked before any work and locked for the whole run: a second run on the
+    same --output is refused at once (OutputError) instead of both reporting success.
+    """
+    from ..atomic import check_output_folder, output_lock, replace_folder
     from .pipeline_io import fit_all, load_inputs
 
     out = Path(args.output)
-    check_output_folder(out, [Path(args.pipeline), Path(args.dev)], args.overwrite)
-    nlp, dev_docs, train_docs = load_inputs(args.pipeline, args.dev, args.train)
-    report = fit_all(nlp, dev_docs, train_docs, args)
-    notes: list = []
+    inputs = [Path(path) for path in (args.pipeline, args.dev, args.train) if path]
+    refusal = "Give --overwrite to replace it, or another --output folder."
+    check_output_folder(out, inputs, replace=args.overwrite, refusal=refusal)
+    with output_lock(out, "calibrate"):
+        # Again under the lock: a run that finished meanwhile may have written OUT.
+        check_output_folder(out, inputs, replace=args.overwrite, refusal=refusal)
+        nlp, dev_docs, train_docs = load_inputs(args.pipeline, args.dev, args.train)
+        report = fit_all(nlp, dev_docs, train_docs, args)
+        notes = report.setdefault("notes", [])
 
-    def fill(folder: Path) -> None:
-        from .report import write_report
+        def fill(folder: Path) -> None:
+            from .report import write_report
 
-        nlp.to_disk(folder)
-        notes.extend(write_report(folder, report))
+            nlp.to_disk(folder)
+            notes.extend(write_report(folder, report))
 
-    write_folder(out, fill)
-    report["notes"] = notes
+        replace_folder(out, fill)
     return report

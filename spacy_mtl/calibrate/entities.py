@@ -28,6 +28,7 @@ from ..annotation import has_ents
 from ..ml.tagger import crf_span_log_probabilities
 from ..pipeline.entity_confidence import calibrated, entity_confidence, span_logits
 from ..pipeline.ner import MultiTaskEntityRecognizer
+from .fitting import MIN_IN_SCOPE_DOCUMENTS, CalibrateError
 from .metrics import ece, reliability_bins
 
 METHODS = ("temperature", "platt")
@@ -36,6 +37,14 @@ CHOICES = ("auto",) + METHODS
 LOG_TEMPERATURE_RANGE = (math.log(0.05), math.log(20.0))
 # Ridge on Platt's slope and intercept: a dev set whose spans are all right stays finite.
 PLATT_RIDGE = 1e-3
+# The fewest right and the fewest wrong predicted spans calibrated on: as many of each as the
+# intents need documents (two-fold cross-validation). With no wrong span the fit would push
+# every confidence to 1, with no right one to 0 (a dev set without entities: 7.9e-10).
+MIN_SPANS_PER_OUTCOME = MIN_IN_SCOPE_DOCUMENTS // 2
+
+
+class TooFewSpans(CalibrateError):
+    """The dev data cannot calibrate the entity confidences: too few right or wrong spans."""
 
 
 def fit_entity_calibration(
@@ -116,7 +125,7 @@ class _SpanOutcomes:
         """Run the pipeline, uncalibrated and unthresholded, on the annotated examples."""
         annotated = [eg for eg in examples if has_ents(eg.reference) and len(eg.predicted)]
         if not annotated:
-            raise ValueError(
+            raise TooFewSpans(
                 f"None of the {len(examples)} dev documents annotates entities: entity "
                 "confidences need dev documents with gold entities to be calibrated on."
             )
@@ -133,10 +142,21 @@ class _SpanOutcomes:
             ents = [e for e in doc.ents if entity_confidence(e) is not None]
             spans.append([(e.start, e.end, label_ids[e.label_]) for e in ents])
             correct.extend((e.start_char, e.end_char, e.label_) in gold for e in ents)
+        n_right = sum(correct)
+        n_gold = sum(len(eg.reference.ents) for eg in annotated)
+        n_wrong = len(correct) - n_right
         if not correct:
-            raise ValueError(
+            raise TooFewSpans(
                 f"{ner.name!r} predicts no entity on the {len(annotated)} dev documents with "
                 "gold entities: there is nothing to calibrate. Is it trained?"
+            )
+        if min(n_right, n_wrong) < MIN_SPANS_PER_OUTCOME:
+            raise TooFewSpans(
+                f"{ner.name!r} predicts {len(correct)} entities on the {len(annotated)} dev "
+                f"documents with entity annotation, {n_right} right and {n_wrong} wrong: "
+                f"calibrating needs at least {MIN_SPANS_PER_OUTCOME} of each"
+                + (" (they hold no gold entity)" if not n_gold else "")
+                + ". Give a dev corpus with more annotated entities."
             )
         return cls(ner, ner.model.predict(docs), spans, correct)
 

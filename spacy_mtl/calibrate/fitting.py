@@ -26,6 +26,10 @@ from .out_of_scope import (
 )
 from .scaling import choose_scaling
 
+# The fewest in-scope dev documents calibrated on: two-fold cross-validation chooses the
+# scaling, and a fold of fewer than 5 documents chooses by noise (one document: NaN).
+MIN_IN_SCOPE_DOCUMENTS = 10
+
 
 class CalibrateError(ValueError):
     """Input the calibrate command cannot use; the message says which and why."""
@@ -134,6 +138,12 @@ def read_head_data(
         raise CalibrateError(
             f"{where}: none of its {len(docs)} documents has in-scope categories (doc.cats) "
             f"for {name}, so there is nothing to calibrate on.{known}"
+        )
+    if in_scope.sum() < MIN_IN_SCOPE_DOCUMENTS:
+        raise CalibrateError(
+            f"{where}: {int(in_scope.sum())} of its {len(docs)} documents have in-scope "
+            f"categories for {name}; calibrating needs at least {MIN_IN_SCOPE_DOCUMENTS} (two-fold "
+            "cross-validation chooses the scaling). Give a larger corpus."
         )
     rows = numpy.flatnonzero(in_scope | oos)
     features, logits = head_outputs(nlp, name, [docs[i].text for i in rows])

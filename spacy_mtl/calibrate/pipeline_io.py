@@ -1,7 +1,6 @@
 """calibrate's inputs, checked (the pipeline, its heads, the corpora), and the fits run on them."""
 
 import argparse
-import importlib
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 
@@ -9,7 +8,7 @@ from spacy.language import Language
 from spacy.tokens import Doc
 from spacy.training import Example
 
-from ..annotation import has_cats, has_ents
+from ..annotation import has_cats
 from ..loader import PipelineLoadError, load_pipeline
 from .fitting import CalibrateError, fit_intent_calibration
 
@@ -57,12 +56,56 @@ def load_inputs(
     return nlp, dev_docs, train_docs
 
 
+def out_of_scope_label(
+    nlp: Language, textcat: str, dev_docs: List[Doc], args: argparse.Namespace
+) -> Optional[str]:
+    """The gold label that marks out-of-scope dev documents: --out-of-scope-label, checked, or
+    the head's own out_of_scope_label (None: no dev document is out of scope).
+
+    The dev documents of this label are the out-of-scope ones the threshold is chosen against;
+    they are not counted as in scope. So the label must not be a class the head predicts
+    (its documents would be taken from the intents' calibration), and an explicit one must
+    mark some dev document (a misspelt one would be ignored without a word).
+    """
+    head = nlp.get_pipe(textcat)
+    label = args.out_of_scope_label
+    if label is None:
+        return head.cfg.get("out_of_scope_label")
+    option = f"--out-of-scope-label {label}"
+    meaning = (
+        "The option names the gold category (doc.cats) that marks out-of-scope dev documents, "
+        "texts none of the trained classes fits"
+    )
+    if label in head.labels:
+        raise CalibrateError(
+            f"{option}: {label!r} is one of the classes {textcat} was trained on "
+            f"({', '.join(head.labels)}). {meaning}; it cannot be one of them. Give that "
+            "label, or leave the option out."
+        )
+    if not any(doc.cats.get(label, 0.0) >= 0.5 for doc in dev_docs):
+        other = sorted({cat for doc in dev_docs for cat in doc.cats if cat not in head.labels})
+        found = (
+            f"Its categories that are not classes of {textcat}: {', '.join(other)}."
+            if other
+            else f"All its categories are classes of {textcat}."
+        )
+        raise CalibrateError(
+            f"{option}: no document of {args.dev} has the category {label!r} (1.0), so it marks "
+            f"nothing. {meaning}: give one that {args.dev} uses, or leave the option out when "
+            f"it has no out-of-scope documents. {found}"
+        )
+    return label
+
+
 def fit_all(
     nlp: Language, dev_docs: List[Doc], train_docs: Optional[List[Doc]], args: argparse.Namespace
 ) -> Dict[str, Any]:
-    """Fit the intents' calibration, and the entities' where the pipeline and B's module allow."""
+    """Fit the intents' calibration, and the entities' where the pipeline has an mtl_ner and
+    the dev data can calibrate it (otherwise the report's notes say why not)."""
+    from .entities import TooFewSpans, fit_entity_calibration
+
     textcat = head_named(nlp, "mtl_textcat")
-    oos_label = args.out_of_scope_label or nlp.get_pipe(textcat).cfg.get("out_of_scope_label")
+    oos_label = out_of_scope_label(nlp, textcat, dev_docs, args)
     intents = fit_intent_calibration(
         nlp,
         textcat,
@@ -82,21 +125,19 @@ def fit_all(
         "target_recall": args.target_recall,
         "target_precision": args.target_precision,
         "intents": intents,
+        "notes": [],
     }
     ner = head_named(nlp, "mtl_ner")
-    fit_entities = _entity_fitter()
-    if ner is not None and fit_entities is not None:
-        examples = [Example(nlp.make_doc(doc.text), doc) for doc in dev_docs if has_ents(doc)]
-        if examples:
+    if ner is not None:
+        examples = [Example(nlp.make_doc(doc.text), doc) for doc in dev_docs]
+        try:
+            report["entities"] = fit_entity_calibration(nlp, ner, examples)
             report["ner"] = ner
-            report["entities"] = fit_entities(nlp, ner, examples)
+        except TooFewSpans as err:
+            kept = "the calibration the input pipeline had" if nlp.get_pipe(ner).calibration else ""
+            report["entities_skipped"] = (
+                f"{ner}'s entity confidences were not calibrated: {err} They keep "
+                f"{kept or 'the CRF span probabilities, uncalibrated'}."
+            )
+            report["notes"].append(report["entities_skipped"])
     return report
-
-
-def _entity_fitter():
-    """spacy_mtl.calibrate.entities.fit_entity_calibration, where it exists."""
-    try:
-        module = importlib.import_module("spacy_mtl.calibrate.entities")
-    except ModuleNotFoundError:
-        return None
-    return getattr(module, "fit_entity_calibration", None)

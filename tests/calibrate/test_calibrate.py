@@ -1,6 +1,11 @@
 """Calibrated intents and out-of-scope detection: the fits, the head, and the calibrate command."""
 
 import json
+import signal
+import subprocess
+import sys
+import time
+import warnings
 
 import numpy
 import pytest
@@ -10,6 +15,7 @@ from spacy.tokens import DocBin
 from spacy.training import Example
 
 from spacy_mtl.__main__ import main
+from spacy_mtl.atomic import lock_path, output_lock
 from spacy_mtl.calibrate.fitting import fit_intent_calibration
 from spacy_mtl.calibrate.metrics import auroc, exclusive_ece, multilabel_ece
 from spacy_mtl.calibrate.out_of_scope import DEFAULT_SCORE, choose_threshold
@@ -248,14 +254,14 @@ def test_bad_input_gets_one_clear_message(trained, tmp_path, capsys):
         assert status == 1 and message in err and "Traceback" not in err, (message, err)
         assert not (tmp_path / "out").exists()
     status, _, err = run(capsys, pipeline, dev, "--output", pipeline)
-    assert status == 1 and "would overwrite the input" in err
+    assert status == 1 and "is the input" in err
     status, _, err = run(capsys, pipeline, dev, "--output", pipeline / "inside")
-    assert status == 1 and "would overwrite the input" in err
+    assert status == 1 and "lies inside the input" in err
     status, _, err = run(capsys, pipeline, dev, "--output", "/proc/calibrated")
-    assert status == 1 and "cannot write the output folder" in err, err
+    assert status == 1 and "cannot be written" in err, err
     (tmp_path / "file").write_text("x")
     status, _, err = run(capsys, pipeline, dev, "--output", tmp_path / "file" / "out")
-    assert status == 1 and "cannot write the output folder" in err, err
+    assert status == 1 and "cannot be written" in err, err
 
 
 def test_dev_intents_the_pipeline_does_not_know_are_left_out_and_named(trained, tmp_path, capsys):
@@ -301,3 +307,148 @@ def test_a_multilabel_head_is_calibrated_per_label_or_shared():
     copy.initialize(lambda: examples)
     copy.from_bytes(nlp.to_bytes())
     assert copy("play something by adele").cats == doc.cats
+
+
+def test_too_few_dev_documents_are_refused_naming_the_file_and_the_count(trained, tmp_path, capsys):
+    # One document made NaN of the cross-validated NLL, numpy warnings, then a JSON error.
+    nlp = spacy.load(trained / "pipeline")
+    dev = list(DocBin().from_disk(trained / "dev.spacy").get_docs(nlp.vocab))
+    for n in (1, 2, 9):
+        corpus = tmp_path / f"dev{n}.spacy"
+        DocBin(docs=dev[:n]).to_disk(corpus)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            status, _, err = run(capsys, trained / "pipeline", corpus, "--output", tmp_path / "out")
+        assert status == 1 and "Traceback" not in err
+        assert f"{corpus}: {n} of its {n} documents" in err and "at least 10" in err, err
+        assert not [w for w in caught if issubclass(w.category, RuntimeWarning)]
+        assert not (tmp_path / "out").exists() and not list(tmp_path.glob("out*"))
+
+
+def _dev_without_gold_entities(nlp, path, *, annotated: bool):
+    rows = [(text, intent, []) for text, intent, _ in HELD_OUT + SENTENCES[::3]]
+    docs = [eg.reference for eg in make_examples(nlp, rows, entities=annotated)]
+    DocBin(docs=docs).to_disk(path)
+
+
+@pytest.mark.parametrize("annotated", [True, False])
+def test_entity_calibration_without_gold_entities_is_skipped_with_a_note(
+    trained, tmp_path, capsys, annotated
+):
+    # Entities annotated as none: Platt scaling fitted on zero right spans made every entity
+    # confidence 1e-9. Not annotated: the entities were skipped without a word.
+    nlp = spacy.load(trained / "pipeline")
+    _dev_without_gold_entities(nlp, tmp_path / "dev.spacy", annotated=annotated)
+    out = tmp_path / "out"
+    status, stdout, err = run(capsys, trained / "pipeline", tmp_path / "dev.spacy", "-o", out)
+    assert status == 0, err
+    note = next(line for line in stdout.splitlines() if line.startswith("note: mtl_ner"))
+    if annotated:
+        assert "0 right and" in note and "at least 5 of each" in note, note
+        assert "they hold no gold entity" in note
+    else:
+        assert "None of the 12 dev documents annotates entities" in note, note
+    assert "uncalibrated" in note
+    report = json.loads((out / "calibration.json").read_text())
+    assert "entities" not in report and report["entities_skipped"] in note
+    calibrated = spacy.load(out)
+    assert calibrated.get_pipe("mtl_ner").calibration is None
+    confidences = [e._.confidence for e in calibrated("fly from oslo to lima tomorrow").ents]
+    raw = [e._.confidence for e in nlp("fly from oslo to lima tomorrow").ents]
+    assert confidences == raw
+
+
+def test_a_second_run_on_the_same_output_is_refused_before_any_work(trained, tmp_path, capsys):
+    out = tmp_path / "out"
+    with output_lock(out, "calibrate"):
+        status, _, err = run(capsys, trained / "pipeline", trained / "dev.spacy", "-o", out)
+    assert status == 1 and "another calibrate run (pid" in err, err
+    assert not out.exists()
+
+
+def test_the_out_of_scope_label_must_mark_dev_documents_and_not_be_a_class(
+    trained, tmp_path, capsys
+):
+    pipeline, dev, out = trained / "pipeline", trained / "dev.spacy", tmp_path / "out"
+    status, _, err = run(capsys, pipeline, dev, "-o", out, "--out-of-scope-label", "nosuch")
+    assert status == 1 and "--out-of-scope-label nosuch" in err, err
+    assert f"no document of {dev} has the category 'nosuch'" in err
+    assert "marks out-of-scope dev documents" in err
+    status, _, err = run(capsys, pipeline, dev, "-o", out, "--out-of-scope-label", "weather")
+    assert status == 1 and "'weather' is one of the classes mtl_textcat was trained on" in err
+    assert not out.exists()
+    # A label that marks dev documents and is no class: they are the out-of-scope ones.
+    nlp = spacy.load(pipeline)
+    docs = list(DocBin().from_disk(dev).get_docs(nlp.vocab))
+    for text in OFF_TOPIC:
+        doc = nlp.make_doc(text)
+        doc.cats = {"oos": 1.0}
+        docs.append(doc)
+    DocBin(docs=docs).to_disk(tmp_path / "with_oos.spacy")
+    status, stdout, err = run(
+        capsys, pipeline, tmp_path / "with_oos.spacy", "-o", out, "--out-of-scope-label", "oos"
+    )
+    assert status == 0, err
+    assert f"{len(OFF_TOPIC)} out-of-scope dev documents" in stdout
+
+
+def test_outputs_inside_a_pipeline_or_holding_an_input_are_refused(trained, tmp_path, capsys):
+    pipeline, dev = trained / "pipeline", trained / "dev.spacy"
+    other = tmp_path / "other"
+    spacy.blank("en").to_disk(other)
+    for out, message in (
+        (other / "calibrated", f"lies inside the pipeline folder {other}"),
+        (trained, "would hold the input"),
+    ):
+        status, _, err = run(capsys, pipeline, dev, "-o", out, "--overwrite")
+        assert status == 1 and message in err, err
+    assert not (other / "calibrated").exists() and sorted(p.name for p in other.iterdir()) == [
+        "config.cfg",
+        "meta.json",
+        "tokenizer",
+        "vocab",
+    ]
+
+
+def test_an_interrupted_run_leaves_no_output_and_the_old_one_as_it_was(
+    trained, tmp_path, capsys, monkeypatch
+):
+    import spacy_mtl.calibrate.report as report_module
+
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "old.txt").write_text("before")
+
+    def interrupted(folder, report):
+        assert (folder / "config.cfg").exists()  # halfway through writing the pipeline
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(report_module, "write_report", interrupted)
+    status, _, err = run(
+        capsys, trained / "pipeline", trained / "dev.spacy", "-o", out, "--overwrite"
+    )
+    assert status == 130 and "interrupted" in err and len(err.strip().splitlines()) == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]  # no partial folder, no lock
+    assert [p.name for p in out.iterdir()] == ["old.txt"]
+
+
+def test_sigint_leaves_no_output(trained, tmp_path):
+    # A real Ctrl-C, while the run holds its lock: exit 130, one line, nothing left behind.
+    out = tmp_path / "out"
+    command = [sys.executable, "-m", "spacy_mtl", "calibrate", str(trained / "pipeline")]
+    process = subprocess.Popen(
+        [*command, str(trained / "dev.spacy"), "-o", str(out)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 60
+    while not lock_path(out).exists() and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    process.send_signal(signal.SIGINT)
+    stdout, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130, stdout + stderr
+    assert stderr.strip() == (
+        "calibrate: interrupted; no output was written (an existing one is as it was)."
+    )
+    assert list(tmp_path.iterdir()) == []
