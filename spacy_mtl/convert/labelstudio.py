@@ -3,61 +3,86 @@
 The export is one JSON list of tasks: ``{"id": 17, "data": {"text": ...}, "annotations":
 [{"result": [...], "was_cancelled": false}, ...]}``. Each annotation that was not cancelled
 judges its task's text: a ``choices`` result gives its categories, ``labels`` results its
-entities as character offsets (``value.start``, ``value.end``, ``value.labels``). In a
-project that marks entities (some annotation has a ``labels`` result) an annotation without
-one says "no entities here"; an annotation without ``choices`` leaves the categories missing.
-Predictions are not annotations and are not read. Several annotations of one task merge,
-and disagreements are reported (sessions.py). Errors name the task by its id.
+entities as character offsets (``value.start``, ``value.end``, ``value.labels``), trimmed of
+the blanks an annotator's selection often takes in ("Boston "). In a project that marks
+entities (some annotation has a ``labels`` result) an annotation without one says "no
+entities here"; an annotation without ``choices`` leaves the categories missing, and one
+that judges neither (an image's boxes) makes no document. Predictions are not annotations
+and are not read. Several annotations of one task merge, and disagreements are reported
+(sessions.py). Errors name the task by its id.
+
+Which ``data`` key holds the text is the labeling config's business (``<Text name="text"
+value="$text"/>``), and the export does not carry the config. The results say it instead:
+their ``to_name`` names the object they annotate, which in Label Studio's templates is the
+data key too, and a ``labels`` result's offsets and ``text`` fit only its own text; failing
+those, the key ``text``. A value that is a URL (an image, audio, a file) is never the text.
+``text_key`` (``--text-key``) names the key where none of this finds it.
 """
 
 import json
+import re
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from spacy.tokens import Doc
 
 from ..annotation import TASKS
 from .common import ConversionError, PathLike, read_lines
 from .jsonl import _json_object, _JSONValueError
-from .sessions import Judgement, TextDocs, report_counts
+from .sessions import CharSpan, Judgement, TextDocs, report_counts
 
 FORMAT_LABELSTUDIO = "labelstudio"
 LABELSTUDIO_TASKS = TASKS
 _USED_TYPES = ("choices", "labels")
+# A data value that addresses a file (Label Studio's uploads live under /data/), not text.
+_URL = re.compile(r"^(?:[a-z][a-z0-9+.-]*://|/data/|data:[a-z]+/)\S*$", re.IGNORECASE)
+_BLANK_SPANS = "entities that select only blanks"
 
 
 def read_labelstudio(
     input_path: PathLike,
     *,
     lang: str = "en",
+    tasks: Sequence[str] = LABELSTUDIO_TASKS,
     strict: bool = False,
     exclusive: Optional[bool] = None,
+    text_key: Optional[str] = None,
 ) -> List[Doc]:
     """Read a Label Studio JSON export into one Doc per text.
 
     input_path (Union[str, Path]): The exported .json file.
     lang (str): Language code of the tokenizer.
+    tasks (Sequence[str]): The tasks to keep; a task left out stays missing.
     strict (bool): Raise on conflicting annotations and misaligned spans.
     exclusive (Optional[bool]): Whether a text has exactly one category. None:
         exclusive unless an annotation chooses several.
+    text_key (Optional[str]): The data key of the text (the labeling config's
+        value="$KEY"); None finds it from the results.
     RETURNS (List[Doc]): One document per annotated text.
     """
     input_path = Path(input_path)
-    tasks = _load_tasks(input_path)
+    exported = _load_tasks(input_path)
     annotated = [
-        (task, annotation) for task in tasks for annotation in _annotations(task, input_path)
+        (task, annotation) for task in exported for annotation in _annotations(task, input_path)
     ]
     kinds = {r.get("type") for _, a in annotated for r in a["result"] if isinstance(r, dict)}
     marks_entities = "labels" in kinds
     if exclusive is None:
         exclusive = not any(len(_chosen(a)) > 1 for _, a in annotated)
-    counts = _counts(tasks, annotated)
-    collected = TextDocs(input_path, lang, exclusive, strict)
+    counts = _counts(exported, annotated)
+    counts[_BLANK_SPANS] = 0
+    collected = TextDocs(input_path, lang, exclusive, strict, tasks)
     for task, annotation in annotated:
         where = _where(task, annotation)
-        text = _text(task, where, input_path)
         judgement = _judge(annotation, Judgement(where), marks_entities, input_path)
+        if judgement.cats is None and judgement.spans is None:
+            continue
+        text = _text(task, annotation, text_key, where, input_path)
         _check_span_texts(annotation, text, where, input_path)
+        if judgement.spans and isinstance(text, str):
+            trimmed = [_trim(span, text) for span in judgement.spans]
+            judgement.spans = [span for span in trimmed if span is not None]
+            counts[_BLANK_SPANS] += len(trimmed) - len(judgement.spans)
         collected.add(text, judgement)
     report_counts(input_path, counts)
     return collected.docs()
@@ -133,18 +158,94 @@ def _counts(tasks, annotated) -> Dict[str, int]:
     }
 
 
-def _text(task: Dict[str, Any], where: str, path: Path):
+def _text(task: Dict[str, Any], annotation, text_key: Optional[str], where: str, path: Path):
+    """The task's text: data[text_key], or the data key its results point into."""
     data = task["data"]
-    if "text" in data:
-        return data["text"]
-    strings = [key for key, value in data.items() if isinstance(value, str)]
-    if len(strings) == 1:
-        return data[strings[0]]
-    raise ConversionError(
-        f'{where}: its "data" has no "text" field (it has {", ".join(map(repr, data))}): '
-        'name the text "text" in the labeling config ($text).',
-        path=path,
-    )
+    keys = ", ".join(map(repr, list(data)[:8])) or "no keys"
+    if text_key is not None:
+        if text_key not in data:
+            raise ConversionError(
+                f'{where}: its "data" has no {text_key!r} (it has {keys}). Give --text-key '
+                'the data key of the text: $KEY in the labeling config\'s <Text value="$KEY"/>.',
+                path=path,
+            )
+        key = text_key
+    else:
+        key = _text_key(data, annotation["result"])
+    if key is None:
+        raise ConversionError(
+            f'{where}: no text to convert: its "data" has {keys}, no "text", and no result '
+            "points into a text. Convert the export of a text project, or name the data key "
+            "of the text with --text-key KEY ($KEY in the labeling config's "
+            '<Text value="$KEY"/>).',
+            path=path,
+        )
+    value = data[key]
+    if isinstance(value, str) and _URL.match(value.strip()):
+        raise ConversionError(
+            f"{where}: data[{key!r}] is {value[:60]!r}, a URL (an image, audio or other file), "
+            "not a text: this is not the export of a text project. Convert a project whose "
+            'labeling config has <Text name=... value="$KEY"/>, naming KEY with --text-key '
+            "if it is not found.",
+            path=path,
+        )
+    return value
+
+
+def _text_key(data: Dict[str, Any], results: List[Any]) -> Optional[str]:
+    """The data key the results annotate, as far as the export shows it; None if unknown."""
+    named: List[str] = []
+    for result in results:
+        if not isinstance(result, dict) or result.get("type") not in _USED_TYPES:
+            continue
+        source = result.get("source")
+        for name in (result.get("to_name"), source[1:] if isinstance(source, str) else None):
+            if isinstance(name, str) and name in data and name not in named:
+                named.append(name)
+    if "text" in data and "text" not in named:
+        named.append("text")
+    cut = [
+        _cut(r.get("value")) for r in results if isinstance(r, dict) and r.get("type") == "labels"
+    ]
+    cut = [c for c in cut if c is not None]
+
+    def fits(key: str) -> bool:
+        value = data[key]
+        return isinstance(value, str) and all(value[s:e] == t for s, e, t in cut)
+
+    fitting = [key for key in named if fits(key)]
+    if fitting:
+        return fitting[0]
+    if cut:
+        # The offsets and the selected text fit one string of the data: that is the text.
+        others = [key for key in data if key not in named and fits(key)]
+        if len(others) == 1:
+            return others[0]
+    return named[0] if named else None
+
+
+def _cut(value) -> Optional[Tuple[int, int, str]]:
+    """A labels value's offsets and the text it says they select, if it has all three."""
+    if not isinstance(value, dict) or not isinstance(value.get("text"), str):
+        return None
+    start, end = value.get("start"), value.get("end")
+    if not all(isinstance(v, int) and not isinstance(v, bool) for v in (start, end)):
+        return None
+    return start, end, value["text"]
+
+
+def _trim(span: CharSpan, text: str) -> Optional[CharSpan]:
+    """A span without the blanks at its edges; None if it selects only blanks."""
+    start, end, label = span
+    if not all(isinstance(v, int) and not isinstance(v, bool) for v in (start, end)):
+        return span
+    if not 0 <= start < end <= len(text):
+        return span
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    return (start, end, label) if start < end else None
 
 
 def _chosen(annotation: Dict[str, Any]) -> List[str]:
@@ -184,7 +285,7 @@ def _check_span_texts(annotation, text, where: str, path: Path) -> None:
         if not isinstance(value, dict) or not isinstance(value.get("text"), str):
             continue
         start, end = value.get("start"), value.get("end")
-        if isinstance(text, str) and isinstance(start, int) and isinstance(end, int):
+        if isinstance(text, str) and _cut(value) is not None:
             if 0 <= start < end <= len(text) and text[start:end] != value["text"]:
                 raise ConversionError(
                     f"{where}: the span {start}..{end} reads {text[start:end]!r} in the "

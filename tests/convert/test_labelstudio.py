@@ -34,9 +34,9 @@ def task(task_id, text, *results, cancelled=False):
     return {"id": task_id, "data": {"text": text}, "annotations": [annotation]}
 
 
-def read(tmp, tasks, **kwargs):
+def read(tmp, exported, **kwargs):
     path = tmp / "export.json"
-    path.write_text(json.dumps(tasks), encoding="utf-8")
+    path.write_text(json.dumps(exported), encoding="utf-8")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         docs = read_labelstudio(path, **kwargs)
@@ -98,7 +98,11 @@ def test_two_annotators_who_disagree_are_reported():
         (b'[{"id": 1, "text": "a", "label": []}]', 'task 1: no "data"'),
         (b'{"id": 2, "data": {"text": "ab\\ud800"}, "annotations": []}', "lone surrogate"),
         (b'[{"id": 3, "data": {"text": "caf\xe9"}, "annotations": []}]', "line 1: not valid UTF-8"),
-        (b'[{"id": 4, "data": {"text": ""}, "annotations": [{"result": []}]}]', "task 4: the text"),
+        (
+            b'[{"id": 4, "data": {"text": ""}, "annotations": [{"result": [{"type": "choices", '
+            b'"value": {"choices": ["a"]}}]}]}]',
+            "task 4: the text",
+        ),
         (
             b'[{"id": 5, "data": {"text": "abc"}, "annotations": [{"result": [{"type": "labels", '
             b'"value": {"start": 1, "end": 7, "labels": ["x"]}}]}]}]',
@@ -109,7 +113,11 @@ def test_two_annotators_who_disagree_are_reported():
             b'"value": {"start": 0, "end": 2, "text": "bc", "labels": ["x"]}}]}]}]',
             "task 6: the span",
         ),
-        (b'[{"id": 7, "data": {"a": "x", "b": "y"}, "annotations": [{"result": []}]}]', "task 7"),
+        (
+            b'[{"id": 7, "data": {"a": "x", "b": "y"}, "annotations": [{"result": [{"type": '
+            b'"choices", "value": {"choices": ["a"]}}]}]}]',
+            "task 7: no text",
+        ),
     ],
 )
 def test_bad_export_names_the_task_or_line(content, problem):
@@ -140,16 +148,118 @@ TEXT = st.text(st.sampled_from("ab é東"), min_size=1, max_size=30).filter(str.
 @FUZZ
 @given(TEXT, st.data())
 def test_property_spans_become_entities_or_are_reported(text, data):
-    """Any character spans: aligned ones are entities, the others named and left missing."""
+    """Any character spans, trimmed of blanks: aligned ones are entities, the others named
+    and left missing."""
     cuts = sorted(data.draw(st.sets(st.integers(0, len(text)), min_size=2, max_size=6)))
-    spans = [(s, e) for s, e in zip(cuts[::2], cuts[1::2]) if text[s:e].strip()]
-    results = [label(text, s, e, "x") for s, e in spans]
+    selected = [(s, e) for s, e in zip(cuts[::2], cuts[1::2]) if text[s:e].strip()]
+    results = [label(text, s, e, "x") for s, e in selected]
     with make_tempdir() as tmp:
         docs, caught = read(tmp, [task(1, text, choices("a"), *results)], lang="xx")
     doc = docs[0]
+    spans = [
+        (s + len(text[s:e]) - len(text[s:e].lstrip()), e - len(text[s:e]) + len(text[s:e].rstrip()))
+        for s, e in selected
+    ]
     aligned = [(s, e) for s, e in spans if doc.char_span(s, e) is not None]
     assert [(e.start_char, e.end_char) for e in doc.ents] == aligned
     assert bool(caught) == (len(aligned) < len(spans))
     for s, e in spans:
         if (s, e) not in aligned:
             assert all(t.ent_iob == 0 for t in doc.char_span(s, e, alignment_mode="expand"))
+
+
+def image_task(task_id, url, *results):
+    """A task of an image project: the data is the image's URL."""
+    annotation = {"id": 100 + task_id, "result": list(results), "was_cancelled": False}
+    annotation.update({"ground_truth": False, "lead_time": 2.5, "task": task_id})
+    return {"id": task_id, "data": {"image": url}, "annotations": [annotation], "project": 3}
+
+
+def image_choice(name):
+    value = {"choices": [name]}
+    return {
+        "id": "a1",
+        "from_name": "choice",
+        "to_name": "image",
+        "type": "choices",
+        "value": value,
+    }
+
+
+def test_image_classification_export_is_refused_naming_the_task(capsys):
+    """Issue 6: an image URL is never the text."""
+    tasks = [image_task(11, "https://example.com/cats/1.jpg", image_choice("Cat"))]
+    tasks.append(image_task(12, "/data/upload/3/dog.png", image_choice("Dog")))
+    with make_tempdir() as tmp:
+        with pytest.raises(ConversionError, match="task 11: data\\['image'\\] is") as exc_info:
+            read(tmp, tasks)
+        assert str(tmp / "export.json") in str(exc_info.value)
+        assert "URL" in str(exc_info.value) and "--text-key" in str(exc_info.value)
+        with pytest.raises(ConversionError, match="task 12: .*a URL"):
+            read(tmp, tasks[1:])
+        args = ["convert", "labelstudio", str(tmp / "export.json"), str(tmp / "out.spacy")]
+        assert main(args) == 1 and not (tmp / "out.spacy").exists()
+    err = capsys.readouterr().err
+    assert "task 12" in err and "Traceback" not in err
+
+
+def test_image_only_export_stops_with_no_annotated_documents(capsys):
+    box = {"x": 10.0, "y": 20.0, "width": 30.0, "height": 40.0, "rectanglelabels": ["Cat"]}
+    result = {"from_name": "tag", "to_name": "img", "type": "rectanglelabels", "value": box}
+    with make_tempdir() as tmp:
+        path = tmp / "export.json"
+        path.write_text(json.dumps([image_task(1, "https://example.com/1.jpg", result)]))
+        assert main(["convert", "labelstudio", str(path), str(tmp / "out.spacy")]) == 1
+        assert not (tmp / "out.spacy").exists()
+    err = capsys.readouterr().err
+    assert "no annotated documents" in err and "1 results of other types (rectanglelabels)" in err
+
+
+def test_the_text_key_is_the_one_the_results_annotate():
+    """No "text" key: the labels' to_name, else the string their offsets and text fit."""
+    text = "fly to oslo"
+    named = task(1, text, label(text, 7, 11, "city"))
+    named["data"] = {"title": "Trip", "utterance": text}
+    for result in named["annotations"][0]["result"]:
+        result["to_name"] = "utterance"
+    fitted = task(2, "a room in lima", label("a room in lima", 10, 14, "city"))
+    fitted["data"] = {"speaker": "bob", "dialogue": "a room in lima"}
+    picked = task(3, "x", choices("hotel"))
+    picked["data"] = {"a": "ignored", "b": "a bed please"}
+    with make_tempdir() as tmp:
+        docs, _ = read(tmp, [named, fitted])
+        assert [d.text for d in docs] == [text, "a room in lima"]
+        assert [e.text for d in docs for e in d.ents] == ["oslo", "lima"]
+        with pytest.raises(ConversionError, match="task 3: no text to convert.*--text-key"):
+            read(tmp, [picked])
+        docs, _ = read(tmp, [picked], text_key="b")
+        assert [(d.text, d.cats) for d in docs] == [("a bed please", {"hotel": 1.0})]
+        with pytest.raises(ConversionError, match="task 3: its \"data\" has no 'c'"):
+            read(tmp, [picked], text_key="c")
+        path = tmp / "export.json"
+        args = ["convert", "labelstudio", str(path), str(tmp / "o.spacy"), "--text-key", "b"]
+        assert main(args) == 0 and load(tmp / "o.spacy")[0].text == "a bed please"
+
+
+def test_blanks_at_span_edges_are_trimmed():
+    """Issue 6: "Boston " selected with its trailing space is the entity "Boston"."""
+    text = "fly to Boston today from  Oslo"
+    spans = [label(text, 7, 14, "city"), label(text, 24, 30, "city"), label(text, 19, 20, "x")]
+    with make_tempdir() as tmp:
+        docs, caught = read(tmp, [task(1, text, *spans)])
+    assert [(e.text, e.label_) for e in docs[0].ents] == [("Boston", "city"), ("Oslo", "city")]
+    assert all(t.ent_iob_ in ("B", "O") for t in docs[0])
+    assert len(caught) == 1 and "1 entities that select only blanks" in caught[0]
+
+
+def test_tasks_left_out_stay_missing():
+    """Issue 7: tasks=("cats",) drops the entities; an annotation of entities only goes."""
+    text = "fly to oslo"
+    tasks = [task(1, text, choices("flight"), label(text, 7, 11, "city"))]
+    tasks.append(task(2, "lima", label("lima", 0, 4, "city")))
+    with make_tempdir() as tmp:
+        docs, _ = read(tmp, tasks, tasks=("cats",))
+        assert [(d.text, d.cats) for d in docs] == [(text, {"flight": 1.0})]
+        assert not has_ents(docs[0])
+        docs, _ = read(tmp, tasks, tasks=("ents",))
+    assert [d.text for d in docs] == [text, "lima"] and not any(has_cats(d) for d in docs)
