@@ -12,19 +12,21 @@ Each example is a document with its intent (exclusive categories: every intent o
 other token "O". Examples may also be a list of ``- text: ...`` items. An entity's
 ``role`` or ``group`` is not supported (the entity is kept under its type, with a warning);
 a synonym's ``value``, and ``synonym``, ``regex`` and ``lookup`` items, are not used and
-counted in a warning. Errors name the file and the line of the example.
+counted in a warning. A line of an ``examples: |`` block that does not begin with ``-`` is
+skipped with a warning naming it, as Rasa skips it (an error when strict). Errors name the
+file and the line of the example.
 """
 
 import json
 import re
 import warnings
 from pathlib import Path
-from typing import Any, Dict, Iterator, List, Optional, Tuple
+from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
 import yaml
 from spacy.tokens import Doc
 
-from ..annotation import TASKS
+from ..annotation import TASK_ENTS, TASKS
 from .common import ConversionError, ConversionWarning, PathLike, lines_shown, read_lines
 from .sessions import Judgement, TextDocs, report_counts
 
@@ -39,6 +41,7 @@ def read_rasa(
     input_path: PathLike,
     *,
     lang: str = "en",
+    tasks: Sequence[str] = RASA_TASKS,
     strict: bool = False,
     exclusive: Optional[bool] = None,
 ) -> List[Doc]:
@@ -46,7 +49,9 @@ def read_rasa(
 
     input_path (Union[str, Path]): The YAML file (e.g. data/nlu.yml).
     lang (str): Language code of the tokenizer.
-    strict (bool): Raise on roles, groups, conflicting intents and misaligned entities.
+    tasks (Sequence[str]): The tasks to keep; a task left out stays missing.
+    strict (bool): Raise on roles, groups, lines of an examples block without "- ",
+        conflicting intents and misaligned entities.
     exclusive (Optional[bool]): False keeps an intent per document but masks
         the others (multi-label); None or True: one intent per document.
     RETURNS (List[Doc]): One document per example.
@@ -56,13 +61,17 @@ def read_rasa(
     counts: Dict[str, int] = {f"{kind} items": 0 for kind in _UNUSED_ITEMS}
     counts["synonym values of entities"] = 0
     roles: List[int] = []
-    collected = TextDocs(input_path, lang, exclusive is not False, strict)
-    for intent, line, example in _examples(root, input_path, counts):
+    unmarked: List[Tuple[int, str]] = []
+    collected = TextDocs(input_path, lang, exclusive is not False, strict, tasks)
+    for intent, line, example in _examples(root, input_path, counts, unmarked):
         text, spans, notes = parse_example(example, input_path, line)
-        roles.extend([line] * notes.count("role"))
-        counts["synonym values of entities"] += notes.count("value")
+        if TASK_ENTS in tasks:
+            roles.extend([line] * notes.count("role"))
+            counts["synonym values of entities"] += notes.count("value")
         judgement = Judgement(f"line {line}", line, {intent: 1.0}, "intent", spans)
         collected.add(text, judgement)
+    if unmarked:
+        _skipped(input_path, unmarked, strict)
     if roles:
         _unsupported(input_path, roles, strict)
     report_counts(input_path, counts)
@@ -98,8 +107,13 @@ def _value(node: yaml.MappingNode, key: str) -> Optional[yaml.Node]:
     return found[0] if found else None
 
 
-def _examples(nlu: yaml.SequenceNode, path: Path, counts) -> Iterator[Tuple[str, int, str]]:
-    """(intent, line, example) of every example of every intent item."""
+def _examples(
+    nlu: yaml.SequenceNode, path: Path, counts, unmarked: List[Tuple[int, str]]
+) -> Iterator[Tuple[str, int, str]]:
+    """(intent, line, example) of every example of every intent item.
+
+    Lines of an examples block without the leading "-" go to `unmarked` as (line, text).
+    """
     for item in nlu.value:
         line = item.start_mark.line + 1
         if not isinstance(item, yaml.MappingNode):
@@ -118,7 +132,7 @@ def _examples(nlu: yaml.SequenceNode, path: Path, counts) -> Iterator[Tuple[str,
         examples = _value(item, "examples")
         if examples is None:
             raise ConversionError(f"the intent {intent!r} has no examples.", path=path, line=line)
-        for at, example in _example_lines(examples, path):
+        for at, example in _example_lines(examples, path, unmarked):
             yield intent, at, example
 
 
@@ -130,7 +144,9 @@ def _scalar(node: yaml.Node, path: Path, what: str) -> str:
     return node.value.strip()
 
 
-def _example_lines(node: yaml.Node, path: Path) -> Iterator[Tuple[int, str]]:
+def _example_lines(
+    node: yaml.Node, path: Path, unmarked: List[Tuple[int, str]]
+) -> Iterator[Tuple[int, str]]:
     if isinstance(node, yaml.SequenceNode):
         for item in node.value:
             text = _value(item, "text") if isinstance(item, yaml.MappingNode) else None
@@ -151,9 +167,8 @@ def _example_lines(node: yaml.Node, path: Path) -> Iterator[Tuple[int, str]]:
         at = first + i if node.style == "|" else first
         stripped = raw.strip()
         if not stripped.startswith("-"):
-            raise ConversionError(
-                f"an example must begin with '- ', not {stripped[:40]!r}.", path=path, line=at
-            )
+            unmarked.append((at, stripped))
+            continue
         yield at, stripped[1:].strip()
 
 
@@ -216,6 +231,25 @@ def _label(label: Any, match: re.Match, path: Path, line: int) -> str:
             line=line,
         )
     return label.strip()
+
+
+def _skipped(path: Path, unmarked: List[Tuple[int, str]], strict: bool) -> None:
+    first_line, first = unmarked[0]
+    if strict:
+        raise ConversionError(
+            f"an example must begin with '- ', not {first[:40]!r}. Add the '- ', or delete "
+            "the line.",
+            path=path,
+            line=first_line,
+        )
+    lines = lines_shown([line for line, _ in unmarked])
+    warnings.warn(
+        f"{path}: {len(unmarked)} lines of an examples block do not begin with '- ' and are "
+        f"skipped, as Rasa skips them ({lines}: {first[:40]!r}"
+        f"{', ...' if len(unmarked) > 1 else ''}); convert in strict mode to stop here instead.",
+        ConversionWarning,
+        stacklevel=3,
+    )
 
 
 def _unsupported(path: Path, lines: List[int], strict: bool) -> None:

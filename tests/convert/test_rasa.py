@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from spacy.util import make_tempdir
 
 from spacy_mtl.__main__ import main
+from spacy_mtl.annotation import has_cats, has_ents
 from spacy_mtl.convert import ConversionError, read_rasa
 from spacy_mtl.convert.rasa import parse_example
 
@@ -106,7 +107,6 @@ def test_rasa_nlu_file_intents_entities_and_what_is_not_used():
             5,
             "not valid JSON",
         ),
-        ("nlu:\n- intent: a\n  examples: |\n    - ok\n    oops\n", 5, "must begin with '- '"),
         ("nlu:\n- intent: a\n  examples: |\n    - [x]()\n", 4, "no entity type"),
         ('nlu:\n- intent: a\n  examples: |\n    - [x][{"entity": "y"}]\n', 4, "several"),
         ("nlu:\n- intent: a\n  examples: [\n", 3, "invalid YAML"),
@@ -164,3 +164,32 @@ def test_property_markup_gives_text_and_spans(pieces):
     text, spans, notes = parse_example(example, None, 1)
     assert [(text[s:e], label) for s, e, label in spans] == expected
     assert notes == []
+
+
+def test_example_line_without_dash_is_skipped_as_rasa_skips_it():
+    """Rasa warns about an examples line without "- " and skips it: so does convert."""
+    body = "nlu:\n- intent: a\n  examples: |\n    - ok\n    oops\n    - [oslo](city) then\n"
+    body += "- intent: b\n  examples: |\n    no dash either\n    - fine\n"
+    with make_tempdir() as tmp:
+        docs, caught = read(tmp, body)
+        assert [d.text for d in docs] == ["ok", "oslo then", "fine"]
+        assert len(caught) == 1 and "2 lines of an examples block" in caught[0]
+        assert "lines 5, 9: 'oops', ..." in caught[0] and "skipped" in caught[0]
+        with pytest.raises(ConversionError, match="must begin with '- ', not 'oops'") as exc_info:
+            read(tmp, body, strict=True)
+        assert_error(exc_info, tmp / "nlu.yml", 5)
+
+
+def test_tasks_left_out_stay_missing(capsys):
+    """Issue 7: --tasks cats keeps the intents and leaves every entity missing."""
+    with make_tempdir() as tmp:
+        docs, caught = read(tmp, NLU_YML, tasks=("cats",))
+        assert len(docs) == 8 and all(d.cats and not has_ents(d) for d in docs)
+        # Roles and synonym values concern entities, which are not converted.
+        assert not any("role" in message for message in caught)
+        docs, _ = read(tmp, NLU_YML, tasks=("ents",))
+        assert len(docs) == 8 and not any(has_cats(d) for d in docs)
+        path = tmp / "nlu.yml"
+        args = ["convert", "rasa", str(path), str(tmp / "a.spacy"), "--tasks", "cats"]
+        assert main(args) == 0
+    assert "tasks: cats (ents missing)." in capsys.readouterr().out
