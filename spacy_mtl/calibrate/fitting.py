@@ -90,6 +90,7 @@ def gold_rows(head, docs: List[Doc], oos_label: Optional[str], where: str):
     for i, doc in enumerate(docs):
         if not has_cats(doc):
             continue
+        _check_categories(doc, i, where)
         if oos_label is not None and doc.cats.get(oos_label, 0.0) >= 0.5:
             oos[i] = True
             continue
@@ -114,6 +115,17 @@ def gold_rows(head, docs: List[Doc], oos_label: Optional[str], where: str):
             mask[i, :] = 1.0
         in_scope[i] = mask[i].any()
     return targets, mask, in_scope, oos, unseen
+
+
+def _check_categories(doc: Doc, i: int, where: str) -> None:
+    """Refuse a category value that is no number from 0 to 1 (NaN would read as 0.0)."""
+    bad = [label for label, value in doc.cats.items() if not 0.0 <= value <= 1.0]
+    if bad:
+        raise CalibrateError(
+            f"{where}, document {i} ({describe_doc(doc)}): the category {bad[0]!r} is "
+            f"{doc.cats[bad[0]]!r}; each must be a number from 0.0 to 1.0. Fix the corpus (or "
+            "leave the category out where it is unknown)."
+        )
 
 
 def _listed(labels: List[str]) -> str:

@@ -452,3 +452,19 @@ def test_sigint_leaves_no_output(trained, tmp_path):
         "calibrate: interrupted; no output was written (an existing one is as it was)."
     )
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), 1e308, -1.0])
+def test_a_category_that_is_no_share_is_refused_naming_the_document(
+    trained, tmp_path, capsys, value
+):
+    # NaN read as 0.0: a multi-label head was calibrated on a target nobody gave.
+    nlp = spacy.load(trained / "pipeline")
+    docs = list(DocBin().from_disk(trained / "dev.spacy").get_docs(nlp.vocab))
+    bad = nlp.make_doc("play jazz now")
+    bad.cats = {"flight": value, "music": 1.0, "weather": 0.0}
+    DocBin(docs=docs + [bad]).to_disk(tmp_path / "bad.spacy")
+    status, _, err = run(capsys, trained / "pipeline", tmp_path / "bad.spacy", "-o", tmp_path / "o")
+    assert status == 1 and "Traceback" not in err
+    assert f"document {len(docs)} ('play jazz now'): the category 'flight' is {value!r}" in err
+    assert not (tmp_path / "o").exists()
