@@ -2,9 +2,10 @@
 
 ``python -m spacy_mtl calibrate PIPELINE DEV.spacy --output OUT`` fits the
 intent calibration and out-of-scope threshold (fitting.py), and the entity
-calibration when the pipeline has `mtl_ner` and spacy_mtl/calibrate/entities.py
-offers it, writes the calibrated pipeline to OUT with calibration.json and a
-reliability diagram, and prints ECE before and after and the threshold.
+calibration when the pipeline has `mtl_ner` and the dev data has enough right and
+wrong entities (entities.py; otherwise a note says why not), writes the calibrated
+pipeline to OUT with calibration.json and a reliability diagram, and prints ECE
+before and after and the threshold.
 """
 
 import argparse
@@ -48,7 +49,10 @@ def add_calibrate_command(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--out-of-scope-label",
         default=None,
-        help="the dev label of out-of-scope documents (default: the head's out_of_scope_label)",
+        help=(
+            "the gold category that marks out-of-scope DEV documents; it must occur in DEV and "
+            "must not be a trained class (default: the head's out_of_scope_label)"
+        ),
     )
     parser.add_argument(
         "--score",
