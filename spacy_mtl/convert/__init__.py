@@ -70,12 +70,8 @@ FORMAT_TASKS = {
     FORMAT_RASA: RASA_TASKS,
 }
 FORMATS = tuple(FORMAT_TASKS)
-# The annotation tools' formats: categories and entities, read alike.
-_TOOL_READERS = {
-    FORMAT_PRODIGY: read_prodigy,
-    FORMAT_LABELSTUDIO: read_labelstudio,
-    FORMAT_RASA: read_rasa,
-}
+# Annotation tools' readers that take the same options (Label Studio's also takes a text key).
+_TOOL_READERS = {FORMAT_PRODIGY: read_prodigy, FORMAT_RASA: read_rasa}
 
 __all__ = [
     "CSV_LABELS_SEPARATOR",
@@ -129,6 +125,7 @@ def read_corpus(
     strict: bool = False,
     exclusive: Optional[bool] = None,
     intents: Optional[PathLike] = None,
+    text_key: Optional[str] = None,
 ) -> List[Doc]:
     """Read a corpus in any of FORMATS into Docs.
 
@@ -136,7 +133,7 @@ def read_corpus(
     input_path (Union[str, Path]): The input file, or folder for "joint".
     lang (str): Language code.
     tasks (Optional[Iterable[str]]): The tasks to keep; None keeps all the
-        format annotates. Only "joint" and "columns" can drop one.
+        format annotates. A task left out stays missing on every document.
     strict (bool): Raise on what is otherwise repaired or warned about: for
         "joint", "iob" and "columns" a continuation tag that begins an entity
         or an entity without its end tag in a file with end tags (tags.py),
@@ -147,10 +144,16 @@ def read_corpus(
         whether the categories are mutually exclusive; None infers it from the file.
     intents (Optional[Union[str, Path]]): For "columns": the intents file of
         the slots file `input_path`.
+    text_key (Optional[str]): For "labelstudio": the data key of the text; None
+        finds it from the results.
     RETURNS (List[Doc]): The documents.
     """
     if format not in FORMATS:
         raise ConversionError(f"unknown format {format!r}. Use one of {', '.join(FORMATS)}.")
+    if text_key is not None and format != FORMAT_LABELSTUDIO:
+        raise ConversionError(
+            f"--text-key names a Label Studio data key; the {format} format has none."
+        )
     offered = FORMAT_TASKS[format]
     keep = check_tasks(format, offered if tasks is None else tasks, offered)
     if format == FORMAT_JOINT:
@@ -161,8 +164,19 @@ def read_corpus(
         return read_intents(input_path, lang=lang)
     if format == FORMAT_COLUMNS:
         return read_columns(input_path, intents_path=intents, lang=lang, tasks=tasks, strict=strict)
+    if format == FORMAT_LABELSTUDIO:
+        return read_labelstudio(
+            input_path,
+            lang=lang,
+            tasks=keep,
+            strict=strict,
+            exclusive=exclusive,
+            text_key=text_key,
+        )
     if format in _TOOL_READERS:
-        return _TOOL_READERS[format](input_path, lang=lang, strict=strict, exclusive=exclusive)
+        return _TOOL_READERS[format](
+            input_path, lang=lang, tasks=keep, strict=strict, exclusive=exclusive
+        )
     if format == FORMAT_JSONL:
         return read_jsonl(input_path, lang=lang, strict=strict, exclusive=exclusive)
     return read_csv(input_path, lang=lang, strict=strict, exclusive=exclusive)
@@ -216,6 +230,7 @@ def convert(
     tasks: Optional[Iterable[str]] = None,
     strict: bool = False,
     exclusive: Optional[bool] = None,
+    text_key: Optional[str] = None,
 ) -> int:
     """Convert a corpus in any of FORMATS to a .spacy file.
 
@@ -227,13 +242,20 @@ def convert(
         format annotates.
     strict (bool): Raise on what is otherwise repaired or warned about (see
         read_corpus).
-    exclusive (Optional[bool]): For "jsonl" and "csv": whether the
-        categories are mutually exclusive; None infers it from the file.
+    exclusive (Optional[bool]): For "jsonl", "csv" and the tools' formats: whether
+        the categories are mutually exclusive; None infers it from the file.
+    text_key (Optional[str]): For "labelstudio": the data key of the text.
     RETURNS (int): The number of documents written.
     """
     check_convert_output(format, input_path, output_path)
     docs = read_corpus(
-        format, input_path, lang=lang, tasks=tasks, strict=strict, exclusive=exclusive
+        format,
+        input_path,
+        lang=lang,
+        tasks=tasks,
+        strict=strict,
+        exclusive=exclusive,
+        text_key=text_key,
     )
     return write_docbin(docs, output_path, inputs=input_files(format, input_path))
 

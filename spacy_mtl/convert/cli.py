@@ -49,12 +49,20 @@ def add_convert_command(subparsers: argparse._SubParsersAction) -> None:
         help="columns: the intents file of the slots file INPUT, one line per sentence",
     )
     parser.add_argument(
+        "--text-key",
+        default=None,
+        metavar="KEY",
+        help="labelstudio: the data key of the text, the $KEY of the labeling config's <Text "
+        'value="$KEY"/> (default: found from the results, or "text")',
+    )
+    parser.add_argument(
         "--strict",
         action="store_true",
         help="stop at what is otherwise repaired or warned about: joint, iob, columns: an I- tag "
         "that begins an entity, a BIOES/BILUO entity without its end tag; jsonl, csv: a "
         "document without exactly one category in exclusive mode; prodigy, labelstudio, rasa: "
-        "conflicting answers for a text, an entity whose edges fall inside a token, a Rasa role",
+        "conflicting answers for a text, an entity whose edges fall inside a token, a Rasa role, "
+        "a Rasa example line without '- '",
     )
     cats_mode = parser.add_mutually_exclusive_group()
     cats_mode.add_argument(
@@ -98,6 +106,7 @@ def run_convert(args: argparse.Namespace) -> int:
                 strict=args.strict,
                 exclusive=args.exclusive,
                 intents=args.intents,
+                text_key=args.text_key,
             )
             inputs = input_files(args.format, args.input, args.intents)
             n_docs = write_docbin(docs, args.output, inputs=inputs)

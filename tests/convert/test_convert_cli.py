@@ -1,5 +1,6 @@
 """`python -m spacy_mtl convert`: one line on success, one paragraph on failure."""
 
+import json
 import sys
 
 from convert_files import (
@@ -71,3 +72,27 @@ def test_cli_missing_tokenizer_package_without_traceback(capsys, monkeypatch):
     err = capsys.readouterr().err
     assert len(err.strip().splitlines()) == 1
     assert "sudachipy" in err and f"{path}, line 1" in err
+
+
+def test_cli_passes_tasks_on_to_the_annotation_tools(capsys):
+    """Issue 7: --tasks was checked but not passed on to rasa, prodigy and labelstudio."""
+    nlu = "nlu:\n- intent: fly\n  examples: |\n    - to [oslo](city)\n"
+    prodigy = '{"text": "to oslo", "label": "fly", "answer": "accept"}\n'
+    prodigy += '{"text": "to oslo", "spans": [{"start": 3, "end": 7, "label": "city"}], '
+    prodigy += '"answer": "accept", "_view_id": "ner_manual"}\n'
+    result = [{"type": "choices", "value": {"choices": ["fly"]}}]
+    result.append({"type": "labels", "value": {"start": 3, "end": 7, "labels": ["city"]}})
+    studio = json.dumps(
+        [{"id": 1, "data": {"text": "to oslo"}, "annotations": [{"result": result}]}]
+    )
+    with make_tempdir() as tmp:
+        inputs = {"rasa": "nlu.yml", "prodigy": "a.jsonl", "labelstudio": "export.json"}
+        for name, body in zip(inputs.values(), [nlu, prodigy, studio]):
+            (tmp / name).write_text(body, encoding="utf-8")
+        for fmt, name in inputs.items():
+            for task, other in (("cats", "ents"), ("ents", "cats")):
+                out = tmp / f"{fmt}-{task}.spacy"
+                assert main(["convert", fmt, str(tmp / name), str(out), "--tasks", task]) == 0
+                assert f"tasks: {task} ({other} missing)." in capsys.readouterr().out
+        assert main(["convert", "rasa", str(tmp / "nlu.yml"), str(out), "--text-key", "x"]) == 1
+    assert "--text-key names a Label Studio data key" in capsys.readouterr().err
