@@ -5,10 +5,11 @@ from pathlib import Path
 from typing import List, Tuple
 
 import numpy
+import srsly
 
+from ..atomic import OutputError, check_output_folder, is_pipeline_folder, replace_folder
 from .corpus import count_corpus_words
 from .errors import VectorsError
-from .output import check_output_folder, write_vectors_folder
 from .vocabulary import build_vocabulary, row_keys
 
 METHODS = ("pooled", "model2vec")
@@ -62,6 +63,10 @@ def check_settings(settings: VectorsSettings) -> None:
         raise VectorsError(f"--lang {settings.lang!r}: not a language spaCy has.") from None
     if not settings.corpora and not settings.transformer_words:
         raise VectorsError("no words: give --corpus, or leave the transformer's words in.")
+    if settings.method == "model2vec":
+        from .model2vec_method import require_model2vec
+
+        require_model2vec()
 
 
 def init_vectors(output: Path, settings: VectorsSettings) -> VectorsSummary:
@@ -77,16 +82,33 @@ def init_vectors(output: Path, settings: VectorsSettings) -> VectorsSummary:
     from .transformer import is_uncased, load_transformer, whole_words
 
     check_settings(settings)
-    check_output_folder(output, [settings.transformer, *settings.corpora])
+    try:
+        check_output_folder(
+            output,
+            [settings.transformer, *settings.corpora],
+            replace=is_vectors_folder(output),
+            refusal=(
+                "It is not a table that init-vectors wrote (a pipeline with components, or "
+                "another folder), so it is not replaced: give another OUTPUT_DIR, or remove it."
+            ),
+        )
+    except OutputError as err:
+        raise VectorsError(str(err)) from None
     nlp = spacy.blank(settings.lang)
     counts = count_corpus_words(settings.corpora, nlp.vocab)
     tokenizer, model = load_transformer(settings.transformer)
+    width = int(model.config.hidden_size)
+    check_dims(settings, width)
     lowercase = is_uncased(tokenizer)
     extra = whole_words(tokenizer) if settings.transformer_words else []
     words = build_vocabulary(counts, extra, lowercase=lowercase)
+    if settings.method == "pooled":
+        check_dims(settings, width, len(words))
     keys, matrix = _embed(words, tokenizer, model, settings)
     if not keys:
         raise VectorsError("no word has a vector: the transformer reads every word as unknown.")
+    if settings.method == "pooled":
+        check_dims(settings, width, len(keys))
     case = "case-insensitive" if lowercase else "case-sensitive"
     name = f"{settings.lang}_mtl_{settings.method}_{settings.transformer.name}".replace("-", "_")
     nlp.vocab.vectors = Vectors(strings=nlp.vocab.strings, data=matrix, name=name)
@@ -97,8 +119,51 @@ def init_vectors(output: Path, settings: VectorsSettings) -> VectorsSummary:
         f"Static vectors distilled by spacy_mtl init-vectors (--method {settings.method}, "
         f"--dims {settings.dims}, --sif {settings.sif}) from {settings.transformer.name}."
     )
-    write_vectors_folder(nlp, output)
+    replace_folder(output, nlp.to_disk)
     return VectorsSummary(len(keys), matrix.shape[1], case, name)
+
+
+def is_vectors_folder(folder: Path) -> bool:
+    """Whether `folder` holds what init-vectors writes, so that a rerun may replace it: a saved
+    pipeline without components whose vocab has a vectors table. A trained pipeline, or any
+    other folder, is never taken for one.
+
+    folder (Path): The output folder.
+    RETURNS (bool): True for a vectors-only pipeline folder.
+    """
+    if not is_pipeline_folder(folder):
+        return False
+    try:
+        meta = srsly.read_json(folder / "meta.json")
+    except ValueError:
+        return False
+    vectors = meta.get("vectors") if isinstance(meta, dict) else None
+    return (
+        isinstance(vectors, dict)
+        and bool(vectors.get("width"))
+        and not meta.get("pipeline")
+        and not meta.get("components")
+    )
+
+
+def check_dims(settings: VectorsSettings, width: int, n_rows: int = 0) -> None:
+    """Refuse a --dims wider than the table can be: the transformer's width, and for pooled
+    (PCA over the table's own rows) its number of rows.
+
+    settings (VectorsSettings): The settings.
+    width (int): The transformer's hidden size.
+    n_rows (int): The table's words or rows so far; 0 when not known yet.
+    """
+    most = min(width, n_rows) if n_rows else width
+    if settings.dims > most:
+        why = f"the transformer's width is {width}"
+        if n_rows and n_rows < width:
+            why = f"PCA over the table's {n_rows} words gives no more"
+        raise VectorsError(
+            f"--dims {settings.dims}: --method {settings.method} gives at most {most} "
+            f"dimensions here ({why}). Give --dims {most} or less, or 0 for the "
+            "transformer's width."
+        )
 
 
 def _embed(

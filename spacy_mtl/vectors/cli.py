@@ -40,7 +40,12 @@ def add_init_vectors_command(subparsers: argparse._SubParsersAction) -> None:
         help="pooled: each word through the transformer, mean-pooled (no extra dependency); "
         "model2vec: model2vec's distillation (pip install 'spacy-mtl[vectors]')",
     )
-    parser.add_argument("--dims", type=int, default=256, help="PCA width; 0 for none (256)")
+    parser.add_argument(
+        "--dims",
+        type=int,
+        default=256,
+        help="PCA width, at most the transformer's; 0 for none (256)",
+    )
     parser.add_argument(
         "--sif", type=float, default=1e-4, help="SIF weighting coefficient; 0 for none (1e-4)"
     )

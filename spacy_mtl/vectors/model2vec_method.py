@@ -9,6 +9,18 @@ import numpy
 from .errors import VectorsError
 
 
+def require_model2vec():
+    """model2vec's `distill`, or a VectorsError that says what to install."""
+    try:
+        from model2vec.distill import distill
+    except ImportError:
+        raise VectorsError(
+            "--method model2vec needs model2vec's distillation: "
+            'pip install "spacy-mtl[vectors]" (or use --method pooled, which needs nothing more).'
+        ) from None
+    return distill
+
+
 def model2vec_vectors(
     words: List[str], transformer: Path, *, dims: int, sif: float
 ) -> Tuple[List[str], numpy.ndarray]:
@@ -24,13 +36,7 @@ def model2vec_vectors(
     sif (float): The SIF coefficient; 0 for none.
     RETURNS (Tuple[List[str], numpy.ndarray]): The words and their vectors.
     """
-    try:
-        from model2vec.distill import distill
-    except ImportError:
-        raise VectorsError(
-            "--method model2vec needs model2vec's distillation: "
-            'pip install "spacy-mtl[vectors]" (or use --method pooled, which needs nothing more).'
-        ) from None
+    distill = require_model2vec()
     # model2vec logs a warning for each of our words already in the transformer's vocabulary.
     logger = logging.getLogger("model2vec")
     level = logger.level

@@ -6,6 +6,9 @@ from typing import List, Tuple
 
 from .errors import VectorsError
 
+# The files a model folder reads its tokenizer and its weights from, for messages.
+TOKENIZER_FILES = ("tokenizer.json", "vocab.txt", "tokenizer_config.json", "config.json")
+WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin")
 # Placeholder pieces that stand for no word (BERT's [unused12]).
 _PLACEHOLDER = re.compile(r"^\[[^\]]*\]$")
 
@@ -23,11 +26,15 @@ def load_transformer(path: Path) -> Tuple[object, object]:
         )
     from transformers import AutoModel, AutoTokenizer
 
+    # safetensors, torch, tokenizers and transformers raise their own types for a bad file.
     try:
         tokenizer = AutoTokenizer.from_pretrained(str(path), local_files_only=True, use_fast=True)
+    except Exception as err:
+        raise VectorsError(_unreadable(path, TOKENIZER_FILES, "tokenizer", err)) from None
+    try:
         model = AutoModel.from_pretrained(str(path), local_files_only=True)
-    except (OSError, ValueError, KeyError) as err:
-        raise VectorsError(f"{path}: cannot load the transformer: {err}") from None
+    except Exception as err:
+        raise VectorsError(_unreadable(path, WEIGHT_FILES, "weights", err)) from None
     model.eval()
     return tokenizer, model
 
@@ -53,3 +60,15 @@ def whole_words(tokenizer) -> List[str]:
         if text and not any(ch.isspace() for ch in text) and tokenizer.tokenize(text) == [piece]:
             words.append(text)
     return words
+
+
+def _unreadable(path: Path, candidates: Tuple[str, ...], what: str, err: Exception) -> str:
+    """Name the file a transformer folder could not be loaded from, and what to do."""
+    present = [path / name for name in candidates if (path / name).is_file()]
+    where = ", ".join(map(str, present)) if present else str(path)
+    reason = " ".join(str(err).split()) or type(err).__name__
+    return (
+        f"{where}: cannot load the transformer's {what} ({type(err).__name__}: {reason}). "
+        "A truncated file (an interrupted download or copy) reads so: copy the model folder "
+        "again, or give --transformer another one."
+    )

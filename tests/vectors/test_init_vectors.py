@@ -162,18 +162,80 @@ def test_bad_settings_and_transformers_are_named(tiny_bert, corpus, tmp_path, ca
 
 def test_outputs_that_would_destroy_something_are_refused(tiny_bert, corpus, tmp_path, capsys):
     common = ["--transformer", tiny_bert, "--corpus", corpus]
-    assert "overwrite or sit inside the input" in _run(tmp_path, capsys, tiny_bert, *common)
-    assert "overwrite or sit inside the input" in _run(tmp_path, capsys, corpus, *common)
+    assert f"{tiny_bert}: is the input" in _run(tmp_path, capsys, tiny_bert, *common)
+    assert "would hold the input" in _run(tmp_path, capsys, tiny_bert.parent, *common)
+    assert "lies inside the input" in _run(tmp_path, capsys, tiny_bert / "v", *common)
+    assert "is the input" in _run(tmp_path, capsys, corpus, *common)
     mine = tmp_path / "mine"
     mine.mkdir()
     (mine / "notes.txt").write_text("keep me")
-    assert "does not hold spaCy vectors" in _run(tmp_path, capsys, mine, *common)
+    assert "not a table that init-vectors wrote" in _run(tmp_path, capsys, mine, *common)
     assert (mine / "notes.txt").read_text() == "keep me"
     a_file = tmp_path / "file"
     a_file.write_text("x")
     assert "is not a folder" in _run(tmp_path, capsys, a_file, *common)
-    assert f"{a_file} is a file, not a folder" in _run(tmp_path, capsys, a_file / "v", *common)
+    assert "cannot be written" in _run(tmp_path, capsys, a_file / "v", *common)
     if os.geteuid() != 0:  # root writes anywhere
         locked = tmp_path / "locked"
         locked.mkdir(mode=0o500)
-        assert "permission denied" in _run(tmp_path, capsys, locked / "v", *common)
+        assert "Permission denied" in _run(tmp_path, capsys, locked / "v", *common)
+
+
+def test_a_trained_pipeline_is_never_taken_for_a_vectors_folder(
+    tiny_bert, corpus, tmp_path, capsys
+):
+    """Before, any folder with a config.cfg was replaced: a trained pipeline lost its
+    components. Only a vectors-only pipeline (what init-vectors writes) is replaced."""
+    pipeline = tmp_path / "pipeline"
+    nlp = spacy.blank("en")
+    nlp.add_pipe("sentencizer")
+    nlp.to_disk(pipeline)
+    common = ["--transformer", tiny_bert, "--corpus", corpus, "--no-transformer-words"]
+    err = _run(tmp_path, capsys, pipeline, *common, "--dims", "4")
+    assert f"{pipeline}: the folder exists and is not empty" in err
+    assert "not a table that init-vectors wrote" in err
+    assert spacy.load(pipeline).pipe_names == ["sentencizer"]
+    inside = pipeline / "vectors"
+    assert "lies inside the pipeline folder" in _run(tmp_path, capsys, inside, *common)
+    assert not inside.exists()
+
+
+def test_a_truncated_weights_file_is_named(tiny_bert, corpus, tmp_path, capsys):
+    broken = tmp_path / "bert"
+    broken.mkdir()
+    for path in tiny_bert.iterdir():
+        (broken / path.name).write_bytes(path.read_bytes())
+    weights = broken / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:200])
+    err = _run(tmp_path, capsys, tmp_path / "out", "--transformer", broken, "--corpus", corpus)
+    assert err.startswith(f"init-vectors failed: {weights}: cannot load the transformer's weights")
+    assert "truncated" in err and not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize(
+    "dims,expected",
+    [
+        ("33", "--dims 33: --method pooled gives at most 32 dimensions here (the transformer's"),
+        (str(10**20), "gives at most 32 dimensions"),
+        ("-1", "--dims -1: give a positive width"),
+    ],
+)
+def test_dims_beyond_what_the_method_gives_are_refused_naming_the_maximum(
+    dims, expected, tiny_bert, corpus, tmp_path, capsys
+):
+    """Before, --dims above the transformer's width silently gave its width."""
+    common = ["--transformer", tiny_bert, "--corpus", corpus]
+    assert expected in _run(tmp_path, capsys, tmp_path / "out", *common, "--dims", dims)
+    assert not (tmp_path / "out").exists()
+
+
+def test_dims_beyond_the_tables_words_are_refused(tiny_bert, corpus, tmp_path, capsys):
+    common = ["--transformer", tiny_bert, "--corpus", corpus, "--no-transformer-words"]
+    err = _run(tmp_path, capsys, tmp_path / "out", *common, "--dims", "20")
+    assert "gives at most 13 dimensions here (PCA over the table's 13 words" in err
+
+
+@pytest.mark.parametrize("sif", ["nan", "inf", "-1e308", "1e308"])
+def test_sif_at_its_extremes_is_refused(sif, tiny_bert, corpus, tmp_path, capsys):
+    common = ["--transformer", tiny_bert, "--corpus", corpus]
+    assert f"--sif {float(sif)}" in _run(tmp_path, capsys, tmp_path / "o", *common, f"--sif={sif}")
