@@ -3,24 +3,27 @@
 The steps: check OUT and every corpus against the pipeline; store the old
 pipeline's predictions on the new and replayed documents as soft targets
 (targets.py); grow the heads for the new labels (growth.py); train with
-spaCy's own loop on the pipeline's own config (loop.py); write OUT atomically.
+spaCy's own loop on the pipeline's own config (loop.py); write OUT whole or
+not at all (atomic.replace_folder), holding OUT's lock for the whole run.
 """
 
+import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, List, Optional, Union
+from typing import Callable, Dict, List, Optional, Union
 
 import spacy
+import spacy.util
 from spacy.language import Language
 from spacy.tokens import Doc
 
+from ..atomic import check_output_folder, is_pipeline_folder, output_lock, replace_folder
 from ..pipeline.ner import MultiTaskEntityRecognizer
 from ..pipeline.textcat import MultiTaskTextCategorizer
-from .corpus import UpdateError, annotated_tasks, corpus_labels, read_corpus, replay_sample
+from .corpus import UpdateError, check_gold, corpus_labels, read_corpus, replay_sample
 from .growth import check_label_case, grow_ner, grow_textcat
-from .loop import evaluate, train_update
-from .output import check_output_folder, write_pipeline
+from .loop import evaluate, scratch_folder, train_update
 from .prior import adjust_prior, prior_shift
 from .targets import add_update_targets, count_targets
 
@@ -28,40 +31,74 @@ from .targets import add_update_targets, count_targets
 DEFAULT_STEPS = 400
 DEFAULT_REPLAY_SHARE = 0.5
 DEFAULT_DISTILL_WEIGHT = 0.5
+# The bounds of the options: past them a run is a typo, not a plan. A million steps is days
+# of CPU; a learning rate above 1 makes Adam's first steps larger than the weights; spaCy
+# seeds numpy, which takes 32-bit seeds.
+MAX_STEPS = 1_000_000
+MAX_LEARN_RATE = 1.0
+MAX_SEED = 2**32 - 1
 
 
 @dataclass
 class UpdateSettings:
     """How `update` trains.
 
-    steps (int): Training steps.
-    replay_share (float): The replayed old documents' share of the update's
-        training documents, in [0, 1) (used with a replay corpus).
+    steps (int): Training steps, 1 to MAX_STEPS.
+    replay_share (Optional[float]): The replayed old documents' share of the update's
+        training documents, in [0, 1); only with a replay corpus. None: DEFAULT_REPLAY_SHARE.
     distill_weight (float): The share of each head's loss taken from the old
         pipeline's predictions, in [0, 1]; 0 is plain fine-tuning.
-    learn_rate (Optional[float]): The learning rate; None: loop.DEFAULT_LEARN_RATE_SCALE
-        times the pipeline's own (a schedule stays as it is).
-    seed (int): Seeds the replay sample and spaCy's training loop.
+    learn_rate (Optional[float]): The learning rate, in (0, MAX_LEARN_RATE]; None:
+        loop.DEFAULT_LEARN_RATE_SCALE times the pipeline's own (a schedule stays as it is).
+    seed (int): Seeds the replay sample and spaCy's training loop, 0 to MAX_SEED.
     prior_correction (bool): Afterwards, move an exclusive classifier's prior from the
         update's sampling to the old and new data's (prior.py; needs a replay corpus).
     """
 
     steps: int = DEFAULT_STEPS
-    replay_share: float = DEFAULT_REPLAY_SHARE
+    replay_share: Optional[float] = None
     distill_weight: float = DEFAULT_DISTILL_WEIGHT
     learn_rate: Optional[float] = None
     seed: int = 0
     prior_correction: bool = True
 
-    def check(self) -> None:
-        if self.steps < 1:
-            raise UpdateError(f"--steps must be at least 1, not {self.steps}.")
-        if not 0.0 <= self.replay_share < 1.0:
-            raise UpdateError(f"--replay-share must lie in [0, 1), not {self.replay_share}.")
-        if not 0.0 <= self.distill_weight <= 1.0:
-            raise UpdateError(f"--distill-weight must lie in [0, 1], not {self.distill_weight}.")
-        if self.learn_rate is not None and not self.learn_rate > 0:
-            raise UpdateError(f"--learn-rate must be positive, not {self.learn_rate}.")
+    @property
+    def share(self) -> float:
+        """The replay share in use: the one given, or the default."""
+        return DEFAULT_REPLAY_SHARE if self.replay_share is None else self.replay_share
+
+    def check(self, replay: bool) -> None:
+        """Refuse a setting out of its range, naming the option; before any work.
+
+        replay (bool): Whether a replay corpus is given (--replay-share needs one).
+        """
+        _check_integer("--steps", self.steps, 1, MAX_STEPS)
+        _check_integer("--seed", self.seed, 0, MAX_SEED)
+        if self.replay_share is not None:
+            if not replay:
+                raise UpdateError(
+                    f"--replay-share {self.replay_share} needs --replay OLD.spacy: the share is "
+                    "that of replayed old documents, and none are given. Add --replay, or drop "
+                    "--replay-share."
+                )
+            _check_float("--replay-share", self.replay_share, "[0, 1)", lambda x: 0 <= x < 1)
+        _check_float("--distill-weight", self.distill_weight, "[0, 1]", lambda x: 0 <= x <= 1)
+        if self.learn_rate is not None:
+            bounds = f"(0, {MAX_LEARN_RATE}]"
+            _check_float("--learn-rate", self.learn_rate, bounds, lambda x: 0 < x <= MAX_LEARN_RATE)
+
+
+def _check_integer(option: str, value, low: int, high: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise UpdateError(
+            f"{option} must be a whole number from {low:,} to {high:,}, not {value!r}."
+        )
+
+
+def _check_float(option: str, value, bounds: str, inside: Callable[[float], bool]) -> None:
+    number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if not (number and math.isfinite(value) and inside(value)):
+        raise UpdateError(f"{option} must be a finite number in {bounds}, not {value!r}.")
 
 
 @dataclass
@@ -115,16 +152,9 @@ def heads_of(nlp: Language) -> Dict[str, object]:
 
 
 def plan_labels(nlp: Language, docs: List[Doc], where: str) -> Dict[str, List[str]]:
-    """Each head's grown labels, old ones first; refuse a task the pipeline has no head for."""
+    """Each head's grown labels, old ones first (the corpora were checked by check_gold)."""
     heads = heads_of(nlp)
     found = corpus_labels(docs)
-    missing = sorted(annotated_tasks(docs) - set(heads))
-    if missing:
-        noun = {"cats": "categories (mtl_textcat)", "ents": "entities (mtl_ner)"}
-        raise UpdateError(
-            f"{where}: annotates {', '.join(noun[t] for t in missing)}, which the pipeline has "
-            f"no component for (its components: {nlp.pipe_names})."
-        )
     grown = {}
     for task, head in heads.items():
         old = list(head.labels)
@@ -148,42 +178,86 @@ def update_pipeline(
 ) -> UpdateSummary:
     """Continue training PIPELINE on NEW, growing its heads for new labels; write OUT.
 
+    Every setting, OUT and the corpora are checked before training; OUT is
+    written whole or not at all, and only after training succeeded. OUT's lock
+    (OUT.lock) is held for the whole run, so a second run on OUT is refused.
+
     pipeline (Union[str, Path]): A trained pipeline's folder or package name.
     new_path (Union[str, Path]): The new documents, a .spacy corpus.
-    output (Union[str, Path]): The folder to write the updated pipeline to.
+    output (Union[str, Path]): The folder to write the updated pipeline to: absent, empty,
+        or a pipeline folder (replaced); never PIPELINE, inside it, or holding an input.
     dev_path (Optional[Union[str, Path]]): A .spacy corpus to score before and after.
     replay_path (Optional[Union[str, Path]]): Old training documents to replay.
     settings (Optional[UpdateSettings]): Steps, replay share, distillation, seed.
     log (Optional[IO]): Where spaCy's training table goes; None for nowhere.
     RETURNS (UpdateSummary): What was done.
+    RAISES (UpdateError): A setting, the pipeline or a corpus is refused, or training diverged.
+    RAISES (atomic.OutputError): OUT may not be written, or another run is writing it.
     """
     start = time.process_time()
     settings = settings or UpdateSettings()
-    settings.check()
+    settings.check(replay=replay_path is not None)
     output = Path(output)
-    check_output_folder(output, str(pipeline))
-    nlp = load_heads(str(pipeline))
-    new_docs = read_corpus(Path(new_path), nlp, "NEW")
-    old_docs = read_corpus(Path(replay_path), nlp, "--replay") if replay_path else []
-    dev_docs = read_corpus(Path(dev_path), nlp, "--dev") if dev_path else []
-    replayed = replay_sample(old_docs, len(new_docs), settings.replay_share, settings.seed)
+    source = pipeline_folder(str(pipeline))
+    inputs = [path for path in (source, new_path, replay_path, dev_path) if path is not None]
+    check_output_folder(
+        output,
+        inputs,
+        replace=is_pipeline_folder(output),
+        refusal="It does not hold a spaCy pipeline (config.cfg and meta.json), so it is not "
+        "replaced: choose another --output, or remove it.",
+    )
+    paths = {"new": Path(new_path), "replay": replay_path, "dev": dev_path}
+    with output_lock(output, "update"), scratch_folder(output) as scratch:
+        summary = _update(str(pipeline), paths, output, scratch, settings, log)
+    summary.seconds = time.process_time() - start
+    return summary
+
+
+def pipeline_folder(pipeline: str) -> Optional[Path]:
+    """The folder a pipeline is loaded from: the path given, or an installed package's."""
+    path = Path(pipeline)
+    if path.exists():
+        return path.resolve()
+    if spacy.util.is_package(pipeline):
+        return spacy.util.get_package_path(pipeline).resolve()
+    return None
+
+
+def _update(
+    pipeline: str, paths: Dict, output: Path, scratch: Path, settings: UpdateSettings, log
+) -> UpdateSummary:
+    """The update itself, once the settings and OUT were checked and OUT is locked."""
+    nlp = load_heads(pipeline)
+    new_docs = _checked_corpus(nlp, paths["new"], "NEW")
+    old_docs = _checked_corpus(nlp, paths["replay"], "--replay")
+    dev_docs = _checked_corpus(nlp, paths["dev"], "--dev")
+    replayed = replay_sample(old_docs, len(new_docs), settings.share, settings.seed)
     train_docs = new_docs + replayed
-    grown = plan_labels(nlp, train_docs, str(new_path))
+    grown = plan_labels(nlp, train_docs, str(paths["new"]))
     distilled = _distilled_labels(nlp, grown, settings.distill_weight)
     add_update_targets(nlp, train_docs, distilled.get("cats"), distilled.get("ents"))
     summary = UpdateSummary(len(new_docs), len(replayed), {}, count_targets(train_docs))
     summary.scores_before = evaluate(nlp, dev_docs) if dev_docs else None
     summary.added = grow_heads(nlp, grown)
-    train_update(nlp, train_docs, dev_docs or new_docs[:100], settings, log=log)
+    train_update(nlp, train_docs, dev_docs or new_docs[:100], settings, scratch, log=log)
     cats = heads_of(nlp).get("cats")
     if settings.prior_correction and old_docs and cats and cats.cfg["exclusive_classes"]:
         summary.prior_shift = prior_shift(list(cats.labels), train_docs, old_docs + new_docs)
         adjust_prior(cats, summary.prior_shift)
     summary.scores_after = evaluate(nlp, dev_docs) if dev_docs else None
-    write_pipeline(nlp, output)
+    replace_folder(output, nlp.to_disk)
     summary.output = str(output)
-    summary.seconds = time.process_time() - start
     return summary
+
+
+def _checked_corpus(nlp: Language, path: Optional[Union[str, Path]], what: str) -> List[Doc]:
+    """A corpus read and its gold checked against the heads; [] for a corpus not given."""
+    if path is None:
+        return []
+    docs = read_corpus(Path(path), nlp, what)
+    check_gold(nlp, heads_of(nlp), docs, Path(path), what, train=what != "--dev")
+    return docs
 
 
 def _distilled_labels(nlp: Language, grown: Dict[str, List[str]], weight: float) -> Dict:

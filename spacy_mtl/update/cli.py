@@ -30,8 +30,9 @@ def add_update_command(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--replay-share",
         type=float,
-        default=DEFAULTS["replay_share"],
-        help="replayed documents' share of the training documents (default: %(default)s)",
+        default=None,
+        help="replayed documents' share of the training documents, in [0, 1); needs --replay "
+        f"(default: {DEFAULTS['replay_share']})",
     )
     parser.add_argument(
         "--distill-weight",
@@ -41,12 +42,15 @@ def add_update_command(subparsers: argparse._SubParsersAction) -> None:
         "(default: %(default)s)",
     )
     parser.add_argument(
-        "--steps", type=int, default=DEFAULTS["steps"], help="training steps (default: %(default)s)"
+        "--steps",
+        type=int,
+        default=DEFAULTS["steps"],
+        help="training steps, 1 to 1,000,000 (default: %(default)s)",
     )
     parser.add_argument(
-        "--learn-rate", type=float, default=None, help="default: half the pipeline's own"
+        "--learn-rate", type=float, default=None, help="in (0, 1]; default: half the pipeline's own"
     )
-    parser.add_argument("--seed", type=int, default=0, help="default: 0")
+    parser.add_argument("--seed", type=int, default=0, help="0 to 2**32 - 1 (default: 0)")
     parser.add_argument(
         "--no-prior-correction",
         dest="prior_correction",

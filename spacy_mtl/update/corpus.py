@@ -5,12 +5,14 @@ the heads on tokens the pipeline never produces, so it is refused here, naming
 the file and an example, rather than warned about as `spacy train` does.
 """
 
+import math
 import random
 from pathlib import Path
-from typing import Dict, List, Set
+from typing import Dict, List, Optional, Set
 
 from spacy.language import Language
 from spacy.tokens import Doc, DocBin
+from spacy.training import Example
 
 from ..annotation import describe_doc, has_cats, has_ents
 
@@ -75,6 +77,60 @@ def check_tokenization(nlp: Language, docs: List[Doc], path: Path, what: str) ->
         "corpus in another language or tokenization? Convert it with the pipeline's language "
         "(python -m spacy_mtl convert ... --lang)."
     )
+
+
+def check_gold(
+    nlp: Language, heads: Dict, docs: List[Doc], path: Path, what: str, *, train: bool
+) -> None:
+    """Refuse gold annotation the update cannot learn from, naming the file and document.
+
+    Category values must be finite numbers in [0, 1] (a NaN makes every loss NaN); a
+    training corpus may annotate only tasks the pipeline has a head for, and each
+    document must pass its heads' own checks (`gold_problems`: one positive category for
+    an exclusive classifier, entities on token boundaries).
+
+    nlp (Language): The pipeline, whose tokenizer makes the documents the heads train on.
+    heads (Dict): The pipeline's heads by task, "cats" and "ents" (api.heads_of).
+    docs (List[Doc]): The corpus's documents.
+    path (Path): The file, for messages.
+    what (str): The corpus's role, for messages ("NEW", "--replay", "--dev").
+    train (bool): Whether the update trains on the corpus (NEW, --replay) or only scores it.
+    """
+    noun = {"cats": "categories (mtl_textcat)", "ents": "entities (mtl_ner)"}
+    for i, doc in enumerate(docs):
+        problem = _cats_value_problem(doc)
+        if problem is None and train:
+            missing = sorted(annotated_tasks([doc]) - set(heads))
+            if missing:
+                problem = (
+                    f"annotates {', '.join(noun[t] for t in missing)}, which the pipeline has "
+                    "no component for"
+                )
+        if problem is None and train:
+            problem = _head_problem(heads, Example(nlp.make_doc(doc.text), doc))
+        if problem is not None:
+            raise UpdateError(
+                f"{path} ({what}): document {i} of the file ({describe_doc(doc)}) {problem}. "
+                "Fix or remove it, then run update again."
+            )
+
+
+def _cats_value_problem(doc: Doc) -> Optional[str]:
+    for label, value in doc.cats.items():
+        if not isinstance(value, (int, float)) or not math.isfinite(value) or not 0 <= value <= 1:
+            return f"has the category {label!r} = {value!r}, where a number in [0, 1] is needed"
+    return None
+
+
+def _head_problem(heads: Dict, example: Example) -> Optional[str]:
+    """The first problem a head finds in the example (its predicted side as spaCy's Corpus
+    makes it, from the text), or None."""
+    for head in heads.values():
+        if head.is_annotated(example):
+            problems = head.gold_problems(example)
+            if problems:
+                return f"has gold data {head.name} cannot learn from: {problems[0]}"
+    return None
 
 
 def corpus_labels(docs: List[Doc]) -> Dict[str, List[str]]:

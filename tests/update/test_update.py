@@ -1,5 +1,6 @@
 """`update`: a trained pipeline learns a new intent and slot type and keeps the old ones."""
 
+import re
 from pathlib import Path
 
 import pytest
@@ -9,9 +10,12 @@ from spacy.tokens import Doc, DocBin
 from spacy.training import Example
 
 from spacy_mtl.__main__ import main
+from spacy_mtl.atomic import OutputError, output_lock
+from spacy_mtl.update import api
 from spacy_mtl.update.api import UpdateSettings, update_pipeline
 from spacy_mtl.update.corpus import UpdateError
 from spacy_mtl.update.growth import LabelCollisionError
+from spacy_mtl.update.loop import TrainingDiverged
 
 # A new intent with a new slot type (and an old one), written for these tests.
 ALARM = [
@@ -138,19 +142,34 @@ def test_updated_pipeline_round_trips(updated, served_pipeline, tmp_path):
     assert not list(output.parent.glob("*.spacy-mtl-*"))
 
 
-def test_output_may_not_be_the_pipeline(served_pipeline, corpora):
-    for output in (served_pipeline, served_pipeline / "inside"):
-        with pytest.raises(UpdateError, match="would overwrite the pipeline it updates"):
+def test_output_may_not_be_an_input_or_inside_a_pipeline(served_pipeline, corpora, tmp_path):
+    other = tmp_path / "other"
+    spacy.blank("en").to_disk(other)
+    cases = {
+        served_pipeline: f"is the input {served_pipeline}",
+        served_pipeline / "inside": f"lies inside the input {served_pipeline}",
+        corpora["new"]: f"is the input {corpora['new']}",
+        corpora["new"].parent: f"would hold the input {corpora['new']}",
+        other / "inside": f"lies inside the pipeline folder {other}",
+    }
+    before = sorted(served_pipeline.rglob("*"))
+    for output, message in cases.items():
+        with pytest.raises(OutputError, match=message):
             update_pipeline(served_pipeline, corpora["new"], output)
+    with pytest.raises(OutputError, match=f"is the input {corpora['old']}"):
+        update_pipeline(served_pipeline, corpora["new"], corpora["old"], replay_path=corpora["old"])
+    assert sorted(served_pipeline.rglob("*")) == before
+    assert not (other / "inside").exists() and not list(tmp_path.glob("*.lock"))
 
 
 def test_bad_corpora_are_refused_with_the_file(served_pipeline, corpora, tmp_path):
     out = tmp_path / "out"
     garbage = tmp_path / "garbage.spacy"
     garbage.write_bytes("\ufeffnot a docbin \ud800".encode("utf-8", "surrogatepass"))
+    (tmp_path / "folder").mkdir()
     cases = {
         tmp_path / "missing.spacy": "no such file",
-        tmp_path: "is a folder",
+        tmp_path / "folder": "is a folder",
         garbage: "not a .spacy file",
         write(tmp_path / "empty.spacy", []): "holds no documents",
     }
@@ -190,12 +209,13 @@ def test_pipeline_without_heads_and_unwritable_output(corpora, tmp_path):
     with pytest.raises(UpdateError, match="Cannot load the pipeline"):
         update_pipeline(tmp_path / "nothing", corpora["new"], tmp_path / "out")
     (tmp_path / "file").write_text("x")
-    with pytest.raises(UpdateError, match="cannot be written"):
+    with pytest.raises(OutputError, match="cannot be written"):
         update_pipeline(tmp_path / "plain", corpora["new"], tmp_path / "file" / "out")
     (tmp_path / "notes").mkdir()
     (tmp_path / "notes" / "a.txt").write_text("mine")
-    with pytest.raises(UpdateError, match="does not hold a spaCy pipeline"):
+    with pytest.raises(OutputError, match="does not hold a spaCy pipeline"):
         update_pipeline(tmp_path / "plain", corpora["new"], tmp_path / "notes")
+    assert [p.name for p in (tmp_path / "notes").iterdir()] == ["a.txt"]
 
 
 def test_command_line_errors_are_one_paragraph(served_pipeline, corpora, capsys):
@@ -204,7 +224,7 @@ def test_command_line_errors_are_one_paragraph(served_pipeline, corpora, capsys)
     err = capsys.readouterr().err
     assert err.startswith("update failed: ") and "Traceback" not in err
     status = main(["update", str(served_pipeline), str(corpora["new"]), "-o", "x", "--steps", "0"])
-    assert status == 1 and "--steps must be at least 1" in capsys.readouterr().err
+    assert status == 1 and "--steps must be a whole number from 1" in capsys.readouterr().err
 
 
 def test_the_prior_correction_is_on_by_default_and_can_be_turned_off(
@@ -233,3 +253,140 @@ def test_the_update_trains_at_half_the_pipelines_rate_unless_told(served_pipelin
     nlp = spacy.load(served_pipeline)
     _set_training_config(nlp, paths, UpdateSettings(steps=5, learn_rate=0.01))
     assert nlp.config["training"]["optimizer"]["learn_rate"] == 0.01
+
+
+@pytest.mark.parametrize(
+    "options,message",
+    [
+        (["--steps", "0"], "--steps must be a whole number from 1 to 1,000,000, not 0"),
+        (["--steps", "-3"], "--steps must be a whole number from 1 to 1,000,000, not -3"),
+        (["--steps", str(10**20)], f"--steps must be a whole number .* not {10**20}"),
+        (["--learn-rate", "inf"], r"--learn-rate must be a finite number in \(0, 1.0\], not inf"),
+        (["--learn-rate", "nan"], "--learn-rate must be a finite number .* not nan"),
+        (["--learn-rate", "0"], "--learn-rate must be a finite number .* not 0.0"),
+        (["--learn-rate", "-0.001"], "--learn-rate must be a finite number .* not -0.001"),
+        (["--learn-rate", "1e6"], "--learn-rate must be a finite number .* not 1000000.0"),
+        (["--learn-rate", "1e308"], "--learn-rate must be a finite number .* not 1e.308"),
+        (["--replay-share", "0.3"], "--replay-share 0.3 needs --replay OLD.spacy"),
+        (["--replay", "OLD", "--replay-share", "1"], r"--replay-share must .* in \[0, 1\)"),
+        (["--replay", "OLD", "--replay-share", "-0.1"], "--replay-share must .* not -0.1"),
+        (["--replay", "OLD", "--replay-share", "nan"], "--replay-share must .* not nan"),
+        (["--distill-weight", "inf"], r"--distill-weight must .* in \[0, 1\], not inf"),
+        (["--seed", "-1"], "--seed must be a whole number from 0 to 4,294,967,295, not -1"),
+        (["--seed", str(10**20)], "--seed must be a whole number from 0 to 4,294,967,295"),
+    ],
+)
+def test_options_out_of_range_are_refused_naming_the_option(
+    served_pipeline, corpora, tmp_path, capsys, options, message
+):
+    out = tmp_path / "out"
+    options = [str(corpora["old"]) if option == "OLD" else option for option in options]
+    status = main(["update", str(served_pipeline), str(corpora["new"]), "-o", str(out), *options])
+    err = capsys.readouterr().err
+    assert status == 1 and "Traceback" not in err and "E961" not in err
+    assert err.startswith("update failed: ") and len(err.splitlines()) == 1
+    assert re.search(message, err), err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_training_that_diverges_stops_and_writes_nothing(
+    served_pipeline, corpora, tmp_path, monkeypatch
+):
+    # Within the bound a tiny pipeline does not diverge in a few steps: lift the bound to make
+    # it (before, a learning rate of 1e6 failed with an IndexError from ml/viterbi.py).
+    monkeypatch.setattr(api, "MAX_LEARN_RATE", 1e9)
+    out = tmp_path / "out"
+    settings = UpdateSettings(steps=4, learn_rate=1e6)
+    with pytest.raises(TrainingDiverged, match=r"training diverged at step \d+: .*NaN or inf"):
+        update_pipeline(served_pipeline, corpora["new"], out, settings=settings)
+    assert list(tmp_path.iterdir()) == []
+    with pytest.raises(TrainingDiverged, match=r"Lower --learn-rate \(it was 1000000.0\)"):
+        update_pipeline(served_pipeline, corpora["new"], out, settings=settings)
+
+
+def test_bad_gold_is_refused_naming_the_file_and_document(served_pipeline, corpora, tmp_path):
+    nlp = spacy.blank("en")
+    rows = [(text, intent, ents) for text, intent, ents in SENTENCES[:4]]
+
+    def corpus(name, value):
+        docs = gold_docs(nlp, rows, INTENTS)
+        docs[2].cats = {"flight": value, "music": 0.0, "weather": 0.0}
+        return write(tmp_path / f"{name}.spacy", docs)
+
+    first_words = "'i need a plane ticket from accra to kyot..."
+    out = tmp_path / "out"
+    cases = [
+        (corpus("nan", float("nan")), "'flight' = nan, where a number in \\[0, 1\\] is needed"),
+        (corpus("inf", float("inf")), "'flight' = inf"),
+        (corpus("huge", 1e308), "'flight' = 1e\\+308"),
+        (corpus("negative", -1.0), "'flight' = -1.0"),
+    ]
+    for path, problem in cases:
+        with pytest.raises(UpdateError) as error:
+            update_pipeline(served_pipeline, path, out)
+        message = str(error.value)
+        assert message.startswith(f"{path} (NEW): document 2 of the file ({first_words}')")
+        assert re.search(problem, message), message
+    # A replayed corpus is named as such; so is the dev corpus.
+    bad = cases[0][0]
+    with pytest.raises(UpdateError, match=f"{bad} \\(--replay\\): document 2 of the file"):
+        update_pipeline(served_pipeline, corpora["new"], out, replay_path=bad)
+    with pytest.raises(UpdateError, match=f"{bad} \\(--dev\\): document 2 of the file"):
+        update_pipeline(served_pipeline, corpora["new"], out, dev_path=bad)
+    # Two positive intents for an exclusive classifier: the head's own check, with the file.
+    docs = gold_docs(nlp, rows, INTENTS)
+    docs[1].cats = {"flight": 1.0, "music": 1.0, "weather": 0.0}
+    path = write(tmp_path / "two.spacy", docs)
+    with pytest.raises(UpdateError, match="two.spacy \\(NEW\\): document 1 of the file .* 2 pos"):
+        update_pipeline(served_pipeline, path, out)
+    assert not out.exists() and not list(tmp_path.glob("out*"))
+
+
+def test_a_second_run_on_the_output_is_refused_before_any_work(
+    served_pipeline, corpora, tmp_path, monkeypatch, capsys
+):
+    out = tmp_path / "out"
+
+    def load(_pipeline):
+        raise AssertionError("the pipeline was loaded")
+
+    monkeypatch.setattr(api, "load_heads", load)
+    with output_lock(out, "update"):
+        status = main(["update", str(served_pipeline), str(corpora["new"]), "-o", str(out)])
+    err = capsys.readouterr().err
+    assert status == 1 and "another update run (pid" in err and str(out) in err
+    assert not out.exists()
+
+
+def test_a_killed_runs_scratch_folder_is_removed_by_the_next_run(
+    served_pipeline, corpora, tmp_path, monkeypatch, capsys
+):
+    from spacy_mtl.update import loop
+
+    out = tmp_path / "out"
+    # What `kill -9` leaves: the scratch folder beside OUT, with spaCy's corpora in it.
+    leftover = tmp_path / "out.spacy-mtl-update"
+    leftover.mkdir()
+    (leftover / "train.spacy").write_bytes(b"from a killed run")
+    seen = []
+
+    def train(nlp, output_path, **kwargs):
+        seen.append(sorted(p.name for p in leftover.iterdir()))
+        assert nlp.config["paths"]["train"] == str(leftover / "train.spacy")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(loop, "train", train)
+    argv = ["update", str(served_pipeline), str(corpora["new"]), "-o", str(out), "--steps", "1"]
+    assert main(argv) == 130
+    assert "update: interrupted; no output was written" in capsys.readouterr().err
+    assert seen == [["dev.spacy", "train.spacy"]]
+    # Ctrl-C left no output, no scratch folder, no partial folder, no lock.
+    assert list(tmp_path.iterdir()) == []
+    monkeypatch.undo()
+    leftover.mkdir()
+    (leftover / "train.spacy").write_bytes(b"from a killed run")
+    assert main(argv) == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+    # OUT is now a pipeline: a next run replaces it.
+    assert main(argv) == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
