@@ -5,7 +5,7 @@ parts, kept in a manifest so that a rerun resumes), an engine that annotates
 the parts still to do, and a summary that counts every part's records. A run
 records what made its output, so that a rerun with another input, pipeline or
 setting stops and says what differs (spacy_mtl.annotate.provenance); one run
-at a time writes an output (spacy_mtl.annotate.lock).
+at a time writes an output (spacy_mtl.atomic.output_lock).
 """
 
 import re
@@ -18,7 +18,7 @@ from typing import Any, Dict, Iterable, List, Optional, Union
 
 import srsly
 
-from ..atomic import partial_path, write_text_atomic
+from ..atomic import output_lock, partial_path, write_text_atomic
 from .engines import ENGINES, make_engine
 from .export import SORT_KEYS, export_parts
 from .io import (
@@ -39,7 +39,6 @@ from .io import (
     write_part,
 )
 from .layout import Layout, file_errors
-from .lock import output_lock
 from .provenance import differences, refusal
 from .rows import DEFAULT_MAX_ROW_CHARS
 from .workers import workers_die_with_parent
@@ -199,9 +198,9 @@ def annotate(
     output, settings = Path(output), _settings(text_field, id_field, part_size, max_chars)
     engine_kwargs = {"workers": workers, "batch_size": batch_size, "address": address}
     with file_errors(output):
-        layout = Layout.of(Path(input), output, output_format)
+        layout = Layout.of(Path(input), output, output_format, pipeline)
         settings.update(fmt=layout.fmt, export=layout.export, sort_by=sort_by)
-        with output_lock(output):
+        with output_lock(output, "annotate"):
             if overwrite:
                 layout.remove()
             # A finished output with the same record is kept; anything else runs or resumes.

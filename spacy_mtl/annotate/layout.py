@@ -5,7 +5,9 @@ One input file is annotated into a folder of parts beside the output file
 ``OUTPUT.annotate.json`` (spacy_mtl.annotate.provenance); a directory of shards
 into the output directory, which keeps its parts and its manifest. The output
 must not be the input (directly, through a link, or a directory inside the
-input directory), nor something that is not a file (a device, a FIFO, a link).
+input directory), nor something that is not a file (a device, a FIFO, a link), nor lie
+inside a spaCy pipeline folder (the rerun's fingerprint of the pipeline would change
+under its own output). Each of these is refused before any work.
 """
 
 import contextlib
@@ -16,10 +18,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator, List, Optional, Tuple
 
-from ..atomic import OutputError, check_output
+from ..atomic import OutputError, check_output, check_output_folder, lock_path
 from .export import EXPORT_FORMATS
 from .io import MANIFEST, OUTPUT_FORMATS, AnnotateError, Part, find_inputs, load_manifest
-from .lock import lock_path
 from .provenance import load_record, record_path, same_plan
 
 _ADVICE = {
@@ -51,8 +52,17 @@ class Layout:
     export: Optional[str] = None
 
     @classmethod
-    def of(cls, input: Path, output: Path, output_format: Optional[str]) -> "Layout":
-        """Check the input and the output, and say where the run writes."""
+    def of(
+        cls, input: Path, output: Path, output_format: Optional[str], pipeline: str = ""
+    ) -> "Layout":
+        """Check the input and the output, and say where the run writes.
+
+        input (Path): The input file or directory.
+        output (Path): The output file or directory.
+        output_format (Optional[str]): The --format asked for, or None.
+        pipeline (str): The pipeline's path (or package name): the output may not be it.
+        RAISES (OutputError): Where atomic's checks refuse the output (file_errors says so).
+        """
         files = find_inputs(input)
         export = _export_format(output, output_format)
         # An export is one file, whatever the input: its parts are JSONL.
@@ -62,6 +72,9 @@ class Layout:
             _check_output_directory(output, input, must_be_directory=export is None)
         if single:
             _check_output_file(output, input)
+        else:
+            # A rerun resumes into the folder: annotate's own checks (its manifest) decide that.
+            check_output_folder(output, [input, pipeline] if pipeline else [input], replace=True)
         folder = output.with_name(output.name + ".parts") if single else output
         return cls(output, files, single, fmt, folder, export)
 
@@ -117,9 +130,12 @@ class Layout:
 
 @contextlib.contextmanager
 def file_errors(output: Path) -> Iterator[None]:
-    """Turn an operating system's error on a file into an AnnotateError naming it."""
+    """Turn an operating system's error on a file, and a refused output (spacy_mtl.atomic's
+    checks and lock), into an AnnotateError naming it."""
     try:
         yield
+    except OutputError as err:
+        raise AnnotateError(f"The output {err.path!r}: {err.reason}") from None
     except OSError as err:
         name = err.filename or output
         advice = _ADVICE.get(err.errno or 0, "check the path and its folder")
@@ -140,10 +156,7 @@ def _check_output_file(output: Path, input: Path) -> None:
                 f"The output {str(output)!r} cannot be written: {str(path.parent)!r} is not a "
                 f"folder."
             )
-    try:
-        check_output(output, [input])
-    except OutputError as err:
-        raise AnnotateError(f"The output {err.path!r} {err.reason}") from None
+    check_output(output, [input])
 
 
 def _check_output_directory(output: Path, input: Path, must_be_directory: bool = True) -> None:

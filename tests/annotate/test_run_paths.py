@@ -105,11 +105,11 @@ def test_input_that_is_neither_a_file_nor_a_directory(blank, tmp_path):
 
 
 def test_a_second_run_on_the_same_output_is_refused(blank, source, tmp_path, capsys):
-    from spacy_mtl.annotate.lock import output_lock
+    from spacy_mtl.atomic import output_lock
 
     out = tmp_path / "out.jsonl"
-    with output_lock(out):
-        with pytest.raises(AnnotateError, match=rf"Another annotate run \(pid {os.getpid()}"):
+    with output_lock(out, "annotate"):
+        with pytest.raises(AnnotateError, match=rf"another annotate run \(pid {os.getpid()}"):
             annotate(blank, source, out)
         assert main(["annotate", blank, str(source), str(out), "--overwrite"]) == 1
         assert "is writing" in capsys.readouterr().err
@@ -122,7 +122,7 @@ def test_a_second_run_on_the_same_output_is_refused(blank, source, tmp_path, cap
 
 def test_a_lock_left_by_a_killed_run_does_not_block(blank, source, tmp_path):
     """A killed run leaves its lock file, but the kernel has released its lock."""
-    from spacy_mtl.annotate.lock import lock_path
+    from spacy_mtl.atomic import lock_path
 
     out = tmp_path / "out.jsonl"
     killed = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
@@ -134,7 +134,7 @@ def test_a_lock_left_by_a_killed_run_does_not_block(blank, source, tmp_path):
 
 def test_two_real_runs_at_once(blank, tmp_path):
     """The second of two runs on one output refuses; the first finishes the output."""
-    from spacy_mtl.annotate.lock import lock_path
+    from spacy_mtl.atomic import lock_path
 
     source = tmp_path / "in.jsonl"
     source.write_text("".join(f'{{"text": "row {i}"}}\n' for i in range(6000)), encoding="utf-8")
@@ -150,3 +150,34 @@ def test_two_real_runs_at_once(blank, tmp_path):
         assert "Traceback" not in second.stderr
     assert len(list(read_records(out))) == 6000
     only(tmp_path, "in.jsonl", "out.jsonl", "out.jsonl.annotate.json")
+
+
+def tree(folder):
+    return sorted((str(p.relative_to(folder)), p.stat().st_mtime_ns) for p in folder.rglob("*"))
+
+
+@pytest.mark.parametrize(
+    "where,fmt",
+    [("out.jsonl", None), ("tasks.json", "labelstudio"), ("sub/out", None), (".", None)],
+)
+def test_an_output_inside_the_pipeline_folder_is_refused_up_front(
+    blank, source, tmp_path, where, fmt, capsys
+):
+    """Before: a directory output in the pipeline was written, and changed the pipeline's
+    fingerprint, so the rerun refused its own output."""
+    pipeline = tmp_path / "pipeline"
+    shutil.copytree(blank, pipeline)
+    shards = tmp_path / "shards"
+    shards.mkdir()
+    shutil.copy(source, shards / "a.jsonl")
+    data = source if where.endswith("json") or where.endswith("jsonl") else shards
+    out = pipeline / where
+    before = tree(pipeline)
+    args = ["annotate", str(pipeline), str(data), str(out)] + (["--format", fmt] if fmt else [])
+    assert main(args) == 1
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    # The pipeline is one of the run's inputs: "is the input" or "lies inside the input" say so.
+    assert f"inside the pipeline folder {pipeline}" in err or f"the input {pipeline}" in err
+    assert tree(pipeline) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.jsonl", "pipeline", "shards"]
