@@ -6,8 +6,15 @@ show pre-filled: the text, the pipeline's tokens, the entities as ``spans`` and 
 as the accepted one of the ``options``. ``--format labelstudio`` writes Label Studio's
 pre-annotation JSON: one task a record, ``data.text`` and a ``predictions`` entry
 (``model_version``, ``score``, ``result`` items of type ``choices`` from ``intent`` and
-``labels`` from ``label``, both to ``text``). The corrected data come back through
-``convert prodigy`` and ``convert labelstudio``.
+``labels`` from ``label``, both to ``text``) and the record's id, intent and score in the
+task's ``meta``. The corrected data come back through ``convert prodigy`` and
+``convert labelstudio``.
+
+A text the calibrated pipeline rejects as out of scope pre-selects no category: its options
+are the trained intents, none accepted (Prodigy's ``accept: []``; no ``choices`` result in
+Label Studio's prediction), and the rejection is in ``meta`` (``out_of_scope``, ``intent``).
+Accepted as it is, such a task leaves its categories missing in the converted corpus rather
+than teaching the out-of-scope label as one more intent.
 
 ``--sort-by confidence`` puts the least confident records first: a record's confidence is
 the lowest of its intent's (``intent_confidence``, else the top category score) and its
@@ -30,6 +37,8 @@ SORT_KEYS = ("confidence",)
 LS_CHOICES = "intent"
 LS_LABELS = "label"
 LS_TEXT = "text"
+# Tasks are strict JSON: a NaN would make the file unreadable to the tool.
+STRICT_JSON: Dict[str, Any] = {"ensure_ascii": False, "allow_nan": False}
 
 
 def confidence(record: Dict[str, Any]) -> Optional[float]:
@@ -90,9 +99,25 @@ def prodigy_task(record: Dict[str, Any], make_doc: Callable) -> Dict[str, Any]:
     task: Dict[str, Any] = {"text": record["text"], "tokens": tokens, "spans": spans}
     if record.get("cats"):
         task["options"] = [{"id": label, "text": label} for label in record["cats"]]
-        task["accept"] = [record["intent"]] if record.get("intent") is not None else []
+        intent = chosen_intent(record)
+        task["accept"] = [intent] if intent is not None else []
     task["meta"] = _meta(record)
     return task
+
+
+def chosen_intent(record: Dict[str, Any]) -> Optional[str]:
+    """The intent a task pre-selects: the record's, if it is a trained intent (one of its cats).
+
+    A text rejected as out of scope pre-selects none: its intent (the out-of-scope label) is
+    no category the pipeline is trained on, and accepted as a category it would become one.
+
+    record (Dict[str, Any]): An annotate record.
+    RETURNS (Optional[str]): The intent, or None.
+    """
+    intent = record.get("intent")
+    if record.get("out_of_scope") or intent not in (record.get("cats") or {}):
+        return None
+    return intent
 
 
 def _meta(record: Dict[str, Any]) -> Dict[str, Any]:
@@ -110,10 +135,11 @@ def _meta(record: Dict[str, Any]) -> Dict[str, Any]:
 def labelstudio_task(record: Dict[str, Any], model_version: str) -> Dict[str, Any]:
     """A Label Studio task of a record, its predictions pre-annotated for correction."""
     result: List[Dict[str, Any]] = []
-    if record.get("intent") is not None:
-        item = _ls_result(len(result), LS_CHOICES, "choices", {"choices": [record["intent"]]})
-        intent = record.get("intent_confidence")
-        item["score"] = float(intent if intent is not None else record["cats"][record["intent"]])
+    intent = chosen_intent(record)
+    if intent is not None:
+        item = _ls_result(len(result), LS_CHOICES, "choices", {"choices": [intent]})
+        sure = record.get("intent_confidence")
+        item["score"] = float(sure if sure is not None else record["cats"][intent])
         result.append(item)
     for entity in record["entities"]:
         value = {k: entity[k] for k in ("start", "end", "text")}
@@ -125,7 +151,11 @@ def labelstudio_task(record: Dict[str, Any], model_version: str) -> Dict[str, An
     score = confidence(record)
     if score is not None:
         prediction["score"] = score
-    return {"data": {LS_TEXT: record["text"], "id": record["id"]}, "predictions": [prediction]}
+    return {
+        "data": {LS_TEXT: record["text"], "id": record["id"]},
+        "meta": _meta(record),
+        "predictions": [prediction],
+    }
 
 
 def _ls_result(n: int, from_name: str, kind: str, value: Dict[str, Any]) -> Dict[str, Any]:
@@ -171,10 +201,10 @@ def write_export(
     with atomic_write(target, "w") as handle:
         if fmt == EXPORT_PRODIGY:
             for record in records:
-                handle.write(json.dumps(prodigy_task(record, make_doc), ensure_ascii=False) + "\n")
+                handle.write(json.dumps(prodigy_task(record, make_doc), **STRICT_JSON) + "\n")
         else:
             tasks = [labelstudio_task(record, model_version) for record in records]
-            handle.write(json.dumps(tasks, ensure_ascii=False, indent=1) + "\n")
+            handle.write(json.dumps(tasks, indent=1, **STRICT_JSON) + "\n")
     return len(records)
 
 

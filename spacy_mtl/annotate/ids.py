@@ -60,7 +60,7 @@ def row_id(value: Any, number: int, id_type: Optional[str]) -> Tuple[Any, Option
 def _typed(value: Any, id_type: Optional[str]) -> Any:
     if id_type == STRING_IDS and not isinstance(value, str):
         # As record_to_json writes it (json: exact floats, big integers in full).
-        return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
     return value
 
 

@@ -18,7 +18,7 @@ from typing import Any, Dict, Iterable, Iterator, List
 from spacy.language import Language
 from spacy.tokens import Doc
 
-from ..records import RECORD_FIELDS, doc_to_record
+from ..records import RECORD_FIELDS, NonFinitePrediction, doc_to_record
 from ..texts import EMPTY_TEXT, is_blank, lone_surrogate
 
 # The longest row annotated, in characters. A batch job has no one waiting on a
@@ -95,8 +95,11 @@ def error_record(pre: Dict[str, Any]) -> Dict[str, Any]:
 
 
 def full_record(pre: Dict[str, Any], doc: Doc) -> Dict[str, Any]:
-    """The full record of an annotated row."""
-    return {"id": pre["id"], **doc_to_record(doc), "error": None}
+    """The full record of an annotated row; an error record where a score is not a number."""
+    try:
+        return {"id": pre["id"], **doc_to_record(doc), "error": None}
+    except NonFinitePrediction as err:
+        return error_record({**pre, "error": str(err)})
 
 
 def annotate_rows(
@@ -183,8 +186,13 @@ def _annotate_one(nlp: Language, text: str):
 
 
 def record_to_json(record: Dict[str, Any]) -> str:
-    """Serialise a record as one JSON line (without the newline), fields in order."""
-    return json.dumps({key: record[key] for key in ROW_FIELDS}, ensure_ascii=False)
+    """Serialise a record as one JSON line (without the newline), fields in order.
+
+    Strict JSON: a NaN or infinite score raises ValueError rather than writing a bare NaN
+    (doc_to_record gives no such record; this keeps every writer to the rule).
+    """
+    record = {key: record[key] for key in ROW_FIELDS}
+    return json.dumps(record, ensure_ascii=False, allow_nan=False)
 
 
 def record_from_json(line: str) -> Dict[str, Any]:

@@ -19,6 +19,7 @@ import pytest
 import spacy
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from spacy.language import Language
 
 from spacy_mtl.annotate import AnnotateError, annotate, read_records
 
@@ -178,3 +179,81 @@ def test_random_inputs_give_their_records_or_a_clear_refusal(
             assert (record["error"] is None) == good, record
             if good:
                 assert record["text"] == text
+
+
+# A pipeline as hostile as its input: a text with a digit gets NaN or infinite category
+# scores (broken weights), one with "?" is rejected as out of scope, the others have cats.
+@Language.component("test_fuzz_hostile_cats", assigns=["doc.cats"])
+def hostile_cats(doc):
+    from spacy_mtl.pipeline.intent_confidence import set_intent_state
+
+    broken = any(ch.isdigit() for ch in doc.text)
+    bad = float("nan") if len(doc.text) % 2 else float("inf")
+    doc.cats = {"flight": bad if broken else 0.7, "music": 0.3}
+    if "?" in doc.text:
+        set_intent_state(doc, "out_of_scope", 0.2, True)
+    return doc
+
+
+@pytest.fixture(scope="module")
+def hostile_pipeline(tmp_path_factory):
+    nlp = spacy.blank("en")
+    nlp.add_pipe("test_fuzz_hostile_cats")
+    path = tmp_path_factory.mktemp("fuzz") / "hostile"
+    nlp.to_disk(path)
+    return str(path)
+
+
+def strict(text):
+    return json.loads(text, parse_constant=lambda name: pytest.fail(f"bare {name} written"))
+
+
+# A whole run per example (about 2 s): fewer examples in CI than the input fuzz.
+@settings(FUZZ, max_examples=FUZZ.max_examples if LONG else 12)
+@given(
+    texts=st.lists(
+        st.one_of(GOOD_TEXT, st.sampled_from(["fly 2 oslo", "why?", "7?", "ok"])),
+        min_size=1,
+        max_size=8,
+    ),  # fmt: skip
+    fmt=st.sampled_from(["jsonl", "prodigy", "labelstudio"]),
+    sort_by=st.sampled_from([None, "confidence"]),
+)
+def test_a_pipeline_predicting_nan_or_out_of_scope_gives_errors_or_good_tasks(
+    hostile_pipeline, texts, fmt, sort_by
+):
+    """Each row is an error record (a score not a number) or a good record; every file is
+    strict JSON; an export pre-selects only trained intents. Never another exception."""
+    broken = [any(ch.isdigit() for ch in text) for text in texts]
+    with tempfile.TemporaryDirectory() as tmp:
+        source = Path(tmp) / "in.jsonl"
+        source.write_text("".join(json.dumps({"text": t}) + "\n" for t in texts), "utf-8")
+        out = Path(tmp) / ("out.json" if fmt == "labelstudio" else "out.jsonl")
+        summary = annotate(hostile_pipeline, source, out, output_format=fmt,
+                           sort_by=sort_by if fmt != "jsonl" else None)  # fmt: skip
+        assert summary.errors == sum(broken)
+        written = out.read_text(encoding="utf-8")
+        if fmt == "jsonl":
+            records = [strict(line) for line in written.splitlines()]
+            assert [r["text"] for r in records] == texts
+            for record, bad in zip(records, broken):
+                assert (record["error"] is not None) == bad
+                assert not bad or "not a number" in record["error"]
+                assert bad or record["intent"] == ("out_of_scope" if "?" in record["text"]
+                                                   else "flight")  # fmt: skip
+            return
+        tasks = strict(written) if fmt == "labelstudio" else [
+            strict(line) for line in written.splitlines()
+        ]  # fmt: skip
+        assert len(tasks) == len(texts) - sum(broken)
+        for task in tasks:
+            text = task["data"]["text"] if fmt == "labelstudio" else task["text"]
+            if fmt == "prodigy":
+                chosen = task["accept"]
+                assert set(chosen) <= {option["id"] for option in task["options"]}
+            else:
+                result = task["predictions"][0]["result"]
+                choices = [r["value"]["choices"] for r in result if r["type"] == "choices"]
+                chosen = [choice for both in choices for choice in both]
+            assert chosen == ([] if "?" in text else ["flight"])
+            assert task["meta"].get("out_of_scope") is ("?" in text)

@@ -8,7 +8,9 @@ The round trips export a pipeline's predictions, edit a few tasks as the tool wo
 import json
 import warnings
 
+import numpy
 import pytest
+import spacy
 from conftest import SENTENCES, build_nlp, make_examples
 from spacy.tokens import DocBin
 from spacy.vocab import Vocab
@@ -161,3 +163,115 @@ def test_export_settings_are_checked_and_recorded(pipeline_dir, corpus, tmp_path
     assert len(json.loads((tmp_path / "all.json").read_text(encoding="utf-8"))) == 2 * len(TEXTS)
     with pytest.raises(AnnotateError, match="inside it"):
         annotate(pipeline_dir, shards, shards / "x.json", output_format="labelstudio")
+
+
+def changed_copy(source, target, change):
+    """The pipeline at `source`, changed by `change(nlp)`, saved at `target`."""
+    nlp = spacy.load(source)
+    change(nlp)
+    nlp.to_disk(target)
+    return str(target)
+
+
+@pytest.fixture(scope="session")
+def rejecting_dir(pipeline_dir, tmp_path_factory):
+    """The pipeline with a calibration that rejects the less sure half of TEXTS as out of scope."""
+    tops = sorted(max(doc.cats.values()) for doc in spacy.load(pipeline_dir).pipe(TEXTS))
+    threshold = (tops[2] + tops[3]) / 2
+
+    def calibrate(nlp):
+        calibration = {"score": "max_prob", "threshold": threshold}
+        nlp.get_pipe("mtl_textcat").cfg["calibration"] = calibration
+
+    return changed_copy(pipeline_dir, tmp_path_factory.mktemp("oos") / "pipeline", calibrate)
+
+
+def nan_weights(nlp):
+    """The text classifier's weights set to NaN, as a diverged training leaves them."""
+    for node in nlp.get_pipe("mtl_textcat").model.walk():
+        for name in node.param_names:
+            if node.has_param(name):
+                node.set_param(name, numpy.full_like(node.get_param(name), numpy.nan))
+
+
+@pytest.fixture(scope="session")
+def nan_dir(pipeline_dir, tmp_path_factory):
+    return changed_copy(pipeline_dir, tmp_path_factory.mktemp("nan") / "pipeline", nan_weights)
+
+
+def strict_json(text):
+    return json.loads(text, parse_constant=lambda name: pytest.fail(f"bare {name} written"))
+
+
+def test_out_of_scope_tasks_accepted_as_they_are_teach_no_out_of_scope_intent(
+    rejecting_dir, corpus, tmp_path
+):
+    """Before: accept ["out_of_scope"], not among the options, and convert refused the task;
+    Label Studio's choice made out_of_scope an intent of the converted corpus."""
+    out = tmp_path / "tasks.jsonl"
+    annotate(rejecting_dir, corpus, out, output_format="prodigy", sort_by="confidence")
+    tasks = [strict_json(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    rejected = [task for task in tasks if task["meta"].get("out_of_scope")]
+    kept = [task for task in tasks if not task["meta"].get("out_of_scope")]
+    assert len(rejected) == 3 and len(kept) == 3
+    for task in rejected:
+        assert task["accept"] == [] and task["meta"]["intent"] == "out_of_scope"
+        assert sorted(o["id"] for o in task["options"]) == ["flight", "music", "weather"]
+    assert all(task["accept"] == [task["meta"]["intent"]] for task in kept)
+    answered = [{**task, "answer": "accept", "_view_id": "blocks"} for task in tasks]
+    accepted = tmp_path / "accepted.jsonl"
+    accepted.write_text("".join(json.dumps(t) + "\n" for t in answered), encoding="utf-8")
+    assert convert("prodigy", accepted, tmp_path / "prodigy.spacy") == len(TEXTS)
+    docs = load(tmp_path / "prodigy.spacy")
+    assert all("out_of_scope" not in doc.cats for doc in docs.values())
+    assert all(docs[task["text"]].cats == {} for task in rejected)
+    for task in kept:
+        cats = docs[task["text"]].cats
+        assert max(cats, key=cats.get) == task["meta"]["intent"] and cats[task["accept"][0]] == 1
+
+    out = tmp_path / "tasks.json"
+    annotate(rejecting_dir, corpus, out, output_format="labelstudio")
+    tasks = strict_json(out.read_text(encoding="utf-8"))
+    rejected = [task for task in tasks if task["meta"].get("out_of_scope")]
+    assert len(rejected) == 3
+    for task in rejected:
+        kinds = [r["type"] for r in task["predictions"][0]["result"]]
+        assert "choices" not in kinds and task["meta"]["intent"] == "out_of_scope"
+    # Accepted in Label Studio as predicted: the prediction becomes the annotation.
+    export = [
+        {"id": i + 1, **task, "annotations": [{"result": task["predictions"][0]["result"]}]}
+        for i, task in enumerate(tasks)
+    ]
+    accepted = tmp_path / "export.json"
+    accepted.write_text(json.dumps(export), encoding="utf-8")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        convert("labelstudio", accepted, tmp_path / "ls.spacy")
+    docs = load(tmp_path / "ls.spacy")
+    assert all("out_of_scope" not in doc.cats for doc in docs.values())
+    assert {label for doc in docs.values() for label in doc.cats} <= {"flight", "music", "weather"}
+    assert all(docs[task["data"]["text"]].cats == {} for task in rejected)
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "prodigy", "labelstudio"])
+def test_a_pipeline_that_predicts_nan_gives_error_records_and_strict_json(
+    nan_dir, corpus, tmp_path, fmt, capsys
+):
+    """Before: bare NaN in the .jsonl and the Label Studio .json (invalid JSON), intent the
+    first label. Now each such row is an error record, named in the summary."""
+    out = tmp_path / ("out.json" if fmt == "labelstudio" else "out.jsonl")
+    args = ["annotate", nan_dir, str(corpus), str(out), "--format", fmt]
+    assert main(args) == 3  # every row is an error record: the blank one, and the NaN ones
+    printed = capsys.readouterr().out
+    assert f"{len(TEXTS)} x the prediction is not a number (NaN or infinite)" in printed
+    text = out.read_text(encoding="utf-8")
+    if fmt == "jsonl":
+        records = [strict_json(line) for line in text.splitlines()]
+        assert len(records) == len(TEXTS) + 1
+        for record in records[: len(TEXTS)]:
+            assert record["intent"] is None and record["cats"] == {}
+            assert "not a number" in record["error"] and "cats['flight']" in record["error"]
+    elif fmt == "prodigy":
+        assert text == ""  # no task: error records are left out of an export
+    else:
+        assert strict_json(text) == []
