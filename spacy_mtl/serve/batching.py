@@ -143,7 +143,7 @@ class PipeBatcher:
         owners = [(b, n) for b, batch in enumerate(batches) for n in range(len(batch))]
         with self.zone.batch():
             docs = self.nlp.pipe(texts, batch_size=self.max_batch)
-            for (b, n), doc in zip(owners, docs, strict=True):
+            for (b, n), doc in zip(owners, docs):
                 try:
                     results[b].records.append(doc_to_record(doc))
                 except NonFinitePrediction as err:
