@@ -45,11 +45,6 @@ EXCLUDED_BELOW = -1e29
 # BLAS) computes it on the calling thread, so no BLAS thread pool spins on a busy machine
 # (measured: 16 µs for 60 x 159 x 80 on one thread, 890 µs for 80 x 159 x 80 on its pool).
 MAX_GEMM_WORK = 500_000
-# BLAS may sum a row's products in another order when the matrix has another number of
-# rows (its kernels work in tiles of 4 to 16 rows), which would move the last bits of a
-# span confidence with the document's batch-mates: every product runs on blocks of exactly
-# this many rows (annotate and serve promise the same bits in any batch).
-BLOCK_ROWS = 32
 
 
 class Gradients(NamedTuple):
@@ -66,7 +61,6 @@ def forward(
     start: numpy.ndarray,
     end: numpy.ndarray,
     penalty: float,
-    float64: bool = False,
 ) -> Optional["ForwardPass"]:
     """The forward pass of padded emissions, or None when the transitions spread too far.
 
@@ -76,8 +70,6 @@ def forward(
     start (numpy.ndarray): (tags,) first-tag scores, penalty included.
     end (numpy.ndarray): (tags,) last-tag scores.
     penalty (float): The score added to every forbidden transition (negative).
-    float64 (bool): Run in float64 whatever the scores, so that each row's values are the
-        same bits in any batch (span confidences); else float32 where it is precise enough.
     RETURNS (Optional[ForwardPass]): log Z in `.log_z`; `.backward` gives the gradients.
     """
     transitions = numpy.asarray(transitions, dtype="float64")
@@ -88,7 +80,7 @@ def forward(
         float(numpy.abs(end).max()),
         float(numpy.abs(transitions).max()),
     )
-    if not float64 and largest <= FLOAT32_LIMIT and spread <= MAX_SPREAD[numpy.float32]:
+    if largest <= FLOAT32_LIMIT and spread <= MAX_SPREAD[numpy.float32]:
         dtype = numpy.float32
     elif spread <= MAX_SPREAD[numpy.float64]:
         dtype = numpy.float64
@@ -99,84 +91,6 @@ def forward(
         state = ForwardPass(emissions, numpy.asarray(lengths, "int64"), transitions, start, end)
         state.run(numpy.float64, float(penalty))
     return state
-
-
-class Posteriors(NamedTuple):
-    """log alpha and log beta of a padded batch, and log Z, all float64.
-
-    log_alpha[t, row, y] sums every prefix that ends in y at t, its emission included;
-    log_beta[t, row, y] every suffix after t from y, the end score included (t's emission
-    left out); at and past a row's last token, the end scores.
-    """
-
-    log_alpha: numpy.ndarray  # (time, batch, tags)
-    log_beta: numpy.ndarray  # (time, batch, tags)
-    log_z: numpy.ndarray  # (batch,)
-
-
-def posteriors(
-    emissions: numpy.ndarray,
-    lengths: numpy.ndarray,
-    transitions: numpy.ndarray,
-    start: numpy.ndarray,
-    end: numpy.ndarray,
-    penalty: float,
-) -> Posteriors:
-    """The forward and backward passes of padded emissions, in float64, for inference.
-
-    The passes of training (`forward`, `ForwardPass.backward`), with each row's values the
-    same bits in any batch; for transitions spread beyond `MAX_SPREAD`, a slower dense pass
-    in log space (`_dense_posteriors`). Arguments as `forward`'s.
-    """
-    lengths = numpy.asarray(lengths, "int64")
-    state = forward(emissions, lengths, transitions, start, end, penalty, float64=True)
-    if state is None:
-        scored = numpy.asarray(transitions, "float64") + numpy.where(
-            forbidden_moves(len(start)), penalty, 0.0
-        )
-        return _dense_posteriors(emissions.astype("float64"), lengths, scored, start, end)
-    beta, b_offsets = state._beta_pass()[:2]
-    return Posteriors(
-        state.alpha + state.offsets[:, :, None], beta + b_offsets[:, :, None], state.log_z
-    )
-
-
-def forbidden_moves(n_tags: int) -> numpy.ndarray:
-    """(tags, tags) True where the BIO layout forbids a move: into "I-x" from other than
-    "B-x" or "I-x"."""
-    forbidden = numpy.zeros((n_tags, n_tags), dtype=bool)
-    forbidden[:, 2::2] = True
-    labels = numpy.arange((n_tags - 1) // 2)
-    forbidden[2 * labels + 1, 2 * labels + 2] = False
-    forbidden[2 * labels + 2, 2 * labels + 2] = False
-    return forbidden
-
-
-def _dense_posteriors(emissions, lengths, scored, start, end) -> Posteriors:
-    """Forward and backward in log space over (batch, tags, tags): slow, for any scores.
-
-    scored (numpy.ndarray): (tags, tags) transitions, penalty included.
-    """
-    n_docs, n_steps, n_tags = emissions.shape
-    start, end = numpy.asarray(start, "float64"), numpy.asarray(end, "float64")
-    alpha = numpy.empty((n_steps, n_docs, n_tags))
-    beta = numpy.empty_like(alpha)
-    alpha[0] = start + emissions[:, 0]
-    for t in range(1, n_steps):
-        step = _logsumexp(alpha[t - 1][:, :, None] + scored[None], axis=1) + emissions[:, t]
-        alpha[t] = numpy.where((t < lengths)[:, None], step, alpha[t - 1])
-    beta[-1] = end
-    for t in range(n_steps - 2, -1, -1):
-        ahead = emissions[:, t + 1] + beta[t + 1]
-        step = _logsumexp(scored[None] + ahead[:, None, :], axis=2)
-        beta[t] = numpy.where((t + 1 < lengths)[:, None], step, end)
-    return Posteriors(alpha, beta, _logsumexp(alpha[-1] + end, axis=1))
-
-
-def _logsumexp(values: numpy.ndarray, axis: int) -> numpy.ndarray:
-    top = values.max(axis=axis, keepdims=True)
-    top = numpy.where(numpy.isfinite(top), top, 0.0)
-    return numpy.log(numpy.exp(values - top).sum(axis=axis)) + numpy.squeeze(top, axis=axis)
 
 
 class ForwardPass:
@@ -209,7 +123,9 @@ class ForwardPass:
         for t in range(1, n_steps):
             previous = alpha[t - 1]
             scores = numpy.empty_like(previous)
-            free = numpy.log(blocked_matmul(numpy.exp(previous), self.exp_free)) + dtype(self.shift)
+            free = numpy.log(one_thread_matmul(numpy.exp(previous), self.exp_free)) + dtype(
+                self.shift
+            )
             scores[:, 0], scores[:, 1::2] = free[:, 0], free[:, 1:]
             inside = _logaddexp(
                 previous[:, 1::2] + self.begin_to_inside, previous[:, 2::2] + self.inside_to_inside
@@ -262,7 +178,7 @@ class ForwardPass:
         RETURNS (numpy.ndarray): (rows, labels) where those moves carry most of the score.
         """
         self.forbidden_used = True
-        forbidden = numpy.log(blocked_matmul(numpy.exp(previous[rows]), self.exp_inside))
+        forbidden = numpy.log(one_thread_matmul(numpy.exp(previous[rows]), self.exp_inside))
         forbidden += self.dtype(self.shift + self.penalty)
         mostly_forbidden = inside[rows] < forbidden + MARGIN
         inside[rows] = _logaddexp(inside[rows], forbidden)
@@ -347,7 +263,9 @@ class ForwardPass:
                 rows = numpy.flatnonzero(reach > free_top[t] + into_free_least - MARGIN)
                 if len(rows):
                     self.forbidden_used = True
-                    forbidden = numpy.log(blocked_matmul(next_inside[t][rows], self.exp_inside.T))
+                    forbidden = numpy.log(
+                        one_thread_matmul(next_inside[t][rows], self.exp_inside.T)
+                    )
                     forbidden += (inside_top[t][rows, None] + self.shift + self.penalty).astype(
                         dtype
                     )
@@ -383,26 +301,20 @@ def _log_matmul_t(log_rows, exp_matrix, exp_rows_out, top_out) -> numpy.ndarray:
     top = log_rows.max(axis=1)
     numpy.exp(log_rows - top[:, None], out=exp_rows_out)
     top_out[:] = top
-    return numpy.log(blocked_matmul(exp_rows_out, exp_matrix.T)) + top[:, None].astype(
+    return numpy.log(one_thread_matmul(exp_rows_out, exp_matrix.T)) + top[:, None].astype(
         log_rows.dtype
     )
 
 
-def blocked_matmul(a: numpy.ndarray, b: numpy.ndarray) -> numpy.ndarray:
-    """a @ b on blocks of exactly BLOCK_ROWS rows of `a`, the last padded with zeros.
-
-    Each row's result is then independent of the other rows (BLAS sums in another order
-    for another number of rows), and a block stays small enough for OpenBLAS to run it on
-    the calling thread.
-    """
-    n_rows = a.shape[0]
-    padded = -(-n_rows // BLOCK_ROWS) * BLOCK_ROWS
-    if padded != n_rows:
-        a = numpy.concatenate([a, numpy.zeros((padded - n_rows, a.shape[1]), dtype=a.dtype)])
-    out = numpy.empty((padded, b.shape[1]), dtype=numpy.result_type(a, b))
-    for begin in range(0, padded, BLOCK_ROWS):
-        numpy.matmul(a[begin : begin + BLOCK_ROWS], b, out=out[begin : begin + BLOCK_ROWS])
-    return out[:n_rows]
+def one_thread_matmul(a: numpy.ndarray, b: numpy.ndarray) -> numpy.ndarray:
+    """a @ b in row blocks small enough for OpenBLAS to stay on the calling thread."""
+    rows = max(1, MAX_GEMM_WORK // max(1, a.shape[1] * b.shape[1]))
+    if a.shape[0] <= rows:
+        return a @ b
+    out = numpy.empty((a.shape[0], b.shape[1]), dtype=numpy.result_type(a, b))
+    for begin in range(0, a.shape[0], rows):
+        numpy.matmul(a[begin : begin + rows], b, out=out[begin : begin + rows])
+    return out
 
 
 def _matmul_tn(a: numpy.ndarray, b: numpy.ndarray) -> numpy.ndarray:

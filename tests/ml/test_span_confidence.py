@@ -73,12 +73,11 @@ def test_span_probabilities_equal_brute_force(n_labels, scale):
             _brute_force(emissions[row].astype("float64"), lengths[row], transitions, start, end, s)
             for s, row in zip(spans, spans[:, 0])
         ]
-        numpy.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-9)
+        numpy.testing.assert_allclose(got, expected, rtol=2e-4, atol=1e-7)
 
 
 def test_the_slow_path_for_widely_spread_transitions_equals_brute_force():
-    """Transitions spread beyond what the rescaled products of the forward-backward take
-    run in the dense log-space pass."""
+    """Transitions spread beyond what the rescaled products take run in log space."""
     rng = numpy.random.default_rng(3)
     transitions, start, end = _random_crf(rng, 2, 2.0)
     transitions[0, 1] = 700.0  # spread above forward_backward's float64 limit
@@ -152,7 +151,7 @@ def test_forbidden_moves_are_the_bio_layout():
 
 def test_a_documents_probabilities_do_not_depend_on_its_batch_mates():
     """The same bits alone and in batches of other sizes and mates, including a mate whose
-    scores spread far from the others: annotate and serve promise identical
+    scores spread far enough for the log-space path: annotate and serve promise identical
     records whatever the batching, and BLAS sums a row differently in matrices of other shapes."""
     rng = numpy.random.default_rng(3)
     n_labels = 30  # 61 tags: products big enough for BLAS's blocked kernels
@@ -160,7 +159,7 @@ def test_a_documents_probabilities_do_not_depend_on_its_batch_mates():
     n_docs, width = 45, 9
     lengths = rng.integers(1, width + 1, size=n_docs)
     emissions = (rng.normal(size=(n_docs, width, len(start))) * 3).astype("float32")
-    emissions[7] *= 200  # far spread: its rows are far from their batch-mates'
+    emissions[7] *= 200  # far spread: this document alone takes the log-space path
     spans = _all_spans(lengths, 2)
 
     def alone(doc):
