@@ -4,6 +4,7 @@ Each problem raises EvaluateError with the path and what to do, so the command
 prints one message instead of a traceback.
 """
 
+import math
 import unicodedata
 from pathlib import Path
 from typing import Dict, List
@@ -85,7 +86,23 @@ def read_gold(path: Path, nlp: Language) -> List[Doc]:
                 f"{path}: document {i} ({doc.text[:60]!r}) has invalid entity tags: {err}. "
                 "python -m spacy_mtl debug-data names every such document."
             ) from err
+        check_gold_cats(path, i, doc)
     return docs
+
+
+def check_gold_cats(path: Path, i: int, doc: Doc) -> None:
+    """Refuse a gold document whose category values are not numbers (NaN, infinite).
+
+    A NaN gold category cannot be scored, and scores.json cannot hold it.
+    """
+    bad = [label for label, value in doc.cats.items() if not math.isfinite(float(value))]
+    if bad:
+        shown = ", ".join(f"{label!r} is {float(doc.cats[label])}" for label in bad[:5])
+        raise EvaluateError(
+            f"{path}: document {i} ({doc.text[:60]!r}) has gold categories that are not "
+            f"numbers ({shown}): gold categories are 1.0 or 0.0. Fix the corpus, or convert "
+            "it again."
+        )
 
 
 def check_language(path: Path, docs: List[Doc], lang: str) -> None:

@@ -1,7 +1,10 @@
 """Evaluate end to end: load and check, predict and score, print, write the files.
 
 The files go to --output DIR: scores.json, report.html and, with matplotlib,
-scores.png, each written whole or not at all (spacy_mtl.atomic).
+scores.png. The folder is written whole or not at all (spacy_mtl.atomic.replace_folder),
+and checked before any work: it may not be, hold or lie inside an input (the corpus, a
+pipeline), nor lie inside a pipeline folder, and an existing folder is replaced only if it
+holds nothing but an earlier evaluate's files.
 """
 
 import warnings
@@ -11,7 +14,14 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 import srsly
 from wasabi import msg
 
-from ..atomic import OutputError, atomic_path, check_output, write_text_atomic
+from ..atomic import (
+    OutputError,
+    atomic_path,
+    check_output,
+    check_output_folder,
+    replace_folder,
+    write_text_atomic,
+)
 from .browse import error_records
 from .chart import has_matplotlib, plot_scores
 from .compare import differences
@@ -79,42 +89,59 @@ def _score(name, paths, nlps, references, gold_tokens, batch_size) -> System:
 
 
 def check_output_dir(output: Path, inputs: Sequence[Path]) -> None:
-    """Refuse an output that is a file, or whose files would overwrite an input."""
+    """Refuse, before any work, an output folder that cannot or must not be written.
+
+    output (Path): The --output folder.
+    inputs (Sequence[Path]): The corpus and the pipelines (a package name is skipped).
+    """
     if output.exists() and not output.is_dir():
         raise EvaluateError(f"--output {output}: is a file; give a folder (it is created).")
     try:
         for name in OUTPUT_FILES:
             check_output(output / name, inputs=inputs)
+        check_output_folder(
+            output,
+            inputs,
+            replace=is_evaluate_output(output),
+            refusal="It holds files evaluate did not write, which replacing it would remove: "
+            "give a new folder (it is created), or an earlier evaluate's --output.",
+        )
     except OutputError as err:
         raise EvaluateError(f"--output: {err}") from err
+
+
+def is_evaluate_output(output: Path) -> bool:
+    """Whether a folder holds only files an earlier evaluate wrote (so it may be replaced)."""
+    entries = list(output.iterdir()) if output.is_dir() else []
+    return all(entry.name in OUTPUT_FILES and entry.is_file() for entry in entries)
 
 
 def write_outputs(
     output: Path, result: Dict[str, Any], errors: List[Dict], diffs: List[Dict]
 ) -> List[Path]:
-    """Write scores.json, report.html and (with matplotlib) scores.png into `output`."""
-    try:
-        output.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        raise EvaluateError(f"--output {output}: cannot create it: {err.strerror or err}.") from err
-    written = []
-    try:
-        with atomic_path(output / "scores.json") as tmp:
+    """Write scores.json, report.html and (with matplotlib) scores.png as the folder `output`,
+    whole or not at all (replacing an earlier evaluate's folder)."""
+    names: List[str] = []
+
+    def fill(folder: Path) -> None:
+        folder.mkdir(parents=True)
+        with atomic_path(folder / "scores.json") as tmp:
             srsly.write_json(tmp, result)
-        written.append(output / "scores.json")
-        write_text_atomic(output / "report.html", render_report(result, errors, diffs))
-        written.append(output / "report.html")
+        names.append("scores.json")
+        write_text_atomic(folder / "report.html", render_report(result, errors, diffs))
+        names.append("report.html")
         if has_matplotlib():
-            with atomic_path(output / "scores.png") as tmp:
+            with atomic_path(folder / "scores.png") as tmp:
                 plot_scores(result, tmp)
-            written.append(output / "scores.png")
-        else:
-            msg.warn(
-                "No scores.png: matplotlib is missing.", "Install it: pip install 'spacy-mtl[plot]'"
-            )
+            names.append("scores.png")
+
+    try:
+        replace_folder(output, fill)
     except OSError as err:
         raise EvaluateError(f"--output {output}: cannot write: {err.strerror or err}.") from err
-    return written
+    if "scores.png" not in names:
+        msg.warn("No scores.png: matplotlib is missing.", "pip install 'spacy-mtl[plot]'")
+    return [output / name for name in names]
 
 
 def run(
@@ -127,7 +154,7 @@ def run(
 ) -> int:
     """The command: check the output first, evaluate, print, write. Exit status 0."""
     if output is not None:
-        check_output_dir(output, [data])
+        check_output_dir(output, [data, *(Path(p) for p in (pipeline, *compare))])
     result, errors, diffs = evaluate(
         pipeline, data, compare=compare, gold_tokens=gold_tokens, batch_size=batch_size
     )

@@ -15,6 +15,7 @@ from spacy.tokens import Doc
 from spacy.training import Example
 
 from ..annotation import has_cats, has_ents
+from ..records import NonFinitePrediction, doc_to_record
 from ..scorers import sentence_accuracy
 from .confidence import confidence_scores
 from .inputs import EvaluateError, heads
@@ -62,6 +63,32 @@ def predict(
     return list(nlp.pipe(inputs, batch_size=batch_size))
 
 
+def check_predictions(path: str, predicted: Sequence[Doc]) -> None:
+    """Refuse a pipeline whose predictions are not numbers (NaN, infinite), naming the
+    documents: nothing can be scored or binned from them (spacy_mtl.records' check).
+
+    path (str): The pipeline, for the message.
+    predicted (Sequence[Doc]): Its predictions, one per gold document, in corpus order.
+    """
+    bad = []
+    for i, doc in enumerate(predicted):
+        try:
+            doc_to_record(doc)
+        except NonFinitePrediction as err:
+            bad.append((i, doc.text, err.scores))
+    if not bad:
+        return
+    shown = "; ".join(
+        f"document {i} ({text[:40]!r}: {', '.join(scores[:3])})" for i, text, scores in bad[:5]
+    )
+    more = f"; and {len(bad) - 5} more" if len(bad) > 5 else ""
+    raise EvaluateError(
+        f"The pipeline {path!r} predicts scores that are not numbers (NaN or infinite) for "
+        f"{len(bad)} of {len(predicted)} documents: {shown}{more}. Its weights may be broken "
+        "(a training that diverged): retrain it."
+    )
+
+
 def pair(predicted: Sequence[Doc], references: Sequence[Doc]) -> List[Example]:
     """Examples of predicted documents against their gold documents, in order."""
     return [Example(pred, ref) for pred, ref in zip(predicted, references, strict=True)]
@@ -83,6 +110,8 @@ def score_system(
     predictions put together.
     """
     runs = [predict(nlp, references, gold_tokens, batch_size) for nlp in nlps]
+    for path, run in zip(paths, runs):
+        check_predictions(str(path), run)
     cats_at = _first_with(nlps, "cats")
     ents_at = _first_with(nlps, "ents")
     system = System(name=name, paths=list(paths))

@@ -308,3 +308,91 @@ def test_report_opens_shows_the_matrix_and_filters_the_errors(report_dir, browse
     browser.save_screenshot(str(shot))
     assert shot.stat().st_size > 10_000
     print(f"screenshot: {shot}")
+
+
+def nan_weights(source, target):
+    """The pipeline at `source` with its text classifier's weights set to NaN, at `target`."""
+    nlp = spacy.load(source)
+    for node in nlp.get_pipe("mtl_textcat").model.walk():
+        for name in node.param_names:
+            if node.has_param(name):
+                node.set_param(name, numpy.full_like(node.get_param(name), numpy.nan))
+    nlp.to_disk(target)
+    return target
+
+
+def run_evaluate(capsys, *args):
+    code = main(["evaluate", *map(str, args)])
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    return code, err
+
+
+def test_nan_gold_categories_are_refused_naming_the_document(served_pipeline, tmp_path, capsys):
+    """Before: OverflowError: Invalid Nan value, after the whole evaluation."""
+    nlp = spacy.load(served_pipeline)
+    docs = gold_docs(nlp)[:3]
+    docs[2].cats = {"flight": float("nan"), "music": 1.0, "weather": 0.0}
+    data = tmp_path / "nan.spacy"
+    DocBin(docs=docs).to_disk(data)
+    code, err = run_evaluate(capsys, served_pipeline, data, "--output", tmp_path / "out")
+    assert code == 1 and f"{data}: document 2 ({docs[2].text!r})" in err
+    assert "'flight' is nan" in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_pipeline_that_predicts_nan_is_refused_naming_the_documents(
+    served_pipeline, gold_corpus, tmp_path, capsys
+):
+    """Before: ValueError: cannot convert float NaN to integer (evaluate/confidence.py)."""
+    broken = nan_weights(served_pipeline, tmp_path / "nan")
+    code, err = run_evaluate(capsys, broken, gold_corpus, "--output", tmp_path / "out")
+    assert code == 1 and "predicts scores that are not numbers" in err
+    assert "document 0 (" in err and "cats['flight']" in err and str(broken) in err
+    assert not (tmp_path / "out").exists()
+    # As the compared system too.
+    code, err = run_evaluate(capsys, served_pipeline, gold_corpus, "--compare", broken)
+    assert code == 1 and "predicts scores that are not numbers" in err
+
+
+def test_the_output_folder_is_checked_before_any_work(
+    served_pipeline, gold_corpus, tmp_path, capsys, monkeypatch
+):
+    """Before: an unwritable --output, or one inside the pipeline folder, failed (or wrote
+    into the pipeline) only after the whole evaluation."""
+    import spacy_mtl.evaluate.run as run_module
+
+    def no_work(*args, **kwargs):
+        raise AssertionError("evaluated before the output was checked")
+
+    monkeypatch.setattr(run_module, "evaluate", no_work)
+    pipeline = tmp_path / "pipeline"
+    shutil.copytree(served_pipeline, pipeline)
+    before = sorted(p.name for p in pipeline.rglob("*"))
+    for output, expected in [
+        (pipeline / "metrics", "inside the pipeline folder"),
+        (pipeline, "inside the pipeline folder"),
+        (Path("/proc/evaluate-out"), "cannot be written"),
+    ]:
+        code, err = run_evaluate(capsys, pipeline, gold_corpus, "--output", output)
+        assert code == 1 and expected in err and str(output) in err, err
+    assert sorted(p.name for p in pipeline.rglob("*")) == before
+    # A folder holding files evaluate did not write is not replaced.
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("keep me")
+    code, err = run_evaluate(capsys, pipeline, gold_corpus, "--output", mine)
+    assert code == 1 and "evaluate did not write" in err
+    assert [p.name for p in mine.iterdir()] == ["notes.txt"]
+
+
+def test_an_earlier_evaluate_output_is_replaced_whole(served_pipeline, gold_corpus, tmp_path):
+    out = tmp_path / "metrics"
+    out.mkdir()
+    (out / "scores.json").write_text("{}")
+    (out / "scores.png").write_bytes(b"old")
+    assert main(["evaluate", str(served_pipeline), str(gold_corpus), "--output", str(out)]) == 0
+    assert json.loads((out / "scores.json").read_text())["n_docs"] > 0
+    assert (out / "report.html").is_file()
+    assert (out / "scores.png").read_bytes() != b"old"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["metrics"]
