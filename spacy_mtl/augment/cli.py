@@ -35,10 +35,15 @@ def run_augment(args: argparse.Namespace) -> int:
     args (argparse.Namespace): The parsed arguments.
     RETURNS (int): The exit status, 0 or 1.
     """
-    from .api import AugmentError, augment_corpus
+    from .api import AugmentError, augment_corpus, describe_refused, shown
+
+    def say(line: str) -> None:
+        print(line, file=sys.stderr, flush=True)
 
     try:
-        summary = augment_corpus(args.input, args.output, factor=args.factor, seed=args.seed)
+        summary = augment_corpus(
+            args.input, args.output, factor=args.factor, seed=args.seed, say=say
+        )
     except AugmentError as err:
         print(f"augment failed: {err}", file=sys.stderr)
         return 1
@@ -47,9 +52,11 @@ def run_augment(args: argparse.Namespace) -> int:
             f"augment failed: cannot write {args.output}: {err.strerror or err}.", file=sys.stderr
         )
         return 1
+    if summary.refused:
+        print(f"Warning: {describe_refused(args.input, summary.refused)}", file=sys.stderr)
     if summary.n_made < summary.n_asked:
         print(
-            f"Warning: {summary.n_asked} new sentences asked, {summary.n_made} made: the "
+            f"Warning: {shown(summary.n_asked)} new sentences asked, {summary.n_made:,} made: the "
             f"{summary.n_templates} templates and their slot values give no more.",
             file=sys.stderr,
         )

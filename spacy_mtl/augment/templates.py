@@ -1,5 +1,6 @@
 """Templates and slot values: what a training corpus offers for new sentences."""
 
+import math
 from collections import defaultdict
 from dataclasses import dataclass
 from typing import Dict, List, Optional, Tuple
@@ -80,8 +81,31 @@ def _strip_last_space(tokens: Tokens) -> Tokens:
     return tokens[:-1] + ((tokens[-1][0], False),)
 
 
-def read_templates(docs: List[Doc]) -> Tuple[List[Template], int]:
-    """The templates of a corpus, in its order, and how many documents could not be one."""
-    templates = [make_template(doc) for doc in docs if has_ents(doc)]
-    kept = [template for template in templates if template is not None]
-    return kept, len(docs) - len(kept)
+def category_problem(doc: Doc) -> Optional[str]:
+    """Why a document's categories give no intent to copy, or None when they do (or it has
+    none, a missing intent): a value that is not a number from 0 to 1 (NaN), or no category
+    at 0.5 or more. Such a document would pass its categories on to the new sentences, and
+    pool its slot values with those of the sentences without an intent."""
+    odd = [f"{k}={v!r}" for k, v in doc.cats.items() if not (math.isfinite(v) and 0 <= v <= 1)]
+    if odd:
+        return f"not a category value: {', '.join(odd)}"
+    if doc.cats and not intent_key(doc):
+        return "no positive category (every value below 0.5)"
+    return None
+
+
+def read_templates(docs: List[Doc]) -> Tuple[List[Template], List[Tuple[int, str]]]:
+    """The templates of a corpus, in its order, and the documents left out for their
+    categories (their index in the corpus and category_problem's reason)."""
+    kept, refused = [], []
+    for i, doc in enumerate(docs):
+        if not has_ents(doc):
+            continue
+        problem = category_problem(doc)
+        if problem is not None:
+            refused.append((i, problem))
+            continue
+        template = make_template(doc)
+        if template is not None:
+            kept.append(template)
+    return kept, refused

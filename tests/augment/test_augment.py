@@ -187,3 +187,121 @@ def test_another_seed_draws_other_sentences_in_another_order(tmp_path, seed):
         augment_corpus(train, tmp_path / f"{s}.spacy", factor=1, seed=s)
         texts[s] = [doc.text for doc in read(tmp_path / f"{s}.spacy", vocab)]
     assert texts[seed] != texts[seed + 10] and len(texts[seed]) == 6
+
+
+def _sentences(n_cities):
+    """Sentences of two shapes, one city each: "fly to oslo", "the lima rain", ..."""
+    cities = ["oslo", "lima", "rome", "kyoto", "quito", "accra", "perth", "riga"][:n_cities]
+    shapes = [["fly", "to", None], ["the", None, "rain"]]
+    return [
+        ("flight", [("CITY", c) if w is None else w for w in shapes[i % 2]], True)
+        for i, c in enumerate(cities)
+    ]
+
+
+@pytest.mark.parametrize("factor", ["1e9", "1e308", "100000000000000000000"])
+def test_a_factor_beyond_every_filling_is_capped_up_front_and_ends(factor, tmp_path, capsys):
+    """Before, --factor 1e9 drew until killed. The fillings are counted first: 3 templates
+    with 3 values each have 9, 3 of them new sentences."""
+    vocab = Vocab()
+    sentences = [
+        ("flight", ["fly", "to", ("CITY", "oslo")], True),
+        ("flight", ["fly", "to", ("CITY", "lima")], True),
+        ("flight", ["the", ("CITY", "rome"), "rain"], True),
+    ]
+    train = write(tmp_path / "train.spacy", make_docs(vocab, sentences))
+    out = tmp_path / "new.spacy"
+    assert main(["augment", str(train), str(out), "--factor", factor]) == 0
+    err = " ".join(capsys.readouterr().err.split())
+    assert err.startswith(f"Note: --factor {float(factor)} asks for ")
+    assert "the 3 templates and their slot values have 9 fillings" in err
+    assert "(--factor 3 asks for all)" in err and "3 made" in err
+    texts = sorted(doc.text.strip() for doc in read(out, vocab))
+    assert texts == ["fly to rome", "the lima rain", "the oslo rain"]
+
+
+def test_every_filling_is_made_when_asked_for_all(tmp_path):
+    vocab = Vocab()
+    sentences = [
+        ("flight", ["fly", ("CITY", a), "to", ("CITY", b)], True)
+        for a, b in [("oslo", "lima"), ("lima", "rome"), ("rome", "oslo")]
+    ]
+    train = write(tmp_path / "train.spacy", make_docs(vocab, sentences))
+    summary = augment_corpus(train, tmp_path / "new.spacy", factor=1e9, seed=3)
+    # 3 templates of the same shape x 3 x 3 values: 9 distinct sentences, 3 of them training.
+    assert (summary.n_possible, summary.n_made) == (27, 6)
+    texts = {doc.text.strip() for doc in read(tmp_path / "new.spacy", vocab)}
+    assert len(texts) == 6 and "fly oslo to oslo" in texts
+
+
+def test_a_run_over_the_most_sentences_is_refused_naming_the_largest_factor(
+    tmp_path, capsys, monkeypatch
+):
+    import spacy_mtl.augment.api as api
+
+    monkeypatch.setattr(api, "MAX_SENTENCES", 10)
+    vocab = Vocab()
+    sentences = [
+        ("flight", ["fly", ("CITY", a), "to", ("CITY", b)], True)
+        for a, b in [("oslo", "lima"), ("lima", "rome"), ("rome", "kyoto"), ("kyoto", "oslo")]
+    ]
+    train = write(tmp_path / "train.spacy", make_docs(vocab, sentences))
+    out = tmp_path / "new.spacy"
+    err = _fails(capsys, train, out, "--factor", "5")
+    assert (
+        "--factor 5.0 asks for 20 new sentences" in err and "the templates have 64 fillings" in err
+    )
+    assert "one run makes at most 10" in err and "Give --factor 2.5 or less." in err
+    assert not out.exists()
+    assert augment_corpus(train, out, factor=2.5, seed=0).n_made == 10
+
+
+@pytest.mark.parametrize(
+    "cats,reason",
+    [
+        ({"flight": 0.0, "music": 0.0}, "no positive category"),
+        ({"flight": float("nan"), "music": float("nan")}, "not a category value: flight=nan"),
+        ({"flight": 1.0, "music": float("nan")}, "not a category value: music=nan"),
+        ({"flight": 1e308, "music": 0.0}, "not a category value: flight=1e+308"),
+    ],
+)
+def test_documents_whose_categories_give_no_intent_are_no_templates(cats, reason, tmp_path, capsys):
+    """Before, NaN and all-zero categories were copied into the new sentences."""
+    vocab = Vocab()
+    docs = make_docs(vocab, _sentences(4))
+    docs[1].cats = cats
+    train = write(tmp_path / "train.spacy", docs)
+    out = tmp_path / "new.spacy"
+    assert main(["augment", str(train), str(out), "--factor", "2"]) == 0
+    err = " ".join(capsys.readouterr().err.split())
+    assert f"Warning: {train}: 1 documents are not used as templates" in err
+    assert f"(documents 1; document 1: {reason}" in err
+    new = read(out, vocab)
+    assert new and all(doc.cats == {"flight": 1.0, "music": 0.0} for doc in new)
+    assert all("lima" not in doc.text for doc in new)  # document 1's value is no slot value
+
+
+def test_a_corpus_whose_only_templates_have_bad_categories_is_refused(tmp_path, capsys):
+    vocab = Vocab()
+    docs = make_docs(vocab, _sentences(2))
+    for doc in docs:
+        doc.cats = {"flight": float("nan"), "music": 0.0}
+    train = write(tmp_path / "train.spacy", docs)
+    err = _fails(capsys, train, tmp_path / "new.spacy")
+    assert "none of its 2 documents can be a template" in err and "documents 0, 1" in err
+    assert not (tmp_path / "new.spacy").exists()
+
+
+def test_an_output_inside_a_pipeline_folder_is_refused_before_any_work(tmp_path, capsys):
+    import spacy
+
+    vocab = Vocab()
+    train = write(tmp_path / "train.spacy", make_docs(vocab, _sentences(3)))
+    pipeline = tmp_path / "pipeline"
+    spacy.blank("en").to_disk(pipeline)
+    err = _fails(capsys, train, pipeline / "new.spacy")
+    assert "lies inside the pipeline folder" in err and not (pipeline / "new.spacy").exists()
+    # an unreadable input is not read when the output is refused: the output is checked first
+    err = _fails(capsys, tmp_path / "missing.spacy", pipeline / "new.spacy")
+    assert "lies inside the pipeline folder" in err
+    assert "is the input" in _fails(capsys, train, train)
