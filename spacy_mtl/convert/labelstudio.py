@@ -65,8 +65,7 @@ def read_labelstudio(
     annotated = [
         (task, annotation) for task in exported for annotation in _annotations(task, input_path)
     ]
-    kinds = {r.get("type") for _, a in annotated for r in a["result"] if isinstance(r, dict)}
-    marks_entities = "labels" in kinds
+    marks_entities = any(_type(r) == "labels" for _, a in annotated for r in a["result"])
     if exclusive is None:
         exclusive = not any(len(_chosen(a)) > 1 for _, a in annotated)
     counts = _counts(exported, annotated)
@@ -102,9 +101,7 @@ def _load_tasks(path: Path) -> List[Dict[str, Any]]:
     if not text.strip():
         raise ConversionError("the file is empty: expected Label Studio's JSON export.", path=path)
     try:
-        tasks = json.loads(text, object_pairs_hook=_json_object)
-    except _JSONValueError as err:
-        raise ConversionError(str(err), path=path) from None
+        tasks = json.loads(text, object_pairs_hook=_flagged_object)
     except json.JSONDecodeError as err:
         raise ConversionError(
             f"invalid JSON ({err.msg}, column {err.colno}). Export the project as JSON "
@@ -120,7 +117,35 @@ def _load_tasks(path: Path) -> List[Dict[str, Any]]:
             "Export the project as JSON.",
             path=path,
         )
+    for task in tasks:
+        flaw = _flaw(task)
+        if flaw is not None:
+            raise ConversionError(f"task {task.get('id', '?')!r}: {flaw}", path=path)
     return tasks
+
+
+class _Flagged(dict):
+    """A JSON object that parses but means nothing sure, and why (jsonl's checks)."""
+
+    flaw = ""
+
+
+def _flagged_object(pairs):
+    # The parser cannot say where an object lies: it is flagged, and named by its task.
+    try:
+        return _json_object(pairs)
+    except _JSONValueError as err:
+        flagged = _Flagged(pairs)
+        flagged.flaw = str(err)
+        return flagged
+
+
+def _flaw(value) -> Optional[str]:
+    """The first flaw of a flagged object inside a JSON value, if any."""
+    if isinstance(value, _Flagged):
+        return value.flaw
+    items = value.values() if isinstance(value, dict) else value if isinstance(value, list) else []
+    return next((flaw for flaw in map(_flaw, items) if flaw is not None), None)
 
 
 def _annotations(task: Dict[str, Any], path: Path) -> List[Dict[str, Any]]:
@@ -144,10 +169,10 @@ def _annotations(task: Dict[str, Any], path: Path) -> List[Dict[str, Any]]:
 def _counts(tasks, annotated) -> Dict[str, int]:
     with_annotation = {id(task) for task, _ in annotated}
     other = [
-        r.get("type")
+        _type(r) if isinstance(r, dict) else f"a {type(r).__name__}, not a result"
         for _, a in annotated
         for r in a["result"]
-        if not isinstance(r, dict) or r.get("type") not in _USED_TYPES
+        if _type(r) not in _USED_TYPES
     ]
     kinds = ", ".join(sorted({str(kind) for kind in other}))
     return {
@@ -196,7 +221,7 @@ def _text_key(data: Dict[str, Any], results: List[Any]) -> Optional[str]:
     """The data key the results annotate, as far as the export shows it; None if unknown."""
     named: List[str] = []
     for result in results:
-        if not isinstance(result, dict) or result.get("type") not in _USED_TYPES:
+        if _type(result) not in _USED_TYPES:
             continue
         source = result.get("source")
         for name in (result.get("to_name"), source[1:] if isinstance(source, str) else None):
@@ -204,9 +229,7 @@ def _text_key(data: Dict[str, Any], results: List[Any]) -> Optional[str]:
                 named.append(name)
     if "text" in data and "text" not in named:
         named.append("text")
-    cut = [
-        _cut(r.get("value")) for r in results if isinstance(r, dict) and r.get("type") == "labels"
-    ]
+    cut = [_cut(r.get("value")) for r in results if _type(r) == "labels"]
     cut = [c for c in cut if c is not None]
 
     def fits(key: str) -> bool:
@@ -248,19 +271,24 @@ def _trim(span: CharSpan, text: str) -> Optional[CharSpan]:
     return (start, end, label) if start < end else None
 
 
+def _type(result) -> Optional[str]:
+    """A result's type ("choices", "labels", "rectanglelabels"...), None if it has none."""
+    kind = result.get("type") if isinstance(result, dict) else None
+    return kind if isinstance(kind, str) else None
+
+
 def _chosen(annotation: Dict[str, Any]) -> List[str]:
     chosen: List[str] = []
     for result in annotation["result"]:
-        if isinstance(result, dict) and result.get("type") == "choices":
-            choices = (result.get("value") or {}).get("choices")
+        if _type(result) == "choices":
+            value = result.get("value")
+            choices = value.get("choices") if isinstance(value, dict) else None
             chosen.extend(choices if isinstance(choices, list) else [choices])
     return chosen
 
 
 def _judge(annotation, judgement: Judgement, marks_entities: bool, path: Path) -> Judgement:
-    has_choices = any(
-        isinstance(r, dict) and r.get("type") == "choices" for r in annotation["result"]
-    )
+    has_choices = any(_type(r) == "choices" for r in annotation["result"])
     if has_choices:
         chosen = _chosen(annotation)
         if not all(isinstance(c, str) and c.strip() for c in chosen):
@@ -273,7 +301,7 @@ def _judge(annotation, judgement: Judgement, marks_entities: bool, path: Path) -
         judgement.spans = [
             _span(r.get("value"), judgement, path)
             for r in annotation["result"]
-            if isinstance(r, dict) and r.get("type") == "labels"
+            if _type(r) == "labels"
         ]
     return judgement
 

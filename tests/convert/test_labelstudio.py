@@ -96,7 +96,7 @@ def test_two_annotators_who_disagree_are_reported():
         (b"", "the file is empty"),
         (b'[{"id": 1, "data": {"text": "a"},\n "annotations": [}]', "line 2: invalid JSON"),
         (b'[{"id": 1, "text": "a", "label": []}]', 'task 1: no "data"'),
-        (b'{"id": 2, "data": {"text": "ab\\ud800"}, "annotations": []}', "lone surrogate"),
+        (b'{"id": 2, "data": {"text": "ab\\ud800"}, "annotations": []}', "task 2: .* surrogate"),
         (b'[{"id": 3, "data": {"text": "caf\xe9"}, "annotations": []}]', "line 1: not valid UTF-8"),
         (
             b'[{"id": 4, "data": {"text": ""}, "annotations": [{"result": [{"type": "choices", '
@@ -117,6 +117,10 @@ def test_two_annotators_who_disagree_are_reported():
             b'[{"id": 7, "data": {"a": "x", "b": "y"}, "annotations": [{"result": [{"type": '
             b'"choices", "value": {"choices": ["a"]}}]}]}]',
             "task 7: no text",
+        ),
+        (
+            b'[{"id": 8, "data": {"text": "a", "text": "b"}, "annotations": []}]',
+            "task 8: the key 'text' appears twice",
         ),
     ],
 )
