@@ -89,6 +89,15 @@ def _compose(path: Path) -> yaml.Node:
             path=path,
             line=mark.line + 1 if mark else None,
         ) from None
+    except yaml.reader.ReaderError as err:
+        line = text.count("\n", 0, err.position) + 1
+        column = err.position - (text.rfind("\n", 0, err.position) + 1) + 1
+        raise ConversionError(
+            f"invalid YAML: the control character U+{err.character:04X} at column {column}, "
+            "which YAML does not allow in a file. Delete it.",
+            path=path,
+            line=line,
+        ) from None
     except yaml.YAMLError as err:
         raise ConversionError(f"invalid YAML: {err}.", path=path) from None
     nlu = _value(root, "nlu") if isinstance(root, yaml.MappingNode) else None

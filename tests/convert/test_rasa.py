@@ -114,6 +114,7 @@ def test_rasa_nlu_file_intents_entities_and_what_is_not_used():
         ('nlu:\n- intent: a\n  examples:\n  - text: "ab\\ud800"\n', 4, "lone surrogate"),
         ("nlu:\n- intent: a\n  examples: |\n    - ok\n    -\n", 5, "an empty example"),
         ("stories:\n- story: x\n", 1, 'no "nlu:" list'),
+        ("nlu:\n- intent: a\n  examples: |\n    - o\x01k\n", 4, "control character U\\+0001"),
     ],
 )
 def test_bad_file_names_the_line(body, line, problem):
