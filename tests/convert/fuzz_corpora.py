@@ -9,6 +9,7 @@ import csv
 import io
 import json
 import os
+import re
 import warnings
 from collections import Counter
 from pathlib import Path
@@ -332,5 +333,202 @@ def check_error(
         assert f"line {value.line}" in message, message
         if line is not None:
             assert value.line == line, message
+    TALLY["good error"] += 1
+    event(f"{fmt}: good error")
+
+
+# The annotation tools' formats: valid exports, and hostile edits of them
+
+
+TOOL_WORDS = ["fly", "to", "oslo", "a", "room", "é", "東京", "lima"]
+TOOL_OPTIONS = [{"id": "flight", "text": "flight"}, {"id": "hotel", "text": "hotel"}]
+# A problem of the whole export, which has no line or task to name.
+TOOL_FILE_LEVEL = (
+    "no annotated documents",
+    "the file is empty",
+    "expected a JSON list of tasks",
+    'no "nlu:" list',
+)
+# Values a field should not hold: nothing, NaN, huge or negative numbers, other types.
+HOSTILE_VALUES = [
+    None, True, False, 0, -1, 7, 10**12, -(10**12), 2**64, float("nan"), float("inf"),
+    -float("inf"), 1.5, "", " ", "x", "\u200b", "https://example.com/1.jpg", [], {}, [None],
+    [1, 2], ["x"], [{}], {"a": 1}, {"start": 0, "end": 10**9, "label": "x"},
+]  # fmt: skip
+hostile_st = st.one_of(st.sampled_from(HOSTILE_VALUES), st.text(max_size=4), st.integers())
+
+
+@st.composite
+def tool_text(draw) -> Tuple[str, List[Tuple[int, int]]]:
+    """A text of words joined by spaces, and each word's character offsets."""
+    words = draw(st.lists(st.sampled_from(TOOL_WORDS), min_size=1, max_size=6))
+    offsets, at = [], 0
+    for word in words:
+        offsets.append((at, at + len(word)))
+        at += len(word) + 1
+    return " ".join(words), offsets
+
+
+def _prodigy_tokens(text: str, offsets) -> List[Dict]:
+    last = len(offsets) - 1
+    return [
+        {"text": text[s:e], "start": s, "end": e, "id": i, "ws": i < last}
+        for i, (s, e) in enumerate(offsets)
+    ]
+
+
+@st.composite
+def prodigy_record(draw) -> Dict:
+    """One answer as a Prodigy recipe saves it: textcat.manual, textcat.teach, ner.manual
+    or ner.teach."""
+    text, offsets = draw(tool_text())
+    answer = draw(st.sampled_from(["accept", "accept", "reject", "ignore"]))
+    view = draw(st.sampled_from(["choice", "classification", "ner_manual", "ner"]))
+    record = {"text": text, "_input_hash": draw(st.integers(-9, 9)), "_task_hash": 1}
+    chosen = draw(st.sets(st.integers(0, len(offsets) - 1), max_size=3))
+    spans = [
+        {
+            "start": offsets[i][0],
+            "end": offsets[i][1],
+            "label": "city",
+            "token_start": i,
+            "token_end": i,
+        }
+        for i in sorted(chosen)
+    ]
+    if view == "choice":
+        accept = draw(st.lists(st.sampled_from(["flight", "hotel"]), max_size=1, unique=True))
+        record.update({"options": [dict(o) for o in TOOL_OPTIONS], "accept": accept})
+    elif view == "classification":
+        record.update({"label": draw(st.sampled_from(["INSULT", "flight"])), "spans": []})
+        record["meta"] = {"score": 0.5}
+    elif view == "ner_manual":
+        record["tokens"] = _prodigy_tokens(text, offsets)
+        if spans or draw(st.booleans()):
+            record["spans"] = spans
+    else:
+        record.update({"tokens": _prodigy_tokens(text, offsets), "spans": spans[:1]})
+        record["meta"] = {"score": 0.5}
+    return {**record, "_view_id": view, "answer": answer}
+
+
+@st.composite
+def labelstudio_task(draw, task_id: int) -> Dict:
+    """A task of a text project's JSON export, with its annotations' results."""
+    text, offsets = draw(tool_text())
+    annotations = []
+    for _ in range(draw(st.integers(0, 2))):
+        result = []
+        if draw(st.booleans()):
+            value = {"choices": [draw(st.sampled_from(["flight", "hotel"]))]}
+            result.append(
+                {"from_name": "intent", "to_name": "text", "type": "choices", "value": value}
+            )
+        for i in sorted(draw(st.sets(st.integers(0, len(offsets) - 1), max_size=3))):
+            s, e = offsets[i]
+            value = {"start": s, "end": e, "text": text[s:e], "labels": ["city"]}
+            result.append(
+                {"from_name": "label", "to_name": "text", "type": "labels", "value": value}
+            )
+        annotations.append({"result": result, "was_cancelled": draw(st.booleans())})
+    return {"id": task_id, "data": {"text": text}, "annotations": annotations}
+
+
+@st.composite
+def rasa_items(draw) -> List[Dict]:
+    """Intents and their example lines ("- " and the text with [text](type) markup)."""
+    intents = st.lists(st.sampled_from(["greet", "fly", "book"]), min_size=1, max_size=3)
+    items = []
+    for intent in draw(intents.map(lambda names: list(dict.fromkeys(names)))):
+        examples = []
+        for _ in range(draw(st.integers(1, 3))):
+            words = draw(st.lists(st.sampled_from(TOOL_WORDS), min_size=1, max_size=5))
+            marked = draw(st.sets(st.integers(0, len(words) - 1), max_size=2))
+            marked_words = [f"[{w}](city)" if i in marked else w for i, w in enumerate(words)]
+            examples.append("- " + " ".join(marked_words))
+        items.append({"intent": intent, "examples": examples})
+    return items
+
+
+def render_prodigy(records) -> Dict[str, List[str]]:
+    # json writes NaN and Infinity as Python's json reads them, as a hostile file might.
+    return {"a.jsonl": [json.dumps(r, ensure_ascii=False) for r in records]}
+
+
+def render_labelstudio(tasks) -> Dict[str, List[str]]:
+    return {"export.json": json.dumps(tasks, ensure_ascii=False, indent=1).split("\n")}
+
+
+def render_rasa(items) -> Dict[str, List[str]]:
+    """The items as YAML: a list of example lines as a literal block, anything else as is."""
+    lines = ['version: "3.1"', "nlu:"]
+    for item in items:
+        lines.append(f"- intent: {item['intent']}")
+        if isinstance(item["examples"], list):
+            lines.append("  examples: |")
+            lines.extend(f"    {line}" for line in item["examples"])
+        else:
+            lines.append(f"  examples: {item['examples']}")
+    return {"nlu.yml": lines}
+
+
+TOOL_FORMATS = {
+    "prodigy": (st.lists(prodigy_record(), min_size=1, max_size=5), render_prodigy),
+    "labelstudio": (
+        st.integers(1, 4).flatmap(lambda n: st.tuples(*[labelstudio_task(i) for i in range(n)])),
+        lambda tasks: render_labelstudio(list(tasks)),
+    ),
+    "rasa": (rasa_items(), render_rasa),
+}
+
+
+def json_paths(value, prefix=()) -> List[Tuple]:
+    """Every path to a value inside nested dicts and lists, the root last."""
+    paths = []
+    if isinstance(value, dict):
+        for key, item in value.items():
+            paths.extend(json_paths(item, prefix + (key,)))
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            paths.extend(json_paths(item, prefix + (i,)))
+    paths.append(prefix)
+    return paths
+
+
+def set_path(root, path: Sequence, value, delete: bool = False):
+    """`root` with the value at `path` replaced (or deleted); the root itself if path is ()."""
+    if not path:
+        return value
+    parent = root
+    for step in path[:-1]:
+        parent = parent[step]
+    if delete:
+        del parent[path[-1]]
+    else:
+        parent[path[-1]] = value
+    return root
+
+
+def check_tool_outcome(fmt: str, outcome, name: str) -> None:
+    """A hostile export: documents that make sense, or a ConversionError that names the file
+    and the line or the task at fault (or says the whole file is at fault)."""
+    TALLY["tried"] += 1
+    kind, value = outcome
+    if kind == "ok":
+        for doc in value:
+            assert doc.text.strip(), doc.text
+            assert all(v in (0.0, 1.0) for v in doc.cats.values()), doc.cats
+            assert all(isinstance(label, str) and label.strip() for label in doc.cats)
+            assert all(ent.label_.strip() for ent in doc.ents)
+        TALLY["hostile, converted"] += 1
+        event(f"{fmt}: hostile, converted")
+        return
+    message = str(value)
+    assert value.path is not None and Path(value.path).name == name, message
+    assert message.startswith(value.path), message
+    rest = message[len(value.path) :]
+    names_place = value.line is not None and rest.startswith(f", line {value.line}: ")
+    names_place = names_place or re.search(r"\b(line \d+|task \S)", rest) is not None
+    assert names_place or any(problem in rest for problem in TOOL_FILE_LEVEL), message
     TALLY["good error"] += 1
     event(f"{fmt}: good error")

@@ -9,11 +9,18 @@ earlier bytes, and checks:
   where the problem has one), never another exception;
 - the target is complete or untouched, no temporary file is left, no input is modified.
 
+The annotation tools' exports (prodigy, labelstudio, rasa) are drawn valid, then edited with
+hostile values (empty records, NaN, huge offsets, other types, conflicting answers, damaged
+bytes): each converts to documents that make sense, or fails with a ConversionError naming
+the file and the line or the task.
+
 The budget is a hypothesis profile: "spacy_mtl_ci" (the default, a few hundred examples in
 all) or "spacy_mtl_long" with SPACY_MTL_FUZZ=long (SPACY_MTL_FUZZ_EXAMPLES examples per test,
 2000 by default). With SPACY_MTL_FUZZ_TALLY=path the outcomes are counted into a JSON file.
 """
 
+import copy
+import json
 import os
 from pathlib import Path
 from typing import List, Optional, Sequence, Tuple
@@ -27,11 +34,16 @@ from fuzz_corpora import (
     FUZZ,
     HUGE,
     TALLY,
+    TOOL_FORMATS,
     Span3,
     check_error,
+    check_tool_outcome,
     check_valid,
     encode,
+    hostile_st,
+    json_paths,
     run_case,
+    set_path,
     summary,
     type_st,
 )
@@ -376,3 +388,154 @@ def test_random_damage_is_an_error_or_converts_cleanly(fmt, data, ending, how):
                 raise AssertionError(f"the label {label!r} holds a line break or NUL")
     TALLY["damaged, converted cleanly"] += 1
     event(f"{fmt}: {how}: converted")
+
+
+# The annotation tools' exports
+
+
+JSON_TOOLS = ["prodigy", "labelstudio"]
+
+
+def tool_files(fmt: str, corpus) -> dict:
+    return encode(TOOL_FORMATS[fmt][1](corpus), "\n", False, True)
+
+
+@FUZZ
+@given(fmt=st.sampled_from(sorted(TOOL_FORMATS)), data=st.data())
+def test_valid_tool_exports_convert(fmt, data):
+    corpus = data.draw(TOOL_FORMATS[fmt][0])
+    kind, value = outcome = run_case(fmt, tool_files(fmt, corpus), None)
+    # Every answer rejected, ignored or cancelled: nothing to convert, and it says so.
+    if kind == "error":
+        assert "no annotated documents" in str(value), value
+    check_tool_outcome(fmt, outcome, next(iter(tool_files(fmt, corpus))))
+
+
+@FUZZ
+@given(
+    fmt=st.sampled_from(JSON_TOOLS),
+    data=st.data(),
+    edits=st.lists(
+        st.sampled_from(["replace", "delete", "empty", "conflict"]), min_size=1, max_size=3
+    ),
+    strict=st.booleans(),
+)
+def test_hostile_json_exports_fail_well(fmt, data, edits, strict):
+    """Prodigy records and Label Studio tasks with fields replaced by hostile values, deleted,
+    emptied or answered twice, differently."""
+    strategy, render = TOOL_FORMATS[fmt]
+    corpus = copy.deepcopy(list(data.draw(strategy)))
+    for edit in edits:
+        i = data.draw(st.integers(0, len(corpus) - 1))
+        if edit == "empty":
+            corpus[i] = data.draw(st.sampled_from([{}, [], None, "x", {"text": ""}, {"data": {}}]))
+        elif edit == "conflict":
+            twin = json.loads(json.dumps(corpus[i]))
+            if isinstance(twin, dict):
+                twin = _answered_otherwise(twin)
+            corpus.insert(data.draw(st.integers(0, len(corpus))), twin)
+        else:
+            paths = [path for path in json_paths(corpus[i]) if path or edit == "replace"]
+            if not paths:
+                continue
+            path = data.draw(st.sampled_from(paths))
+            value = data.draw(hostile_st) if edit == "replace" else None
+            corpus[i] = set_path(corpus[i], path, value, delete=edit == "delete")
+        event(f"{fmt}: {edit}")
+    files = encode(render(corpus), "\n", False, True)
+    check_tool_outcome(fmt, run_case(fmt, files, b"earlier", strict=strict), next(iter(files)))
+
+
+def _answered_otherwise(record: dict) -> dict:
+    """The same task answered differently: another choice, answer or entity."""
+    if "answer" in record:
+        flipped = {"accept": "reject", "reject": "accept"}.get(record["answer"], "accept")
+        record["answer"] = flipped
+        if isinstance(record.get("accept"), list):
+            record["accept"] = ["hotel"] if record["accept"] != ["hotel"] else ["flight"]
+            record["answer"] = "accept"
+        return record
+    for annotation in record.get("annotations") or []:
+        for result in annotation.get("result") or []:
+            value = result.get("value") or {}
+            if "choices" in value:
+                value["choices"] = ["hotel"] if value["choices"] != ["hotel"] else ["flight"]
+            if "start" in value:
+                value["start"] = max(0, value["start"] - 1)
+    return record
+
+
+RASA_LINES = [
+    "oops",
+    "-",
+    "- [x](",
+    "- [x]()",
+    "- [](city)",
+    "- [x]{bad json}",
+    '- [x]{"entity": NaN}',
+    '- [x]{"entity": 5}',
+    '- [x]{"entity": "city", "role": "from"}',
+    '- [x][{"entity": "city"}]',
+    "- [x](city:)",
+    "- [ a ](city) b",
+    "- " + "w" * 1000,
+    "- [a](city)[b](city)",
+    "- \u200b",
+]
+RASA_SCALARS = ["", "null", "~", ".nan", ".inf", "-1", "1e400", "[]", "{}", "[1, 2]", "{a: 1}"]
+RASA_SCALARS += ["true", "'x'", "&a x", "*a", "!!binary aGk=", "- text: [1]", "[- x]", "|"]
+
+
+@FUZZ
+@given(
+    data=st.data(),
+    edits=st.lists(
+        st.sampled_from(["line", "intent", "examples", "conflict", "item"]), min_size=1, max_size=3
+    ),
+    strict=st.booleans(),
+)
+def test_hostile_rasa_files_fail_well(data, edits, strict):
+    """Rasa items with broken example lines and markup, hostile YAML values, an example under
+    two intents, items of other kinds."""
+    items = copy.deepcopy(data.draw(TOOL_FORMATS["rasa"][0]))
+    for edit in edits:
+        item = data.draw(st.sampled_from(items))
+        if edit == "line" and isinstance(item["examples"], list):
+            at = data.draw(st.integers(0, len(item["examples"])))
+            item["examples"].insert(at, data.draw(st.sampled_from(RASA_LINES)))
+        elif edit in ("intent", "examples"):
+            item[edit] = data.draw(st.sampled_from(RASA_SCALARS))
+        elif edit == "conflict" and isinstance(item["examples"], list) and item["examples"]:
+            other = {"intent": "other", "examples": [data.draw(st.sampled_from(item["examples"]))]}
+            items.append(other)
+        elif edit == "item":
+            items.append({"intent": data.draw(st.sampled_from(RASA_SCALARS)), "examples": "x"})
+        event(f"rasa: {edit}")
+    files = encode(TOOL_FORMATS["rasa"][1](items), "\n", False, True)
+    check_tool_outcome("rasa", run_case("rasa", files, None, strict=strict), "nlu.yml")
+
+
+@FUZZ
+@given(
+    fmt=st.sampled_from(sorted(TOOL_FORMATS)),
+    data=st.data(),
+    how=st.sampled_from(["truncate", "flip", "insert", "delete line"]),
+)
+def test_damaged_tool_exports_fail_well(fmt, data, how):
+    files = tool_files(fmt, data.draw(TOOL_FORMATS[fmt][0]))
+    name = next(iter(files))
+    raw = bytearray(files[name])
+    if how == "delete line":
+        lines = bytes(raw).split(b"\n")
+        del lines[data.draw(st.integers(0, len(lines) - 1))]
+        raw = bytearray(b"\n".join(lines))
+    else:
+        at = data.draw(st.integers(0, len(raw) - 1))
+        if how == "truncate":
+            del raw[at:]
+        elif how == "flip":
+            raw[at] = data.draw(st.integers(0, 255))
+        else:
+            raw[at:at] = data.draw(st.binary(min_size=1, max_size=4))
+    files[name] = bytes(raw)
+    check_tool_outcome(fmt, run_case(fmt, files, b"earlier"), name)
