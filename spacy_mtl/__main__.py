@@ -7,7 +7,6 @@ new command (a benchmark, say) is one more function in that list.
 
 import argparse
 import sys
-import warnings
 from typing import Callable, List, Optional
 
 from .annotate.cli import add_annotate_command
@@ -23,69 +22,8 @@ from .vectors.cli import add_init_vectors_command
 PROG = "python -m spacy_mtl"
 
 
-def add_distill_command(subparsers: argparse._SubParsersAction) -> None:
-    """Add the `distill-targets` command, which stores a teacher's outputs on a corpus.
-
-    subparsers (argparse._SubParsersAction): The parser's subcommands.
-    """
-    parser = subparsers.add_parser(
-        "distill-targets",
-        help="store a teacher pipeline's soft outputs on a training corpus",
-        description=(
-            "Run a trained teacher pipeline (mtl_textcat, mtl_ner) over a .spacy corpus and "
-            "write a copy whose documents also carry its category probabilities and CRF tag "
-            "marginals. A student trained on the copy with distill_weight > 0 on its heads "
-            "learns from them; the gold annotation is kept as it is."
-        ),
-    )
-    parser.add_argument("teacher", metavar="TEACHER", help="trained pipeline: folder or package")
-    parser.add_argument("input", metavar="INPUT", help=".spacy training corpus")
-    parser.add_argument("output", metavar="OUTPUT", help=".spacy file to write")
-    parser.add_argument(
-        "--batch-size", type=int, default=64, help="documents per batch (default: 64)"
-    )
-    parser.set_defaults(func=run_distill)
-
-
-def run_distill(args: argparse.Namespace) -> int:
-    """Run `distill-targets`: print one line on success, one paragraph on failure.
-
-    args (argparse.Namespace): The parsed arguments.
-    RETURNS (int): The exit status, 0 or 1.
-    """
-    from .distill import DistillWarning, distill_corpus
-
-    # The teacher's warnings are printed as plain messages, not with the code line.
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", DistillWarning)
-        try:
-            n_docs = distill_corpus(
-                args.teacher, args.input, args.output, batch_size=args.batch_size
-            )
-        except ValueError as err:
-            print(f"distill-targets failed: {err}", file=sys.stderr)
-            return 1
-        except OSError as err:
-            print(
-                f"distill-targets failed: cannot write {args.output}: {err.strerror or err}.",
-                file=sys.stderr,
-            )
-            return 1
-        finally:
-            for warning in caught:
-                if issubclass(warning.category, DistillWarning):
-                    print(f"Warning: {warning.message}", file=sys.stderr)
-                else:
-                    warnings.showwarning(
-                        warning.message, warning.category, warning.filename, warning.lineno
-                    )
-    print(f"Wrote {n_docs} documents with teacher targets to {args.output}.")
-    return 0
-
-
 COMMANDS: List[Callable[[argparse._SubParsersAction], None]] = [add_convert_command]
 COMMANDS.append(add_annotate_command)
-COMMANDS.append(add_distill_command)
 COMMANDS.append(add_serve_command)
 COMMANDS.append(add_evaluate_command)
 COMMANDS.append(add_debug_data_command)
@@ -113,6 +51,13 @@ def main(argv: Optional[List[str]] = None) -> int:
     argv (Optional[List[str]]): The arguments; None reads sys.argv.
     RETURNS (int): The exit status.
     """
+    from .cli import app
+    from .cli import main as typer_main
+
+    typer_commands = {command.name for command in app.registered_commands}
+    given = sys.argv[1:] if argv is None else argv
+    if not given or given[0] in typer_commands or given[0] in ("--help", "-h", "--version"):
+        return typer_main(given)
     args = make_parser().parse_args(argv)
     try:
         return args.func(args)
