@@ -74,7 +74,7 @@ def read_labelstudio(
     for task, annotation in annotated:
         where = _where(task, annotation)
         judgement = _judge(annotation, Judgement(where), marks_entities, input_path)
-        if judgement.cats is None and judgement.spans is None:
+        if not collected.keep(judgement):
             continue
         text = _text(task, annotation, text_key, where, input_path)
         _check_span_texts(annotation, text, where, input_path)

@@ -95,11 +95,7 @@ class TextDocs:
 
         Only the tasks kept are added; a judgement of none of them is not.
         """
-        if TASK_CATS not in self.tasks:
-            judgement.cats = None
-        if TASK_ENTS not in self.tasks:
-            judgement.spans = None
-        if judgement.cats is None and judgement.spans is None:
+        if not self.keep(judgement):
             return
         check_text(text, self.path, judgement)
         for start, end, label in judgement.spans or []:
@@ -107,6 +103,14 @@ class TextDocs:
         if judgement.cats and judgement.group is not None:
             self.groups.setdefault(judgement.group, set()).update(judgement.cats)
         self.texts.setdefault(text, _Text(text)).judgements.append(judgement)
+
+    def keep(self, judgement: Judgement) -> bool:
+        """Drop the tasks not kept from a judgement; whether it still judges anything."""
+        if TASK_CATS not in self.tasks:
+            judgement.cats = None
+        if TASK_ENTS not in self.tasks:
+            judgement.spans = None
+        return judgement.cats is not None or judgement.spans is not None
 
     def labels(self) -> List[str]:
         """Every category label judged anywhere in the corpus."""

@@ -267,3 +267,13 @@ def test_tasks_left_out_stay_missing():
         assert not has_ents(docs[0])
         docs, _ = read(tmp, tasks, tasks=("ents",))
     assert [d.text for d in docs] == [text, "lima"] and not any(has_cats(d) for d in docs)
+
+
+def test_a_task_left_out_is_not_looked_for():
+    """Image choices converted for entities: nothing to convert, whatever the data holds."""
+    exported = [image_task(1, "https://example.com/1.jpg", image_choice("Cat"))]
+    with make_tempdir() as tmp:
+        with pytest.raises(ConversionError, match="no annotated documents"):
+            read(tmp, exported, tasks=("ents",))
+        with pytest.raises(ConversionError, match="task 1: data"):
+            read(tmp, exported)
