@@ -29,7 +29,6 @@ from spacy.vocab import Vocab, create_vocab
 
 from ..annotation import TASKS, mark_missing
 from ..atomic import OutputError, check_output, write_bytes_atomic
-from .encoding import encoded_surrogate, guess_encodings, preview
 
 PathLike = Union[str, Path]
 
@@ -113,32 +112,21 @@ def _decode_line(raw: bytes, path: Path, line: int) -> str:
 
 
 def _encoding_advice(raw: bytes, start: int, path: Path) -> str:
-    """How to re-save a file whose line `raw` is not UTF-8, naming its likely encoding."""
-    quoted = shlex.quote(str(path))
-    surrogate = encoded_surrogate(raw, start)
-    if surrogate is not None:
+    """How to re-save a file whose line `raw` is not UTF-8."""
+    piece = raw[start : start + 3]
+    if len(piece) == 3 and piece[0] == 0xED and 0xA0 <= piece[1] <= 0xBF and piece[2] >= 0x80:
+        # Half of a UTF-16 surrogate pair in UTF-8 form: no encoding explains it.
+        surrogate = ord(piece.decode("utf-8", "surrogatepass"))
         return (
             f"Its bytes encode U+{surrogate:04X}, half of a UTF-16 surrogate pair, which is not "
             "a character: the text was cut inside a character, or written as CESU-8 (Java's "
             "modified UTF-8). Fix or delete that character."
         )
-    guesses = guess_encodings(raw)[:2]
-    if not guesses:
-        return (
-            "No common encoding reads the line well: find the file's encoding (`file -i "
-            f"{quoted}`) and re-save it as UTF-8 with `iconv -f ENCODING -t UTF-8 {quoted} "
-            f"> {shlex.quote(str(path) + '.utf8')}`."
-        )
-    reads = ", or as ".join(
-        f"{guess.description}, {guess.name}: {preview(guess.text)}" for guess in guesses
-    )
-    commands = " or ".join(
-        f"`iconv -f {guess.name} -t UTF-8 {quoted} > {shlex.quote(str(path) + '.utf8')}`"
-        for guess in guesses
-    )
+    quoted = shlex.quote(str(path))
     return (
-        f"It reads as {reads}. If that is right, re-save the file as UTF-8 with {commands}; "
-        f"if not, find its encoding with `file -i {quoted}`."
+        "Re-save the file as UTF-8 from the encoding it was written in, e.g. `iconv -f "
+        f"GB18030 -t UTF-8 {quoted} > {shlex.quote(str(path) + '.utf8')}` for Chinese text "
+        "(CP1252 for Western, SHIFT_JIS for Japanese; `file -i` may tell)."
     )
 
 
