@@ -55,6 +55,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     from .cli import main as typer_main
 
     typer_commands = {command.name for command in app.registered_commands}
+    typer_commands |= {group.name for group in app.registered_groups}
     given = sys.argv[1:] if argv is None else argv
     if not given or given[0] in typer_commands or given[0] in ("--help", "-h", "--version"):
         return typer_main(given)
