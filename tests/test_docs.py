@@ -1,4 +1,5 @@
-"""README.md, docs/*.md and benchmarks/README.md: every relative link and #anchor resolves; the README stays short.
+"""README.md, docs/*.md and benchmarks/README.md: every relative link and #anchor resolves;
+the README stays short.
 
 An anchor is checked against the target file's headings, slugged as GitHub slugs them:
 lowercase, markup and punctuation other than hyphens and underscores removed, each space a
