@@ -160,16 +160,11 @@ def test_outputs(nlp, texts: List[str]):
     return head_outputs(nlp, "textcat", texts)
 
 
-def evaluate(nlp, data, calibration: Dict[str, Any], train_docs) -> Dict[str, Any]:
-    """Test-split measures of a calibrated head."""
+def evaluate(nlp, data, calibration, train_docs) -> Dict[str, Any]:
+    """Test-split measures of a head calibrated with `calibration` (an IntentCalibration)."""
     from spacy_mtl.calibrate.metrics import auroc, exclusive_ece
     from spacy_mtl.calibrate.out_of_scope import class_statistics
-    from spacy_mtl.pipeline.intent_confidence import (
-        SCORES,
-        activate,
-        calibrated_logits,
-        raw_score,
-    )
+    from spacy_mtl.pipeline.intent_confidence import SCORES, activate, raw_score
 
     head = nlp.get_pipe("textcat")
     index = {label: i for i, label in enumerate(head.labels)}
@@ -177,12 +172,12 @@ def evaluate(nlp, data, calibration: Dict[str, Any], train_docs) -> Dict[str, An
     gold = numpy.asarray([index[i] for _, i in data["test"]])
     features, logits = test_outputs(nlp, in_texts + [t for t, _ in data["oos_test"]])
     n_in = len(in_texts)
-    z = calibrated_logits(logits, calibration)
+    z = calibration.calibrated_logits(logits)
     before, after = activate(logits, True), activate(z, True)
-    stats = calibration.get("mahalanobis") or _train_stats(nlp, train_docs, class_statistics)
+    stats = calibration.mahalanobis or _train_stats(nlp, train_docs, class_statistics)
     scores = {kind: raw_score(kind, z, features, True, stats) for kind in SCORES}
-    chosen = scores[calibration["score"]]
-    rejected = chosen < calibration["threshold"]
+    chosen = scores[calibration.score]
+    rejected = chosen < calibration.threshold
     right = after[:n_in].argmax(axis=1) == gold
     flagged = int(rejected.sum())
     return {
@@ -212,11 +207,11 @@ def inference_cost(nlp, texts: List[str], calibration, rounds: int = 7) -> Dict[
     times: Dict[str, List[float]] = {"off": [], "on": []}
     for _ in range(rounds):
         for mode in ("off", "on"):
-            head.cfg["calibration"] = calibration if mode == "on" else None
+            head.set_calibration(calibration if mode == "on" else None)
             started = time.perf_counter()
             confidences = [doc._.intent_confidence for doc in nlp.pipe(texts, batch_size=256)]
             times[mode].append((time.perf_counter() - started) * 1000 / len(confidences))
-    head.cfg["calibration"] = calibration
+    head.set_calibration(calibration)
     off, on = float(numpy.median(times["off"])), float(numpy.median(times["on"]))
     return {"off_s_per_1000": off, "on_s_per_1000": on, "overhead": on / off - 1.0}
 
@@ -241,7 +236,7 @@ def run_one(
     fitted = fit_intent_calibration(
         nlp, "textcat", dev, train_docs=train_docs, oos_label=OOS, score="auto"
     )
-    calibration = nlp.get_pipe("textcat").cfg["calibration"]
+    calibration = nlp.get_pipe("textcat").calibration
     result = evaluate(nlp, data, calibration, train_docs)
     result.update(
         seed=seed,

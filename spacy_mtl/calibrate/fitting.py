@@ -1,22 +1,22 @@
 """Fit an `mtl_textcat` head's calibration and out-of-scope threshold on dev documents.
 
-The head's raw logits and pooled features are read once (any stored
-calibration set aside), the logit scaling is fitted (scaling.py), every
-out-of-scope score is measured (out_of_scope.py), and the result is stored in
-the head's cfg["calibration"], which spacy_mtl/pipeline/intent_confidence.py applies.
+The head's raw logits and pooled features are read once (its model alone: any stored
+calibration plays no part), the logit scaling is fitted (scaling.py), every
+out-of-scope score is measured (out_of_scope.py), and the result, an `IntentCalibration`,
+is stored in the head's cfg["calibration"], which spacy_mtl/pipeline/intent_confidence.py
+applies.
 """
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Dict, List, Optional
 
 import numpy
-import srsly
 from spacy.language import Language
 from spacy.tokens import Doc
 
 from ..annotation import describe_doc, has_cats
-from ..ml.textcat import predict_features
-from ..pipeline.intent_confidence import SCORES, activate, calibrated_logits, raw_score
+from ..ml.textcat import predict_head
+from ..pipeline.intent_confidence import SCORES, IntentCalibration, activate, raw_score
 from .metrics import exclusive_ece, multilabel_ece, reliability_bins
 from .out_of_scope import (
     choose_score,
@@ -50,23 +50,19 @@ class HeadData:
 
 
 def head_outputs(nlp: Language, name: str, texts: List[str], batch_size: int = 256):
-    """The pooled features and raw logits of the head on texts (calibration set aside)."""
+    """The pooled features and raw logits of the head's model on texts."""
     head = nlp.get_pipe(name)
     before = nlp.pipe_names[: nlp.pipe_names.index(name)]
-    saved, head.cfg["calibration"] = head.cfg.get("calibration"), None
     features, logits = [], []
-    try:
-        with nlp.select_pipes(enable=before):
-            docs = list(nlp.pipe(texts, batch_size=batch_size))
-        ops = head.model.ops
-        for start in range(0, len(docs), batch_size):
-            batch = docs[start : start + batch_size]
-            head.require_encoder_output(batch)
-            feats, scores = predict_features(head.model, batch)
-            features.append(ops.to_numpy(feats))
-            logits.append(ops.to_numpy(scores))
-    finally:
-        head.cfg["calibration"] = saved
+    with nlp.select_pipes(enable=before):
+        docs = list(nlp.pipe(texts, batch_size=batch_size))
+    ops = head.model.ops
+    for start in range(0, len(docs), batch_size):
+        batch = docs[start : start + batch_size]
+        head.require_encoder_output(batch)
+        output = predict_head(head.model, batch, with_features=True)
+        features.append(ops.to_numpy(output.features))
+        logits.append(ops.to_numpy(output.logits))
     return numpy.concatenate(features), numpy.concatenate(logits)
 
 
@@ -174,7 +170,7 @@ def fit_intent_calibration(
     score: str = "auto",
     where: str = "the dev corpus",
 ) -> Dict[str, Any]:
-    """Fit the head's calibration and threshold on dev documents and store it in its cfg.
+    """Fit the head's calibration and threshold on dev documents and store it in the head.
 
     nlp (Language): The pipeline.
     name (str): The `mtl_textcat` component.
@@ -193,7 +189,7 @@ def fit_intent_calibration(
     dev = read_head_data(nlp, name, dev_docs, oos_label, where)
     ins = dev.in_scope
     scaling, cv_nll = choose_scaling(dev.logits[ins], dev.targets[ins], dev.mask[ins], exclusive)
-    z = calibrated_logits(dev.logits, scaling)
+    z = scaling.calibrated_logits(dev.logits)
     before, after = activate(dev.logits, exclusive), activate(z, exclusive)
     stats = _mahalanobis_stats(nlp, name, train_docs, dev, oos_label)
     candidates = [kind for kind in SCORES if kind != "mahalanobis" or stats is not None]
@@ -206,20 +202,18 @@ def fit_intent_calibration(
     threshold, chosen_for = choose_threshold(
         raw[kind][ins], raw[kind][dev.out_of_scope], target_recall, target_precision
     )
-    calibration = {
-        **scaling,
-        "score": kind,
-        "threshold": threshold,
-        "chosen_for": chosen_for,
-        "score_quantiles": None if kind == "max_prob" else score_quantiles(raw[kind][ins]),
-        "mahalanobis": stats if kind == "mahalanobis" else None,
-    }
-    # The values as the cfg file keeps them (srsly's JSON rounds floats): a pipeline loaded
-    # from disk then predicts exactly as this one does.
-    calibration = srsly.json_loads(srsly.json_dumps(calibration))
-    head.cfg["calibration"] = calibration
+    head.set_calibration(
+        replace(
+            scaling,
+            score=kind,
+            threshold=threshold,
+            chosen_for=chosen_for,
+            score_quantiles=None if kind == "max_prob" else score_quantiles(raw[kind][ins]),
+            mahalanobis=stats if kind == "mahalanobis" else None,
+        )
+    )
     report = _measures(dev, before, after, raw[kind], threshold, exclusive)
-    report.update(calibration=_summary(calibration), cv_nll=cv_nll, aurocs=aurocs)
+    report.update(calibration=_summary(head.calibration), cv_nll=cv_nll, aurocs=aurocs)
     return report
 
 
@@ -272,10 +266,11 @@ def _measures(dev, before, after, scores, threshold, exclusive) -> Dict[str, Any
     return measures
 
 
-def _summary(calibration: Dict[str, Any]) -> Dict[str, Any]:
+def _summary(calibration: IntentCalibration) -> Dict[str, Any]:
     """The calibration without its bulky arrays, for the report."""
-    summary = {k: v for k, v in calibration.items() if k not in ("mahalanobis", "score_quantiles")}
-    if calibration["method"] not in ("temperature", "none"):
-        summary["scale"] = f"{len(calibration['scale'])} values"
-        summary["bias"] = f"{len(calibration['bias'])} values"
+    summary = calibration.to_dict()
+    del summary["mahalanobis"], summary["score_quantiles"]
+    if calibration.method not in ("temperature", "none"):
+        summary["scale"] = f"{len(calibration.scale)} values"
+        summary["bias"] = f"{len(calibration.bias or [])} values"
     return summary

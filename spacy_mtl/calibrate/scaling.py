@@ -9,19 +9,24 @@ probabilities ("none") stay when no fitted scaling beats them there: an already
 calibrated head is best left alone.
 """
 
-from typing import Any, Dict, Tuple
+from typing import Dict, Tuple
 
 import numpy
 
 # Bounds of the fitted temperature and biases, which a loaded calibration is checked against.
-from ..pipeline.intent_confidence import MAX_BIAS, MAX_TEMPERATURE, MIN_TEMPERATURE
+from ..pipeline.intent_confidence import (
+    MAX_BIAS,
+    MAX_TEMPERATURE,
+    MIN_TEMPERATURE,
+    IntentCalibration,
+)
 
 # L2 pull of vector / Platt parameters towards the temperature fit: keeps rare labels sane.
 PER_LABEL_L2 = 1e-3
 # The methods per head kind: the shared one first.
 METHODS = {True: ("temperature", "vector"), False: ("temperature", "per_label")}
 # The scaling that changes nothing: the head's own probabilities.
-IDENTITY = {"method": "none", "scale": [1.0], "bias": None, "temperature": 1.0}
+IDENTITY = IntentCalibration(method="none", scale=[1.0], bias=None, temperature=1.0)
 
 
 def _nll(torch, z, targets, mask, exclusive: bool):
@@ -37,7 +42,7 @@ def fit_scaling(
     mask: numpy.ndarray,
     exclusive: bool,
     method: str,
-) -> Dict[str, Any]:
+) -> IntentCalibration:
     """The scale and bias of one method, fitted with L-BFGS on the NLL.
 
     logits (numpy.ndarray): Raw logits, one row a document.
@@ -45,7 +50,7 @@ def fit_scaling(
     mask (numpy.ndarray): Annotated cells (multi-label; ones for exclusive).
     exclusive (bool): Softmax or sigmoid head.
     method (str): "temperature", "vector" (exclusive) or "per_label" (multi-label).
-    RETURNS (Dict[str, Any]): {"method", "scale": [..], "bias": [..] or None}.
+    RETURNS (IntentCalibration): The scaling alone (its method, scale, bias, temperature).
     """
     import torch
 
@@ -57,7 +62,7 @@ def fit_scaling(
     start = 0.0
     if per_label:
         start = -float(
-            numpy.log(fit_scaling(logits, targets, mask, exclusive, "temperature")["temperature"])
+            numpy.log(fit_scaling(logits, targets, mask, exclusive, "temperature").temperature)
         )
     log_scale = torch.full((n,), start, dtype=torch.float64, requires_grad=True)
     bias = torch.zeros(n, dtype=torch.float64, requires_grad=per_label)
@@ -75,16 +80,14 @@ def fit_scaling(
     optimizer.step(closure)
     bounded = log_scale.detach().clamp(-numpy.log(MAX_TEMPERATURE), -numpy.log(MIN_TEMPERATURE))
     scale = bounded.exp().numpy().tolist()
-    result = {"method": method, "scale": scale, "bias": None}
     if per_label:
-        result["bias"] = bias.detach().clamp(-MAX_BIAS, MAX_BIAS).numpy().tolist()
-    else:
-        result["temperature"] = 1.0 / scale[0]
-    return result
+        fitted = bias.detach().clamp(-MAX_BIAS, MAX_BIAS).numpy().tolist()
+        return IntentCalibration(method=method, scale=scale, bias=fitted)
+    return IntentCalibration(method=method, scale=scale, temperature=1.0 / scale[0])
 
 
 def nll_of(
-    calibration: Dict[str, Any],
+    scaling: IntentCalibration,
     logits: numpy.ndarray,
     targets: numpy.ndarray,
     mask: numpy.ndarray,
@@ -93,8 +96,8 @@ def nll_of(
     """The mean NLL of the data under a fitted scaling."""
     import torch
 
-    scale = numpy.asarray(calibration["scale"])
-    bias = numpy.asarray(calibration["bias"] or [0.0])
+    scale = numpy.asarray(scaling.scale)
+    bias = numpy.asarray(scaling.bias or [0.0])
     z = torch.tensor(numpy.asarray(logits) * scale + bias, dtype=torch.float64)
     y = torch.tensor(numpy.asarray(targets), dtype=torch.float64)
     m = torch.tensor(numpy.asarray(mask), dtype=torch.float64)
@@ -107,10 +110,10 @@ def choose_scaling(
     mask: numpy.ndarray,
     exclusive: bool,
     seed: int = 0,
-) -> Tuple[Dict[str, Any], Dict[str, float]]:
+) -> Tuple[IntentCalibration, Dict[str, float]]:
     """Fit each method, choose by two-fold cross-validated NLL, refit the winner on all.
 
-    RETURNS (Tuple[Dict[str, Any], Dict[str, float]]): The chosen scaling and
+    RETURNS (Tuple[IntentCalibration, Dict[str, float]]): The chosen scaling and
         every method's cross-validated NLL ("none": the head's own probabilities).
     """
     order = numpy.random.default_rng(seed).permutation(len(logits))
@@ -134,5 +137,5 @@ def choose_scaling(
         cv[method] = total / 2
     best = min(cv, key=cv.__getitem__)
     if best == "none":
-        return dict(IDENTITY), cv
+        return IDENTITY, cv
     return fit_scaling(logits, targets, mask, exclusive, best), cv

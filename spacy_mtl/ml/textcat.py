@@ -1,6 +1,6 @@
 """The text-classification head: pooled shared token vectors to label scores."""
 
-from typing import List, Optional, Tuple
+from typing import List, NamedTuple, Optional
 
 import numpy
 from spacy.tokens import Doc
@@ -112,17 +112,30 @@ def build_textcat_head(
         )
     if pooling == VOTES:
         return _build_votes_head(tok2vec, width, hidden_width, dropout, nO)
-    layers = [tok2vec, list2ragged(), build_pooling(pooling, width)]
+    to_ragged = list2ragged()
+    pool = build_pooling(pooling, width)
+    layers = [tok2vec, to_ragged, pool]
     if dropout:
         layers.append(Dropout(dropout))
+    hidden = None
     if hidden_width:
-        layers.append(Maxout(nO=hidden_width, nI=width, nP=2, normalize=True, dropout=dropout))
-    layers.append(Linear(nO=nO))
-    model = chain(*layers)
-    model.set_ref("tok2vec", tok2vec)
-    model.set_ref("output_layer", model.layers[-1])
+        hidden = Maxout(nO=hidden_width, nI=width, nP=2, normalize=True, dropout=dropout)
+        layers.append(hidden)
+    output_layer = Linear(nO=nO)
+    model = chain(*layers, output_layer)
+    _set_stage_refs(model, tok2vec, to_ragged, output_layer)
+    model.set_ref("pooling", pool)
+    model.set_ref("hidden", hidden)
     model.attrs["pooling"] = pooling
     return model
+
+
+def _set_stage_refs(model: Model, tok2vec: Model, to_ragged: Model, output_layer: Model) -> None:
+    """Name the stages `predict_head` runs; refs, not a nested chain, so the layer tree (and
+    with it every pipeline saved before) stays as it was."""
+    model.set_ref("tok2vec", tok2vec)
+    model.set_ref("to_ragged", to_ragged)
+    model.set_ref("output_layer", output_layer)
 
 
 def _build_votes_head(
@@ -140,9 +153,10 @@ def _build_votes_head(
     output_layer = Linear(nO=nO)
     token_layers.append(output_layer)
     per_token = chain(*token_layers) if len(token_layers) > 1 else output_layer
-    model = chain(tok2vec, list2ragged(), token_votes(per_token))
-    model.set_ref("tok2vec", tok2vec)
-    model.set_ref("output_layer", output_layer)
+    to_ragged = list2ragged()
+    model = chain(tok2vec, to_ragged, token_votes(per_token))
+    _set_stage_refs(model, tok2vec, to_ragged, output_layer)
+    model.set_ref("token_scorer", per_token)
     model.attrs["pooling"] = VOTES
     return model
 
@@ -190,52 +204,65 @@ def _log_softmax(ops, scores: Floats2d) -> Floats2d:
     return shifted - ops.xp.log(ops.xp.exp(shifted).sum(axis=1, keepdims=True))
 
 
-def predict_features(
-    model: Model[List[Doc], Floats2d], docs: List[Doc]
-) -> Tuple[Floats2d, Floats2d]:
-    """The pooled features (the output layer's input) and the logits of a head built above.
+class HeadOutput(NamedTuple):
+    """One inference pass of a head built by spacy_mtl.TextCatHead.v1.
 
-    Out-of-scope scores such as the Mahalanobis distance need the features as
-    well as the logits; this runs the head once for both, at the cost of
-    `model.predict`.
-
-    model (Model): A model from spacy_mtl.TextCatHead.v1 (a chain ending in its output layer).
-    docs (List[Doc]): The documents.
-    RETURNS (Tuple[Floats2d, Floats2d]): The features and the logits, one row per document.
+    logits (Floats2d): The unnormalised scores, one row per document (`model.predict`'s).
+    features (Optional[Floats2d]): The pooled features (the output layer's input; for a
+        votes head each document's mean token vector), when asked for; else None.
+    token_probs (Optional[List[Floats2d]]): A votes head's (tokens, labels) softmax of each
+        document's token scores, which a recogniser with a `context` reads
+        (spacy_mtl/ml/token_intents.py); None for a pooled head.
     """
-    output_layer = model.get_ref("output_layer")
+
+    logits: Floats2d
+    features: Optional[Floats2d] = None
+    token_probs: Optional[List[Floats2d]] = None
+
+
+def predict_head(
+    model: Model[List[Doc], Floats2d], docs: List[Doc], with_features: bool = False
+) -> HeadOutput:
+    """Run a head once, through the stages its refs name, for its logits and what else it has.
+
+    Out-of-scope scores such as the Mahalanobis distance need the features as well as the
+    logits; asking for them costs no second pass.
+
+    model (Model): A model from spacy_mtl.TextCatHead.v1.
+    docs (List[Doc]): The documents.
+    with_features (bool): Whether to return the pooled features too.
+    RETURNS (HeadOutput): The logits, the features (or None) and a votes head's token intents.
+    """
     if model.attrs.get("pooling") == VOTES:
-        features, logits, _ = predict_votes(model, docs, with_features=True)
-        return features, logits
-    if not model.layers or model.layers[-1] is not output_layer:
+        return _predict_votes(model, docs, with_features)
+    if not with_features:
+        return HeadOutput(model.predict(docs))
+    if not model.has_ref("pooling"):
         raise ValueError(
-            f"The text classifier's model ({model.name}) does not end in its output layer, so "
+            f"The text classifier's model ({model.name}) does not name its pooling layer, so "
             "its pooled features cannot be read: build it with spacy_mtl.TextCatHead.v1."
         )
-    X = docs
-    for layer in model.layers[:-1]:
-        X = layer.predict(X)
-    return X, output_layer.predict(X)
+    # Dropout, between pooling and the hidden layer, is the identity at inference.
+    features = model.get_ref("pooling").predict(_token_vectors(model, docs))
+    if model.has_ref("hidden"):
+        features = model.get_ref("hidden").predict(features)
+    return HeadOutput(model.get_ref("output_layer").predict(features), features)
 
 
-def predict_votes(
-    model: Model[List[Doc], Floats2d], docs: List[Doc], with_features: bool = False
-) -> Tuple[Optional[Floats2d], Floats2d, List[Floats2d]]:
-    """One pass of a votes head: its features (None unless asked for), its logits and
-    each token's intent.
+def _token_vectors(model: Model, docs: List[Doc]) -> Ragged:
+    return model.get_ref("to_ragged").predict(model.get_ref("tok2vec").predict(docs))
 
-    The features are each document's mean token vector (the tokens are scored, not a
-    pooled vector); the logits are what `model.predict` gives; the token intents are
-    each document's (tokens, labels) softmax of its tokens' scores, which a recogniser
-    with a `context` reads (spacy_mtl/ml/token_intents.py).
-    """
+
+def _predict_votes(model: Model, docs: List[Doc], with_features: bool) -> HeadOutput:
+    """A votes head: the logits are what `model.predict` gives; the features each document's
+    mean token vector (the tokens are scored, not a pooled vector)."""
     ops = model.ops
-    X = docs
-    for layer in model.layers[:-1]:
-        X = layer.predict(X)
-    log_probs = ops.asarray2f(_log_softmax(ops, model.layers[-1].layers[0].predict(X.data)))
-    lengths = ops.asarray1i(X.lengths)
-    features = ops.reduce_mean(ops.asarray2f(X.data), lengths) if with_features else None
+    tokens = _token_vectors(model, docs)
+    scores = model.get_ref("token_scorer").predict(tokens.data)
+    log_probs = ops.asarray2f(_log_softmax(ops, scores))
+    lengths = ops.asarray1i(tokens.lengths)
+    features = ops.reduce_mean(ops.asarray2f(tokens.data), lengths) if with_features else None
     logits = ops.reduce_mean(log_probs, lengths)
     starts = numpy.cumsum(ops.to_numpy(lengths))[:-1].tolist()
-    return features, logits, ops.xp.split(ops.xp.exp(log_probs), starts) if len(docs) else []
+    token_probs = ops.xp.split(ops.xp.exp(log_probs), starts) if len(docs) else []
+    return HeadOutput(logits, features, token_probs)

@@ -1,8 +1,8 @@
 """Calibrated intent probabilities, an out-of-scope score, and the Doc attributes that show them.
 
 `python -m spacy_mtl calibrate` fits a calibration on held-out data and stores
-it in `mtl_textcat`'s cfg (`cfg["calibration"]`, a JSON-like dict, so it travels
-with to_disk, to_bytes and `spacy package`). This module applies it: the logits
+it in `mtl_textcat`'s cfg (`cfg["calibration"]`, an `IntentCalibration` as its dict, so it
+travels with to_disk, to_bytes and `spacy package`). This module applies it: the logits
 are scaled (z * scale + bias: one temperature, or one scale and bias a label),
 the out-of-scope score of each document is computed from the calibrated
 logits or the pooled features, and a document whose score falls below the
@@ -24,7 +24,9 @@ through `nlp.pipe(n_process=...)` and `Doc.to_bytes`.
 """
 
 import math
-from typing import Any, Dict, List, NamedTuple, Optional
+from dataclasses import dataclass, field, fields
+from functools import cached_property
+from typing import Any, Dict, List, NamedTuple, Optional, Tuple
 
 import numpy
 from spacy.tokens import Doc
@@ -44,8 +46,8 @@ _ROUNDING = 1e-6
 
 
 class IntentScores(NamedTuple):
-    """What a calibrated `mtl_textcat.predict` returns: probabilities and, per document, its
-    confidence in [0, 1] and whether it is rejected as out of scope."""
+    """What a calibration makes of a batch (`IntentCalibration.scores`): probabilities and,
+    per document, its confidence in [0, 1] and whether it is rejected as out of scope."""
 
     probs: numpy.ndarray
     confidence: numpy.ndarray
@@ -103,14 +105,6 @@ def set_intent_state(doc: Doc, rejected_intent: str, confidence: float, rejected
     )
 
 
-def calibrated_logits(logits: numpy.ndarray, calibration: Dict[str, Any]) -> numpy.ndarray:
-    """z * scale + bias: one temperature (scale = 1/T) or a scale and bias per label."""
-    scale = numpy.asarray(calibration.get("scale", [1.0]), dtype="f")
-    bias = calibration.get("bias")
-    bias = numpy.asarray([0.0] if bias is None else bias, dtype="f")
-    return (numpy.asarray(logits, dtype="f") * scale + bias).astype("f")
-
-
 def activate(logits: numpy.ndarray, exclusive: bool) -> numpy.ndarray:
     """Softmax (exclusive) or sigmoid (multi-label) of logits, in numpy."""
     if exclusive:
@@ -164,72 +158,139 @@ def raw_score(
     raise ValueError(f"Unknown out-of-scope score {kind!r}: choose one of {', '.join(SCORES)}.")
 
 
-def to_confidence(scores: numpy.ndarray, calibration: Dict[str, Any]) -> numpy.ndarray:
-    """Scores mapped to [0, 1]: a probability as it is, another score by its rank among the
-    in-scope dev documents' scores (stored quantiles, interpolated)."""
-    quantiles = calibration.get("score_quantiles")
-    if calibration.get("score") == "max_prob" or quantiles is None or not len(quantiles):
-        return numpy.clip(scores, 0.0, 1.0)
-    levels = numpy.linspace(0.0, 1.0, len(quantiles))
-    return numpy.interp(scores, numpy.asarray(quantiles, dtype="f8"), levels)
+class CalibrationError(ValueError):
+    """A stored intent calibration that cannot be used; `problems` lists what is wrong."""
+
+    problems: List[str] = []
 
 
-def prepared(calibration: Dict[str, Any]) -> Dict[str, Any]:
-    """The calibration with its lists as arrays, made once per calibration, not per batch."""
-    ready = dict(calibration)
-    for key in ("scale", "bias", "score_quantiles"):
-        if ready.get(key) is not None:
-            ready[key] = numpy.asarray(ready[key], dtype="f8" if key == "score_quantiles" else "f")
-    if ready.get("mahalanobis"):
-        ready["mahalanobis"] = {
-            key: numpy.asarray(value, dtype="f8") for key, value in ready["mahalanobis"].items()
-        }
-    return ready
+@dataclass(frozen=True)
+class IntentCalibration:
+    """An `mtl_textcat` head's fitted calibration: the logit scaling, the out-of-scope score
+    and its threshold. The head keeps it in cfg["calibration"] as `to_dict()` gives it.
 
-
-def needs_features(calibration: Optional[Dict[str, Any]]) -> bool:
-    return bool(calibration) and calibration.get("score") == "mahalanobis"
-
-
-def intent_scores(
-    logits: numpy.ndarray,
-    features: Optional[numpy.ndarray],
-    calibration: Dict[str, Any],
-    exclusive: bool,
-) -> IntentScores:
-    """Calibrated probabilities, confidences and rejections for a batch.
-
-    logits (numpy.ndarray): The head's raw logits.
-    features (Optional[numpy.ndarray]): Its pooled features (needed for "mahalanobis").
-    calibration (Dict[str, Any]): The head's cfg["calibration"].
-    exclusive (bool): Softmax or sigmoid head.
-    RETURNS (IntentScores): The probabilities, confidences and rejections.
+    method (str): How the scaling was fitted: "none", "temperature", "vector" or "per_label".
+    scale (List[float]): One scale (1 / temperature) or one a label.
+    bias (Optional[List[float]]): One bias a label, or None.
+    temperature (Optional[float]): The fitted temperature of the "temperature" method.
+    score (str): The out-of-scope score, one of SCORES.
+    threshold (Optional[float]): A document scoring below it is rejected; None: none is.
+    chosen_for (Optional[str]): What the threshold was chosen for, in words.
+    score_quantiles (Optional[List[float]]): The in-scope dev documents' scores at even
+        levels, which map a score that is no probability to a confidence.
+    mahalanobis (Optional[Dict[str, Any]]): {"means", "whiten"} of the training classes,
+        for the "mahalanobis" score.
     """
-    z = calibrated_logits(logits, calibration)
-    probs = activate(z, exclusive)
-    kind = calibration.get("score") or "max_prob"
-    if kind == "max_prob":
-        scores = probs.max(axis=1).astype("f8")
-    else:
-        scores = raw_score(kind, z, features, exclusive, calibration.get("mahalanobis"))
-    threshold = calibration.get("threshold")
-    rejected = scores < threshold if threshold is not None else numpy.zeros(len(scores), dtype=bool)
-    return IntentScores(probs, to_confidence(scores, calibration), rejected)
+
+    method: str = "none"
+    scale: List[float] = field(default_factory=lambda: [1.0])
+    bias: Optional[List[float]] = None
+    temperature: Optional[float] = None
+    score: str = "max_prob"
+    threshold: Optional[float] = None
+    chosen_for: Optional[str] = None
+    score_quantiles: Optional[List[float]] = None
+    mahalanobis: Optional[Dict[str, Any]] = None
+
+    def to_dict(self) -> Dict[str, Any]:
+        """The calibration as JSON-serialisable data, as the cfg keeps it."""
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+    @classmethod
+    def from_dict(cls, data: Any, *, n_labels: int, where: str) -> "IntentCalibration":
+        """A stored calibration, checked for a head with n_labels labels.
+
+        Every number the head computes with is checked: one infinite or NaN scale (a
+        hand-edited cfg, a value of 1e400) would otherwise make every probability NaN,
+        silently.
+
+        data (Any): The stored dict (cfg["calibration"]); missing keys take the defaults.
+        n_labels (int): The head's number of labels.
+        where (str): The component (and file), as the error names it.
+        RETURNS (IntentCalibration): The calibration.
+        RAISES (CalibrationError): Naming the component, and each bad key and value.
+        """
+        problems = _problems(data, n_labels)
+        if problems:
+            err = CalibrationError(
+                f"{where}: {'; '.join(problems)}. Run python -m spacy_mtl calibrate again on "
+                "the trained pipeline."
+            )
+            err.problems = problems
+            raise err
+        return cls(
+            method=data.get("method", "none"),
+            scale=[float(v) for v in data.get("scale") or [1.0]],
+            bias=[float(v) for v in data["bias"]] if data.get("bias") else None,
+            temperature=data.get("temperature"),
+            score=data.get("score", "max_prob"),
+            threshold=data.get("threshold"),
+            chosen_for=data.get("chosen_for"),
+            score_quantiles=data.get("score_quantiles"),
+            mahalanobis=data.get("mahalanobis"),
+        )
+
+    @property
+    def needs_features(self) -> bool:
+        """Whether the score is computed from the pooled features, not only the logits."""
+        return self.score == "mahalanobis"
+
+    def calibrated_logits(self, logits: numpy.ndarray) -> numpy.ndarray:
+        """z * scale + bias: one temperature (scale = 1/T) or a scale and bias per label."""
+        scale, bias = self._scaling
+        return (numpy.asarray(logits, dtype="f") * scale + bias).astype("f")
+
+    def scores(
+        self, logits: numpy.ndarray, features: Optional[numpy.ndarray], exclusive: bool
+    ) -> IntentScores:
+        """Calibrated probabilities, confidences and rejections for a batch.
+
+        logits (numpy.ndarray): The head's raw logits.
+        features (Optional[numpy.ndarray]): Its pooled features (needed for "mahalanobis").
+        exclusive (bool): Softmax or sigmoid head.
+        RETURNS (IntentScores): The probabilities, confidences and rejections.
+        """
+        z = self.calibrated_logits(logits)
+        probs = activate(z, exclusive)
+        if self.score == "max_prob":
+            scores = probs.max(axis=1).astype("f8")
+        else:
+            scores = raw_score(self.score, z, features, exclusive, self._class_statistics)
+        if self.threshold is None:
+            rejected = numpy.zeros(len(scores), dtype=bool)
+        else:
+            rejected = scores < self.threshold
+        return IntentScores(probs, self.confidence(scores), rejected)
+
+    def confidence(self, scores: numpy.ndarray) -> numpy.ndarray:
+        """Scores mapped to [0, 1]: a probability as it is, another score by its rank among
+        the in-scope dev documents' scores (the stored quantiles, interpolated)."""
+        quantiles = self._quantiles
+        if self.score == "max_prob" or quantiles is None or not len(quantiles):
+            return numpy.clip(scores, 0.0, 1.0)
+        return numpy.interp(scores, quantiles, numpy.linspace(0.0, 1.0, len(quantiles)))
+
+    # The lists as arrays, made once per calibration, not per batch.
+    @cached_property
+    def _scaling(self) -> Tuple[numpy.ndarray, numpy.ndarray]:
+        bias = [0.0] if self.bias is None else self.bias
+        return numpy.asarray(self.scale, dtype="f"), numpy.asarray(bias, dtype="f")
+
+    @cached_property
+    def _quantiles(self) -> Optional[numpy.ndarray]:
+        if self.score_quantiles is None:
+            return None
+        return numpy.asarray(self.score_quantiles, dtype="f8")
+
+    @cached_property
+    def _class_statistics(self) -> Optional[Dict[str, numpy.ndarray]]:
+        if not self.mahalanobis:
+            return None
+        return {key: numpy.asarray(value, dtype="f8") for key, value in self.mahalanobis.items()}
 
 
-def check_calibration(name: str, calibration: Any, n_labels: int) -> List[str]:
-    """What is wrong with a stored calibration for a head with n_labels labels (empty if fine).
-
-    Every number the head computes with is checked: one infinite or NaN scale (a hand-edited
-    cfg, a value of 1e400) would otherwise make every probability NaN, silently.
-
-    name (str): The component, for messages.
-    calibration (Any): Its cfg["calibration"].
-    n_labels (int): Its number of labels.
-    RETURNS (List[str]): One sentence per problem, naming the key and the bad value.
-    """
-    if calibration is None:
-        return []
+def _problems(calibration: Any, n_labels: int) -> List[str]:
+    """One sentence per problem of a stored calibration, naming the key and the bad value."""
     if not isinstance(calibration, dict):
         return [f"calibration must be a mapping, got {type(calibration).__name__}"]
     problems = _scaling_problems(calibration, n_labels)

@@ -12,14 +12,16 @@ probabilities (spacy_mtl/pipeline/teacher_targets.py) learns from those too, sof
 With `out_of_scope_label` set, training documents of that label are not a class:
 they learn towards the uniform distribution (outlier exposure, Hendrycks et al.
 2019; multi-label: every label negative) and are left out of scoring. A
-calibration stored by `python -m spacy_mtl calibrate` (cfg["calibration"], see
-spacy_mtl/pipeline/intent_confidence.py) makes doc.cats calibrated and may
-reject documents as `rejected_intent`; without one, predictions are as before.
+calibration stored by `python -m spacy_mtl calibrate` (cfg["calibration"], an
+`IntentCalibration`'s dict, see spacy_mtl/pipeline/intent_confidence.py) makes doc.cats
+calibrated and may reject documents as `rejected_intent`; without one, predictions are as
+before.
 """
 
 from typing import Any, Callable, Dict, Iterable, List, NamedTuple, Optional, Tuple, Union
 
 import numpy
+import srsly
 from spacy.language import Language
 from spacy.tokens import Doc
 from spacy.training import Example
@@ -28,18 +30,11 @@ from thinc.api import CategoricalCrossentropy, Config, Model
 from thinc.types import Floats2d
 
 from ..annotation import describe_doc, has_cats
-from ..ml.textcat import VOTES, predict_features, predict_votes
+from ..ml.textcat import VOTES, predict_head
 from ..ml.token_intents import set_token_intents
 from .checked_loading import ComponentLoadError
 from .head import TaskHead, describe_lines
-from .intent_confidence import (
-    IntentScores,
-    check_calibration,
-    intent_scores,
-    needs_features,
-    prepared,
-    set_intent_state,
-)
+from .intent_confidence import CalibrationError, IntentCalibration, set_intent_state
 from .teacher_targets import (
     TEACHER_CATS_KEY,
     check_distill_settings,
@@ -73,12 +68,23 @@ ClassWeights = Union[None, str, Dict[str, float]]
 MISSING_LABEL = -1
 
 
-class VotedScores(NamedTuple):
-    """What `mtl_textcat.predict` returns for a votes head: the document scores (as any
-    head gives them) and each document's (tokens, labels) intent probabilities."""
+class TextcatScores(NamedTuple):
+    """What `mtl_textcat.predict` returns, whatever the head and its calibration.
 
-    scores: Union[Floats2d, IntentScores]
-    token_probs: List[Floats2d]
+    probs (Floats2d): Probabilities per document and label: the softmax or sigmoid of the
+        logits, calibrated where a calibration is stored.
+    token_intents (Optional[List[Floats2d]]): A votes head's (tokens, labels) intent
+        probabilities per document; None for a pooled head.
+    confidence (Optional[numpy.ndarray]): With a calibration, each document's confidence
+        in [0, 1]; else None.
+    rejected (Optional[numpy.ndarray]): With a calibration, whether each document is
+        rejected as out of scope; else None.
+    """
+
+    probs: Floats2d
+    token_intents: Optional[List[Floats2d]] = None
+    confidence: Optional[numpy.ndarray] = None
+    rejected: Optional[numpy.ndarray] = None
 
 
 @Language.factory(
@@ -221,6 +227,8 @@ class MultiTaskTextCategorizer(TaskHead):
             "rejected_intent": rejected_intent,
             "calibration": None,
         }
+        # The checked calibration of the stored dict it was read from, read once per dict.
+        self._calibration: Tuple[Optional[Dict], int, Optional[IntentCalibration]] = (None, 0, None)
 
     def output_size(self) -> Optional[int]:
         return self.model.get_ref("output_layer").maybe_get_dim("nO")
@@ -243,39 +251,27 @@ class MultiTaskTextCategorizer(TaskHead):
         self.vocab.strings.add(label)
         return 1
 
-    def predict(self, docs: Iterable[Doc]) -> Union[Floats2d, IntentScores, "VotedScores"]:
+    def predict(self, docs: Iterable[Doc]) -> TextcatScores:
         """Probabilities per document and label (softmax or sigmoid of the logits); with a
-        calibration, also confidences and rejections; with votes pooling, also each
-        token's intent."""
+        calibration, calibrated, with confidences and rejections; with votes pooling, also
+        each token's intent."""
         docs = list(docs)
         if not docs:
-            return self.model.ops.alloc2f(0, len(self.labels))
+            return TextcatScores(self.model.ops.alloc2f(0, len(self.labels)))
         self.require_encoder_output(docs)
-        calibration = self.cfg.get("calibration")
-        token_probs = None
-        if self.model.attrs.get("pooling") == VOTES:
-            with_features = bool(calibration) and needs_features(calibration)
-            features, logits, token_probs = predict_votes(self.model, docs, with_features)
-        elif calibration and needs_features(calibration):
-            features, logits = predict_features(self.model, docs)
-        else:
-            features, logits = None, self.model.predict(docs)
-        scores = self._scores(logits, features, calibration)
-        return scores if token_probs is None else VotedScores(scores, token_probs)
-
-    def _scores(
-        self, logits: Floats2d, features: Optional[Floats2d], calibration: Optional[Dict]
-    ) -> Union[Floats2d, IntentScores]:
-        if not calibration:
-            return self._activate(logits)
+        calibration = self.calibration
+        needs_features = calibration is not None and calibration.needs_features
+        output = predict_head(self.model, docs, with_features=needs_features)
+        if calibration is None:
+            return TextcatScores(self._activate(output.logits), output.token_probs)
         ops = self.model.ops
-        if getattr(self, "_prepared", (None,))[0] is not calibration:
-            self._prepared = (calibration, prepared(calibration))
-        return intent_scores(
-            ops.to_numpy(logits),
-            ops.to_numpy(features) if needs_features(calibration) else None,
-            self._prepared[1],
+        verdicts = calibration.scores(
+            ops.to_numpy(output.logits),
+            ops.to_numpy(output.features) if needs_features else None,
             bool(self.cfg["exclusive_classes"]),
+        )
+        return TextcatScores(
+            verdicts.probs, output.token_probs, verdicts.confidence, verdicts.out_of_scope
         )
 
     def _activate(self, logits: Floats2d) -> Floats2d:
@@ -284,26 +280,50 @@ class MultiTaskTextCategorizer(TaskHead):
             return ops.softmax(logits, axis=-1)
         return ops.sigmoid(logits)
 
-    def set_annotations(
-        self, docs: Iterable[Doc], scores: Union[Floats2d, IntentScores, "VotedScores"]
-    ) -> None:
-        token_probs = None
-        if isinstance(scores, VotedScores):
-            scores, token_probs = scores
-        verdicts = scores if isinstance(scores, IntentScores) else None
-        scores = self.model.ops.to_numpy(scores[0] if verdicts else scores)
+    def set_annotations(self, docs: Iterable[Doc], scores: TextcatScores) -> None:
+        ops = self.model.ops
+        probs = ops.to_numpy(scores.probs)
         for i, doc in enumerate(docs):
-            doc.cats = {label: float(scores[i, j]) for j, label in enumerate(self.labels)}
-            if token_probs is not None:
-                probs = self.model.ops.to_numpy(token_probs[i])
-                set_token_intents(doc, self.labels, probs)
-            if verdicts is not None:
+            doc.cats = {label: float(probs[i, j]) for j, label in enumerate(self.labels)}
+            if scores.token_intents is not None:
+                set_token_intents(doc, self.labels, ops.to_numpy(scores.token_intents[i]))
+            if scores.confidence is not None:
                 set_intent_state(
-                    doc,
-                    self.cfg["rejected_intent"],
-                    verdicts.confidence[i],
-                    verdicts.out_of_scope[i],
+                    doc, self.cfg["rejected_intent"], scores.confidence[i], scores.rejected[i]
                 )
+
+    @property
+    def calibration(self) -> Optional[IntentCalibration]:
+        """The stored calibration, checked (CalibrationError if it does not fit), or None:
+        the head's own probabilities."""
+        return self._read_calibration(f"Component {self.name!r}")
+
+    def set_calibration(self, calibration: Optional[IntentCalibration]) -> None:
+        """Store a calibration (None: remove it) in cfg, as its JSON file keeps it.
+
+        srsly's JSON rounds floats: stored rounded, a pipeline loaded from disk predicts
+        exactly as this one does.
+        """
+        if calibration is None:
+            self.cfg["calibration"] = None
+            return
+        stored = srsly.json_loads(srsly.json_dumps(calibration.to_dict()))
+        n_labels = len(self.labels)
+        where = f"Component {self.name!r}"
+        checked = IntentCalibration.from_dict(stored, n_labels=n_labels, where=where)
+        self.cfg["calibration"] = stored
+        self._calibration = (stored, n_labels, checked)
+
+    def _read_calibration(self, where: str) -> Optional[IntentCalibration]:
+        stored = self.cfg.get("calibration")
+        if not stored:
+            return None
+        seen, n_labels, calibration = self._calibration
+        if seen is not stored or n_labels != len(self.labels):
+            n_labels = len(self.labels)
+            calibration = IntentCalibration.from_dict(stored, n_labels=n_labels, where=where)
+            self._calibration = (stored, n_labels, calibration)
+        return calibration
 
     def is_out_of_scope(self, doc: Doc) -> bool:
         """Whether a gold document is of the out-of-scope training label (not a class)."""
@@ -312,12 +332,10 @@ class MultiTaskTextCategorizer(TaskHead):
 
     def check_calibration(self, where: str) -> None:
         """Raise if a stored calibration does not fit the labels (a hand-edited cfg)."""
-        problems = check_calibration(self.name, self.cfg.get("calibration"), len(self.labels))
-        if problems:
-            raise ComponentLoadError(
-                f"Component {self.name!r} ({where}): {'; '.join(problems)}. Run "
-                "python -m spacy_mtl calibrate again on the trained pipeline."
-            )
+        try:
+            self._read_calibration(f"Component {self.name!r} ({where})")
+        except CalibrationError as err:
+            raise ComponentLoadError(str(err)) from None
 
     def check_labels_fit_model(self, where: str) -> None:
         super().check_labels_fit_model(where)

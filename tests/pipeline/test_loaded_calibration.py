@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from spacy_mtl.pipeline.checked_loading import ComponentLoadError
 from spacy_mtl.pipeline.entity_confidence import check_calibration as check_entity_calibration
-from spacy_mtl.pipeline.intent_confidence import check_calibration, intent_scores
+from spacy_mtl.pipeline.intent_confidence import CalibrationError, IntentCalibration
 
 TEXT = "fly from oslo to lima tomorrow"
 # What JSON writes for a number beyond float64: srsly reads it as inf (NaN is no JSON at all).
@@ -126,15 +126,17 @@ NUMBERS = st.one_of(
 )
 def test_a_calibration_is_refused_by_name_or_gives_finite_probabilities(scale, bias, threshold):
     calibration = _calibration(scale=scale, bias=bias, threshold=threshold)
-    problems = check_calibration("mtl_textcat", calibration, 3)
     values = scale + (bias or []) + ([] if threshold is None else [threshold])
-    if not all(math.isfinite(v) for v in values) or len(scale) == 2:
-        assert problems, calibration
-    if problems:
-        assert all('cfg["calibration"]' in p or "values for 3 labels" in p for p in problems)
+    try:
+        checked = IntentCalibration.from_dict(calibration, n_labels=3, where="Component 'c'")
+    except CalibrationError as err:
+        assert str(err).startswith("Component 'c': ") and err.problems, calibration
+        assert all('cfg["calibration"]' in p or "values for 3 labels" in p for p in err.problems)
         return
+    assert all(math.isfinite(v) for v in values) and len(scale) != 2, calibration
+    assert checked.to_dict() == calibration
     logits = [[1.0, -2.0, 0.5], [0.0, 0.0, 0.0], [30.0, -30.0, 0.0]]
-    scores = intent_scores(logits, None, calibration, True)
+    scores = checked.scores(logits, None, True)
     assert all(math.isfinite(p) for row in scores.probs.tolist() for p in row), calibration
     assert all(0.0 <= c <= 1.0 for c in scores.confidence.tolist())
 

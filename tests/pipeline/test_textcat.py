@@ -57,7 +57,7 @@ def test_multilabel_masks_labels_missing_from_cats():
     index = {label: i for i, label in enumerate(nlp.get_pipe("mtl_textcat").labels)}
     assert d_logits[0, index["flight"]] != 0
     assert d_logits[0, index["music"]] == 0 and d_logits[0, index["weather"]] == 0
-    probs = nlp.get_pipe("mtl_textcat").predict([nlp(text)])
+    probs = nlp.get_pipe("mtl_textcat").predict([nlp(text)]).probs
     assert not numpy.allclose(probs.sum(axis=1), 1.0)  # sigmoid, not softmax
 
 
@@ -185,7 +185,7 @@ def test_votes_are_the_tokens_mean_log_softmax_with_exact_gradients():
 
 
 def test_votes_serve_probabilities_features_and_a_saved_copy(tmp_path):
-    from spacy_mtl.ml.textcat import predict_features
+    from spacy_mtl.ml.textcat import predict_head
 
     nlp = _pooled_nlp("votes")
     examples = make_examples(nlp, SENTENCES, entities=False)
@@ -198,9 +198,9 @@ def test_votes_serve_probabilities_features_and_a_saved_copy(tmp_path):
         assert sum(doc.cats.values()) == pytest.approx(1.0, abs=1e-5)
     head = nlp.get_pipe("mtl_textcat")
     encoded = list(nlp.get_pipe("mtl_tok2vec").pipe(nlp.make_doc(t) for t in texts))
-    features, logits = predict_features(head.model, encoded)
-    assert features.shape == (len(texts), 32)
-    tokens = head.model.layers[1].predict(head.model.layers[0].predict(encoded))
+    logits, features, token_probs = predict_head(head.model, encoded, with_features=True)
+    assert features.shape == (len(texts), 32) and len(token_probs) == len(texts)
+    tokens = head.model.get_ref("to_ragged").predict(head.model.get_ref("tok2vec").predict(encoded))
     ends = numpy.cumsum(tokens.lengths)
     for row, (start, end) in enumerate(zip(ends - tokens.lengths, ends)):
         numpy.testing.assert_allclose(
