@@ -1,7 +1,9 @@
-"""`python -m spacy_mtl convert`: one line on success, one paragraph on failure."""
+"""`python -m spacy mtl convert`: one line on success, one paragraph on failure."""
 
 import json
+import subprocess
 import sys
+from typing import get_args
 
 from convert_files import (
     JOINT_LABELS,
@@ -37,7 +39,7 @@ def test_cli_convert_error_exits_1_without_traceback():
         assert not (tmp / "out.spacy").exists()
     assert result.returncode == 1
     assert "Traceback" not in result.stderr
-    assert result.stderr.startswith("Conversion failed:")
+    assert result.stderr.startswith("convert failed:")
     assert "label" in result.stderr and "line 4" in result.stderr
     assert result.stdout == ""
 
@@ -96,3 +98,37 @@ def test_cli_passes_tasks_on_to_the_annotation_tools(capsys):
                 assert f"tasks: {task} ({other} missing)." in capsys.readouterr().out
         assert main(["convert", "rasa", str(tmp / "nlu.yml"), str(out), "--text-key", "x"]) == 1
     assert "--text-key names a Label Studio data key" in capsys.readouterr().err
+
+
+def test_cli_formats_are_the_librarys():
+    from spacy_mtl.cli import convert as convert_cli
+    from spacy_mtl.convert import FORMATS
+
+    assert get_args(convert_cli.Format) == FORMATS
+
+
+def test_cli_usage_errors_exit_2_naming_the_argument(capsys):
+    with make_tempdir() as tmp:
+        path = write_lines(tmp / "a.jsonl", JSONL_LINES)
+        out = str(tmp / "a.spacy")
+        assert main(["convert", "yaml", str(path), out]) == 2
+        assert "FORMAT" in capsys.readouterr().err
+        assert main(["convert", "jsonl", str(tmp / "absent.jsonl"), out]) == 2
+        assert "INPUT" in capsys.readouterr().err
+        assert main(["convert", "jsonl", str(path)]) == 2
+        assert "OUTPUT" in capsys.readouterr().err
+        assert main(["convert", "jsonl", str(path), out, "--exclusive", "--multilabel"]) == 2
+        err = capsys.readouterr().err
+        assert "--multilabel" in err and "--exclusive" in err
+        assert not (tmp / "a.spacy").exists()
+        # -l is --lang's short form, as in spacy convert.
+        assert main(["convert", "jsonl", str(path), out, "-l", "de"]) == 0
+    assert capsys.readouterr().out.startswith("Wrote 2 documents")
+
+
+def test_spacy_mtl_convert_help_lists_its_options():
+    command = [sys.executable, "-m", "spacy", "mtl", "convert", "--help"]
+    shown = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    for option in ["FORMAT", "INPUT", "OUTPUT", "--lang", "-l", "--tasks", "--intents",
+                   "--text-key", "--strict", "--exclusive", "--multilabel"]:  # fmt: skip
+        assert option in shown

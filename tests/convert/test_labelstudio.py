@@ -143,7 +143,7 @@ def test_bom_output_as_input_and_cli(capsys):
         assert main(["convert", "labelstudio", str(path), str(tmp / "out.spacy")]) == 0
         assert [d.cats for d in load(tmp / "out.spacy")] == [{"flight": 1.0}]
     err = capsys.readouterr().err
-    assert "Conversion failed" in err and "Traceback" not in err
+    assert "convert failed" in err and "Traceback" not in err
 
 
 TEXT = st.text(st.sampled_from("ab é東"), min_size=1, max_size=30).filter(str.strip)
