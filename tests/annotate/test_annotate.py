@@ -249,12 +249,39 @@ def test_command_line(pipeline_dir, corpus, tmp_path, capsys):
     assert "103 records" in out and "96 annotated, 7 with an error" in out
     assert "1 x text has # characters, more than the limit of #" in out
     assert "1 x line # is blank" in out
-    assert main(["annotate", pipeline_dir, str(tmp_path / "nope.jsonl"), "o.jsonl"]) == 1
-    assert "does not exist" in capsys.readouterr().err
+    # A missing INPUT is a usage error, Typer's.
+    assert main(["annotate", pipeline_dir, str(tmp_path / "nope.jsonl"), "o.jsonl"]) == 2
+    assert "INPUT" in capsys.readouterr().err
+    assert main(["annotate", pipeline_dir, str(corpus), "o.jsonl", "--workers", "0"]) == 2
+    assert "--workers" in capsys.readouterr().err
+    assert main(["annotate", pipeline_dir, str(corpus), "o.jsonl", "--engine", "spark"]) == 2
+    assert "--engine" in capsys.readouterr().err
     assert main(["annotate", pipeline_dir, str(corpus), str(tmp_path / "o.csv")]) == 1
     assert "name it .jsonl or .parquet" in capsys.readouterr().err
     assert main(["annotate", "no_such_pipeline", str(corpus), str(tmp_path / "p.jsonl")]) == 1
     assert "Cannot load the pipeline 'no_such_pipeline'" in capsys.readouterr().err
+
+
+def test_command_line_choices_are_the_library_s():
+    from typing import get_args
+
+    from spacy_mtl.annotate.engines import ENGINES
+    from spacy_mtl.annotate.export import EXPORT_FORMATS, SORT_KEYS
+    from spacy_mtl.annotate.io import OUTPUT_FORMATS
+    from spacy_mtl.cli import annotate as annotate_cli
+
+    assert get_args(annotate_cli.Engine) == ENGINES
+    assert get_args(annotate_cli.OutputFormat) == OUTPUT_FORMATS + tuple(EXPORT_FORMATS)
+    assert get_args(annotate_cli.SortKey) == SORT_KEYS
+
+
+def test_spacy_mtl_annotate_help_lists_its_options():
+    command = [sys.executable, "-m", "spacy", "mtl", "annotate", "--help"]
+    shown = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    for option in ["PIPELINE", "INPUT", "OUTPUT", "--engine", "--workers", "-n", "--batch-size",
+                   "-b", "--text-field", "--id-field", "--address", "--part-size", "--max-chars",
+                   "--output-format", "--format", "--sort-by", "--overwrite"]:  # fmt: skip
+        assert option in shown
 
 
 def test_progress_bar(pipeline_dir, corpus, tmp_path, capsys):

@@ -144,5 +144,5 @@ def test_command_line_refusal_is_one_message(blank, tmp_path, capsys):
     capsys.readouterr()
     assert main(["annotate", blank[0], str(b), out]) == 1
     err = capsys.readouterr().err
-    assert err.startswith("Annotation failed: ") and "Traceback" not in err
+    assert err.startswith("annotate failed: ") and "Traceback" not in err
     assert os.path.exists(out) and texts_of(tmp_path / "out.jsonl") == ["fly to lima"]

@@ -268,7 +268,8 @@ def test_serve_command_answers_and_refuses(served_pipeline, tmp_path):
 
 
 def test_serve_command_names_a_pipeline_it_cannot_load(tmp_path):
-    command = [sys.executable, "-m", "spacy_mtl", "serve", str(tmp_path / "missing")]
+    # --port 0: the socket is bound before the pipeline loads, and 8000 may be taken.
+    command = [sys.executable, "-m", "spacy_mtl", "serve", str(tmp_path / "missing"), "--port", "0"]
     proc = subprocess.run(command, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 1
     assert f"Cannot load the pipeline {str(tmp_path / 'missing')!r}" in proc.stderr
