@@ -9,13 +9,11 @@ import argparse
 import sys
 from typing import Callable, List, Optional
 
-from .annotate.cli import add_annotate_command
 from .augment.cli import add_augment_command
 from .calibrate.cli import add_calibrate_command
 from .convert.cli import add_convert_command, run_convert  # noqa: F401 (run_convert: as before)
 from .debug_data.cli import add_debug_data_command
 from .evaluate.cli import add_evaluate_command
-from .serve.cli import add_serve_command
 from .update.cli import add_update_command
 from .vectors.cli import add_init_vectors_command
 
@@ -23,8 +21,6 @@ PROG = "python -m spacy_mtl"
 
 
 COMMANDS: List[Callable[[argparse._SubParsersAction], None]] = [add_convert_command]
-COMMANDS.append(add_annotate_command)
-COMMANDS.append(add_serve_command)
 COMMANDS.append(add_evaluate_command)
 COMMANDS.append(add_debug_data_command)
 COMMANDS.append(add_update_command)
