@@ -77,18 +77,22 @@ def main(argv: Optional[List[str]] = None, prog_name: str = "python -m spacy_mtl
         when interrupted.
     """
     command = typer.main.get_command(app)
+    interrupted = False
     try:
         result = command.main(args=argv, prog_name=prog_name, standalone_mode=False)
     except typer.Exit as exit_:
         result = exit_.exit_code
+        # Typer turns a Ctrl-C inside a command into Exit(130); a command's own 130 says itself.
+        interrupted = isinstance(exit_.__cause__, KeyboardInterrupt)
     except (typer.Abort, KeyboardInterrupt):
-        result = 130
+        result, interrupted = 130, True
     except Exception as err:
         if not (hasattr(err, "show") and hasattr(err, "exit_code")):
             raise
         err.show()  # a usage error: click's (or typer's vendored click's) ClickException
         return err.exit_code
-    if result == 130:
+    if interrupted:
         # Every output is written whole or not at all: an interrupted run leaves none of its own.
         print("interrupted; no output was written (an existing one is as it was).", file=sys.stderr)
+        return 130
     return result if isinstance(result, int) else 0
