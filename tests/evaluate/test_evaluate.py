@@ -10,6 +10,8 @@ import json
 import os
 import re
 import shutil
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
@@ -172,8 +174,6 @@ def test_confidence_extensions_feed_the_report(served_pipeline):
 def bad_data(case, nlp, gold_corpus, tmp_path):
     """The DATA file of a bad-input case (the gold corpus for the pipeline and output cases)."""
     data = tmp_path / "data.spacy"
-    if case == "missing":
-        return tmp_path / "nope.spacy"
     if case == "not_spacy":
         data = tmp_path / "data.jsonl"
         data.write_text('{"text": "hi"}\n')
@@ -209,7 +209,6 @@ def bad_output(case, data, tmp_path):
 @pytest.mark.parametrize(
     "case,expected",
     [
-        ("missing", "no such file"),
         ("not_spacy", "not a .spacy file"),
         ("garbage", "cannot be read as a .spacy corpus"),
         ("empty", "holds no documents"),
@@ -233,6 +232,62 @@ def test_bad_inputs_get_one_message(case, expected, served_pipeline, gold_corpus
     err = capsys.readouterr().err
     assert code == 1 and err.startswith("evaluate failed:") and expected in err, err
     assert "Traceback" not in err
+
+
+def test_spacy_mtl_evaluate_help_lists_its_options():
+    command = [sys.executable, "-m", "spacy", "mtl", "evaluate", "--help"]
+    shown = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    for option in ["PIPELINE", "DATA", "--output", "-o", "--compare", "--gold-preproc",
+                   "--retokenize", "--gpu-id", "-g", "--batch-size", "-b"]:  # fmt: skip
+        assert option in shown
+    assert "Folder to write" in shown
+
+
+@pytest.mark.parametrize(
+    "options,option",
+    [
+        (["--batch-size", "0"], "--batch-size"),
+        (["--gpu-id", "-2"], "--gpu-id"),
+        (["--gpu-id", "x"], "--gpu-id"),
+        (["--compare", "A", "B", "C"], "--compare"),
+        (["A"], "--compare"),
+        (["--no-such-option"], "--no-such-option"),
+    ],
+)
+def test_usage_errors_name_the_option(served_pipeline, gold_corpus, capsys, options, option):
+    assert main(["evaluate", str(served_pipeline), str(gold_corpus), *options]) == 2
+    err = capsys.readouterr().err
+    assert option in err and "Traceback" not in err
+
+
+def test_a_missing_corpus_is_a_usage_error(served_pipeline, tmp_path, capsys):
+    assert main(["evaluate", str(served_pipeline), str(tmp_path / "nope.spacy")]) == 2
+    err = capsys.readouterr().err
+    assert "DATA" in err and "nope.spacy" in err and "Traceback" not in err
+    assert main(["evaluate", str(served_pipeline)]) == 2
+    assert "DATA" in capsys.readouterr().err
+
+
+def test_compare_takes_its_two_pipelines_after_one_option_or_two(
+    served_pipeline, gold_corpus, capsys, monkeypatch
+):
+    import spacy_mtl.evaluate.run as run_module
+
+    given = []
+
+    def evaluate(pipeline, data, **kwargs):
+        given.append(kwargs)
+        return {}, [], []
+
+    monkeypatch.setattr(run_module, "evaluate", evaluate)
+    monkeypatch.setattr(run_module, "print_report", lambda result: None)
+    common = ["evaluate", str(served_pipeline), str(gold_corpus)]
+    assert main([*common, "--compare", "TEXTCAT", "NER", "-b", "8"]) == 0
+    assert main([*common, "--compare", "TEXTCAT", "--compare", "NER", "--retokenize"]) == 0
+    assert main(common) == 0
+    assert [kwargs["compare"] for kwargs in given] == [["TEXTCAT", "NER"]] * 2 + [[]]
+    assert [kwargs["batch_size"] for kwargs in given] == [8, 256, 256]
+    assert [kwargs["gold_tokens"] for kwargs in given] == [True, False, True]
 
 
 try:

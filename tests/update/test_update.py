@@ -1,6 +1,8 @@
 """`update`: a trained pipeline learns a new intent and slot type and keeps the old ones."""
 
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -12,6 +14,7 @@ from spacy.training import Example
 from spacy_mtl.__main__ import main
 from spacy_mtl.atomic import OutputError, output_lock
 from spacy_mtl.update import api
+from spacy_mtl.update import settings as update_settings
 from spacy_mtl.update.api import UpdateSettings, update_pipeline
 from spacy_mtl.update.corpus import UpdateError
 from spacy_mtl.update.growth import LabelCollisionError
@@ -224,7 +227,16 @@ def test_command_line_errors_are_one_paragraph(served_pipeline, corpora, capsys)
     err = capsys.readouterr().err
     assert err.startswith("update failed: ") and "Traceback" not in err
     status = main(["update", str(served_pipeline), str(corpora["new"]), "-o", "x", "--steps", "0"])
-    assert status == 1 and "--steps must be a whole number from 1" in capsys.readouterr().err
+    assert status == 2 and "--steps" in capsys.readouterr().err
+
+
+def test_spacy_mtl_update_help_lists_its_options():
+    command = [sys.executable, "-m", "spacy", "mtl", "update", "--help"]
+    shown = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    for option in ["PIPELINE", "NEW", "--output", "-o", "--dev", "--replay", "--replay-share",
+                   "--distill-weight", "--steps", "--learn-rate", "--seed",
+                   "--no-prior-correction", "--verbose", "-V"]:  # fmt: skip
+        assert option in shown
 
 
 def test_the_prior_correction_is_on_by_default_and_can_be_turned_off(
@@ -256,27 +268,58 @@ def test_the_update_trains_at_half_the_pipelines_rate_unless_told(served_pipelin
 
 
 @pytest.mark.parametrize(
-    "options,message",
+    "options,option",
     [
-        (["--steps", "0"], "--steps must be a whole number from 1 to 1,000,000, not 0"),
-        (["--steps", "-3"], "--steps must be a whole number from 1 to 1,000,000, not -3"),
-        (["--steps", str(10**20)], f"--steps must be a whole number .* not {10**20}"),
-        (["--learn-rate", "inf"], r"--learn-rate must be a finite number in \(0, 1.0\], not inf"),
-        (["--learn-rate", "nan"], "--learn-rate must be a finite number .* not nan"),
-        (["--learn-rate", "0"], "--learn-rate must be a finite number .* not 0.0"),
-        (["--learn-rate", "-0.001"], "--learn-rate must be a finite number .* not -0.001"),
-        (["--learn-rate", "1e6"], "--learn-rate must be a finite number .* not 1000000.0"),
-        (["--learn-rate", "1e308"], "--learn-rate must be a finite number .* not 1e.308"),
-        (["--replay-share", "0.3"], "--replay-share 0.3 needs --replay OLD.spacy"),
-        (["--replay", "OLD", "--replay-share", "1"], r"--replay-share must .* in \[0, 1\)"),
-        (["--replay", "OLD", "--replay-share", "-0.1"], "--replay-share must .* not -0.1"),
-        (["--replay", "OLD", "--replay-share", "nan"], "--replay-share must .* not nan"),
-        (["--distill-weight", "inf"], r"--distill-weight must .* in \[0, 1\], not inf"),
-        (["--seed", "-1"], "--seed must be a whole number from 0 to 4,294,967,295, not -1"),
-        (["--seed", str(10**20)], "--seed must be a whole number from 0 to 4,294,967,295"),
+        (["--steps", "0"], "--steps"),
+        (["--steps", "-3"], "--steps"),
+        (["--steps", str(10**20)], "--steps"),
+        (["--steps", "x"], "--steps"),
+        (["--learn-rate", "inf"], "--learn-rate"),
+        (["--learn-rate", "nan"], "--learn-rate"),
+        (["--learn-rate", "-0.001"], "--learn-rate"),
+        (["--learn-rate", "1e6"], "--learn-rate"),
+        (["--learn-rate", "1e308"], "--learn-rate"),
+        (["--replay", "OLD", "--replay-share", "-0.1"], "--replay-share"),
+        (["--replay", "OLD", "--replay-share", "1.5"], "--replay-share"),
+        (["--replay", "OLD", "--replay-share", "nan"], "--replay-share"),
+        (["--distill-weight", "nan"], "--distill-weight"),
+        (["--distill-weight", "inf"], "--distill-weight"),
+        (["--seed", "-1"], "--seed"),
+        (["--seed", str(10**20)], "--seed"),
+        (["--replay", "missing.spacy"], "--replay"),
+        (["--dev", "missing.spacy"], "--dev"),
     ],
 )
-def test_options_out_of_range_are_refused_naming_the_option(
+def test_options_out_of_range_are_usage_errors_naming_the_option(
+    served_pipeline, corpora, tmp_path, capsys, options, option
+):
+    out = tmp_path / "out"
+    options = [str(corpora["old"]) if option == "OLD" else option for option in options]
+    status = main(["update", str(served_pipeline), str(corpora["new"]), "-o", str(out), *options])
+    err = capsys.readouterr().err
+    assert status == 2 and option in err and "Traceback" not in err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_the_output_and_new_corpus_are_required(served_pipeline, corpora, tmp_path, capsys):
+    assert main(["update", str(served_pipeline), str(corpora["new"])]) == 2
+    assert "--output" in capsys.readouterr().err
+    assert main(["update", str(served_pipeline), "-o", str(tmp_path / "out")]) == 2
+    assert "NEW" in capsys.readouterr().err
+    assert main(["update", str(served_pipeline), str(tmp_path / "no.spacy"), "-o", "x"]) == 2
+    assert "NEW" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "options,message",
+    [
+        # Past what Typer's closed ranges refuse: their open ends, and a share without a replay.
+        (["--learn-rate", "0"], "--learn-rate must be a finite number .* not 0.0"),
+        (["--replay-share", "0.3"], "--replay-share 0.3 needs --replay OLD.spacy"),
+        (["--replay", "OLD", "--replay-share", "1"], r"--replay-share must .* in \[0, 1\)"),
+    ],
+)
+def test_settings_typer_cannot_check_are_refused_naming_the_option(
     served_pipeline, corpora, tmp_path, capsys, options, message
 ):
     out = tmp_path / "out"
@@ -289,12 +332,33 @@ def test_options_out_of_range_are_refused_naming_the_option(
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.parametrize(
+    "given,message",
+    [
+        ({"steps": 0}, "--steps must be a whole number from 1 to 1,000,000, not 0"),
+        ({"steps": 10**20}, f"--steps must be a whole number .* not {10**20}"),
+        ({"steps": True}, "--steps must be a whole number .* not True"),
+        (
+            {"learn_rate": float("inf")},
+            r"--learn-rate must be a finite number in \(0, 1.0\], not inf",
+        ),
+        ({"learn_rate": 1e6}, "--learn-rate must be a finite number .* not 1000000.0"),
+        ({"replay_share": -0.1}, "--replay-share must .* not -0.1"),
+        ({"distill_weight": float("inf")}, r"--distill-weight must .* in \[0, 1\], not inf"),
+        ({"seed": -1}, "--seed must be a whole number from 0 to 4,294,967,295, not -1"),
+    ],
+)
+def test_settings_out_of_range_are_refused_from_python_too(given, message):
+    with pytest.raises(UpdateError, match=message):
+        UpdateSettings(**given).check(replay=True)
+
+
 def test_training_that_diverges_stops_and_writes_nothing(
     served_pipeline, corpora, tmp_path, monkeypatch
 ):
     # Within the bound a tiny pipeline does not diverge in a few steps: lift the bound to make
     # it (before, a learning rate of 1e6 failed with an IndexError from ml/viterbi.py).
-    monkeypatch.setattr(api, "MAX_LEARN_RATE", 1e9)
+    monkeypatch.setattr(update_settings, "MAX_LEARN_RATE", 1e9)
     out = tmp_path / "out"
     settings = UpdateSettings(steps=4, learn_rate=1e6)
     with pytest.raises(TrainingDiverged, match=r"training diverged at step \d+: .*NaN or inf"):
@@ -378,7 +442,7 @@ def test_a_killed_runs_scratch_folder_is_removed_by_the_next_run(
     monkeypatch.setattr(loop, "train", train)
     argv = ["update", str(served_pipeline), str(corpora["new"]), "-o", str(out), "--steps", "1"]
     assert main(argv) == 130
-    assert "update: interrupted; no output was written" in capsys.readouterr().err
+    assert "interrupted; no output was written" in capsys.readouterr().err
     assert seen == [["dev.spacy", "train.spacy"]]
     # Ctrl-C left no output, no scratch folder, no partial folder, no lock.
     assert list(tmp_path.iterdir()) == []
