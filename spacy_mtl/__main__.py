@@ -11,7 +11,6 @@ from typing import Callable, List, Optional
 
 from .augment.cli import add_augment_command
 from .calibrate.cli import add_calibrate_command
-from .convert.cli import add_convert_command, run_convert  # noqa: F401 (run_convert: as before)
 from .debug_data.cli import add_debug_data_command
 from .evaluate.cli import add_evaluate_command
 from .update.cli import add_update_command
@@ -20,7 +19,7 @@ from .vectors.cli import add_init_vectors_command
 PROG = "python -m spacy_mtl"
 
 
-COMMANDS: List[Callable[[argparse._SubParsersAction], None]] = [add_convert_command]
+COMMANDS: List[Callable[[argparse._SubParsersAction], None]] = []
 COMMANDS.append(add_evaluate_command)
 COMMANDS.append(add_debug_data_command)
 COMMANDS.append(add_update_command)

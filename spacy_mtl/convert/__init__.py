@@ -15,8 +15,8 @@ that reads it:
   (rasa.py): Rasa NLU YAML. Categories and entities, merged by text (sessions.py).
 
 Entity tags are read by tags.py; errors, reading lines, tasks, categories and the atomic
-writing of the output are common.py's; the ``convert`` command is cli.py's. This module only
-lists the formats and dispatches: no format module imports it.
+writing of the output are common.py's; the ``convert`` command is spacy_mtl/cli/convert.py's.
+This module only lists the formats and dispatches: no format module imports it.
 """
 
 from pathlib import Path
