@@ -30,8 +30,9 @@ LAYERS = [
         "update",
         "vectors",
         "augment",
-        "__main__",
     ),
+    # The command line, over the commands' libraries.
+    ("cli", "__main__"),
 ]
 
 
