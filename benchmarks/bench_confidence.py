@@ -3,7 +3,7 @@
 For the CPU intent config (configs/single_textcat.cfg; --encoder bilstm puts
 configs/bilstm.cfg's encoder in it; --encoder minilm is configs/transformer.cfg
 without its recogniser; --vectors adds static vectors that
-`python -m spacy_mtl init-vectors` distils from MiniLM for the training words),
+`python -m spacy_mtl init vectors` distils from MiniLM for the training words),
 trained without and with the 100 `oos_train` queries (`out_of_scope_label = "oos"`),
 per seed:
 
@@ -105,14 +105,14 @@ def make_config(work: Path, encoder: str) -> Path:
 
 
 def make_vectors(work: Path, corpora: Dict[str, Path], method: str) -> Path:
-    """`init-vectors` for the training words (and MiniLM's whole-word pieces)."""
+    """`init vectors` for the training words (and MiniLM's whole-word pieces)."""
     out = work / f"vectors_{method}"
     if not (out / "vectors").exists():
-        command = [sys.executable, "-m", "spacy_mtl", "init-vectors", str(out)]
+        command = [sys.executable, "-m", "spacy_mtl", "init", "vectors", str(out)]
         command += ["--corpus", str(corpora["train"]), "--method", method]
         result = subprocess.run(command, capture_output=True, text=True)
         if result.returncode:
-            sys.exit(f"init-vectors failed:\n{result.stdout[-2000:]}\n{result.stderr[-2000:]}")
+            sys.exit(f"init vectors failed:\n{result.stdout[-2000:]}\n{result.stderr[-2000:]}")
     return out
 
 
@@ -299,7 +299,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=3000)
     parser.add_argument("--encoder", choices=("cnn", "bilstm", "minilm"), default="cnn")
     parser.add_argument(
-        "--vectors", choices=("none", "pooled", "model2vec"), default="none", help="init-vectors"
+        "--vectors", choices=("none", "pooled", "model2vec"), default="none", help="init vectors"
     )
     parser.add_argument("--oos", choices=("both", "without", "with"), default="both")
     parser.add_argument("--work", default=None, help="folder for corpora and models (temp)")

@@ -1,4 +1,4 @@
-"""Static vectors from MiniLM (init-vectors) in the CPU pipelines: do they help? (issue 26)
+"""Static vectors from MiniLM (`init vectors`) in the CPU pipelines: do they help? (issue 26)
 
     python benchmarks/bench_vectors.py --data-dir ../shared/data --datasets snips --seeds 0 \\
         --steps 600                      # the one-seed sanity check
@@ -12,7 +12,7 @@
         --steps 4000 --augment 0 1 --teacher teacher/model-best   # distilled, generated text
 
 For each dataset (train and valid converted with `python -m spacy_mtl convert joint`'s reader,
-as the benchmark suite does), makes the table once with `python -m spacy_mtl init-vectors`
+as the benchmark suite does), makes the table once with `python -m spacy_mtl init vectors`
 (the shipped all-MiniLM-L6-v2, the training corpus's words and MiniLM's whole words,
 --method and --dims as given), then for each seed trains configs/cnn.cfg and
 configs/cnn_vectors.cfg (or, by --systems, configs/bilstm_vectors.cfg with and without its
@@ -191,11 +191,11 @@ def make_vectors(args: argparse.Namespace, dataset: str, train: Path) -> Path:
     if (out / "config.cfg").exists():
         return out
     start = time.time()
-    command = [sys.executable, "-m", "spacy_mtl", "init-vectors", str(out), "--corpus", str(train)]
-    command += ["--method", args.method, "--dims", str(args.dims)]
+    command = [sys.executable, "-m", "spacy_mtl", "init", "vectors", str(out)]
+    command += ["--corpus", str(train), "--method", args.method, "--dims", str(args.dims)]
     command += ["--transformer", str(minilm(args.work))]
     subprocess.run(command, check=True, cwd=REPO)
-    print(f"init-vectors {dataset}: {time.time() - start:.0f} s", flush=True)
+    print(f"init vectors {dataset}: {time.time() - start:.0f} s", flush=True)
     return out
 
 

@@ -9,23 +9,13 @@ import argparse
 import sys
 from typing import Callable, List, Optional
 
-from .augment.cli import add_augment_command
 from .calibrate.cli import add_calibrate_command
-from .debug_data.cli import add_debug_data_command
-from .evaluate.cli import add_evaluate_command
-from .update.cli import add_update_command
-from .vectors.cli import add_init_vectors_command
 
 PROG = "python -m spacy_mtl"
 
 
 COMMANDS: List[Callable[[argparse._SubParsersAction], None]] = []
-COMMANDS.append(add_evaluate_command)
-COMMANDS.append(add_debug_data_command)
-COMMANDS.append(add_update_command)
 COMMANDS.append(add_calibrate_command)
-COMMANDS.append(add_init_vectors_command)
-COMMANDS.append(add_augment_command)
 
 
 def make_parser() -> argparse.ArgumentParser:

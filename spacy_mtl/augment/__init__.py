@@ -1,4 +1,4 @@
-"""python -m spacy_mtl augment: new in-domain sentences from a training corpus.
+"""python -m spacy mtl augment: new in-domain sentences from a training corpus.
 
 Each sentence annotated for its slots is a template: its words around slot
 placeholders, with its intent. A new sentence fills a template's slots with

@@ -1,4 +1,4 @@
-"""`python -m spacy_mtl debug-data CONFIG`: what a multi-task training corpus lacks or gets wrong.
+"""`python -m spacy mtl debug data CONFIG`: what a multi-task training corpus lacks or gets wrong.
 
 spaCy's `debug data` has no section for mtl_textcat or mtl_ner, reads one train
 corpus as one file, and knows nothing of missing annotation; this command reads

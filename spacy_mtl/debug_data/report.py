@@ -1,4 +1,4 @@
-"""debug-data's output: tables and findings on the terminal, the same as JSON for CI."""
+"""`debug data`'s output: tables and findings on the terminal, the same as JSON for CI."""
 
 from typing import Any, Dict
 

@@ -4,7 +4,7 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional
 
 from ..annotation import TASK_CATS, TASK_ENTS, has_cats, has_ents
-from .corpora import Corpora, DebugDataError, read_corpora
+from .corpora import Corpora, read_corpora
 from .duplicates import conflict_findings, overlap_findings
 from .findings import ERROR, WARNING, Finding
 from .labels import category_findings, label_findings, label_table
@@ -78,14 +78,9 @@ def debug_data(
 
     config_path (Path): The training config.
     overrides (Dict[str, Any]): Config overrides.
-    rare (int): Labels with fewer training examples are rare; 0 or more.
+    rare (int): Labels with fewer training examples are rare (0 or more; 0 reports none).
     output (Optional[Path]): Where the caller will write the report: refused before any
         corpus is read when it is the config or a corpus file (DebugDataError).
     RETURNS (Dict[str, Any]): See run_checks.
     """
-    if isinstance(rare, bool) or not isinstance(rare, int) or rare < 0:
-        raise DebugDataError(
-            f"--rare {rare!r}: give a number of training examples, 0 or more (labels with "
-            "fewer are reported as rare; 0 reports none)."
-        )
     return run_checks(read_corpora(config_path, overrides, output=output), rare)

@@ -1,4 +1,4 @@
-"""python -m spacy_mtl init-vectors: a static word table distilled from a transformer.
+"""python -m spacy mtl init vectors: a static word table distilled from a transformer.
 
 The table is written as spaCy vectors (an nlp saved with `nlp.to_disk`, the layout
 of `spacy init vectors`), which `[initialize] vectors` loads into a pipeline whose

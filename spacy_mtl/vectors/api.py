@@ -2,7 +2,7 @@
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import List, Tuple
+from typing import List, Literal, Tuple
 
 import numpy
 import srsly
@@ -12,8 +12,6 @@ from .corpus import count_corpus_words
 from .errors import VectorsError
 from .vocabulary import build_vocabulary, row_keys
 
-METHODS = ("pooled", "model2vec")
-
 
 @dataclass
 class VectorsSettings:
@@ -22,7 +20,7 @@ class VectorsSettings:
     transformer (Path): The local transformer folder.
     corpora (List[Path]): .spacy corpora whose words come first.
     method (str): "pooled" (ours) or "model2vec".
-    dims (int): PCA dimensions; 0 for no PCA (the transformer's width).
+    dims (int): PCA dimensions, 0 or more; 0 for no PCA (the transformer's width).
     sif (float): SIF coefficient; 0 for none.
     lang (str): The language of the vectors' nlp (that of the pipelines that use them).
     transformer_words (bool): Also give a row to the transformer's whole-word pieces.
@@ -30,7 +28,7 @@ class VectorsSettings:
 
     transformer: Path
     corpora: List[Path] = field(default_factory=list)
-    method: str = "pooled"
+    method: Literal["pooled", "model2vec"] = "pooled"
     dims: int = 256
     sif: float = 1e-4
     lang: str = "en"
@@ -48,13 +46,13 @@ class VectorsSummary:
 
 
 def check_settings(settings: VectorsSettings) -> None:
-    """Refuse settings that cannot make a table, naming the option."""
+    """Refuse settings that cannot make a table, naming the option.
+
+    The command line's types and ranges have refused an unknown --method and a --dims below 0;
+    what they cannot say (a NaN --sif, a language, no words at all) is checked here.
+    """
     import spacy.util
 
-    if settings.method not in METHODS:
-        raise VectorsError(f"--method {settings.method!r}: choose one of {', '.join(METHODS)}.")
-    if settings.dims < 0:
-        raise VectorsError(f"--dims {settings.dims}: give a positive width, or 0 for no PCA.")
     if not 0 <= settings.sif < 1:
         raise VectorsError(f"--sif {settings.sif}: give a coefficient in [0, 1); 0 for none.")
     try:
@@ -88,7 +86,7 @@ def init_vectors(output: Path, settings: VectorsSettings) -> VectorsSummary:
             [settings.transformer, *settings.corpora],
             replace=is_vectors_folder(output),
             refusal=(
-                "It is not a table that init-vectors wrote (a pipeline with components, or "
+                "It is not a table that init vectors wrote (a pipeline with components, or "
                 "another folder), so it is not replaced: give another OUTPUT_DIR, or remove it."
             ),
         )
@@ -116,7 +114,7 @@ def init_vectors(output: Path, settings: VectorsSettings) -> VectorsSummary:
         nlp.vocab.vectors.add(key, row=row)
     nlp.meta["name"] = "vectors"
     nlp.meta["description"] = (
-        f"Static vectors distilled by spacy_mtl init-vectors (--method {settings.method}, "
+        f"Static vectors distilled by spacy mtl init vectors (--method {settings.method}, "
         f"--dims {settings.dims}, --sif {settings.sif}) from {settings.transformer.name}."
     )
     replace_folder(output, nlp.to_disk)
@@ -124,7 +122,7 @@ def init_vectors(output: Path, settings: VectorsSettings) -> VectorsSummary:
 
 
 def is_vectors_folder(folder: Path) -> bool:
-    """Whether `folder` holds what init-vectors writes, so that a rerun may replace it: a saved
+    """Whether `folder` holds what init vectors writes, so that a rerun may replace it: a saved
     pipeline without components whose vocab has a vectors table. A trained pipeline, or any
     other folder, is never taken for one.
 

@@ -2,6 +2,8 @@
 slot type, annotated like it; none repeats a training sentence or another; a seed fixes the
 output; bad input stops with one sentence naming the file and what to fix."""
 
+import subprocess
+import sys
 from collections import defaultdict
 from pathlib import Path
 
@@ -13,7 +15,7 @@ from spacy.util import make_tempdir
 from spacy.vocab import Vocab
 
 from spacy_mtl.__main__ import main
-from spacy_mtl.augment.api import augment_corpus
+from spacy_mtl.augment.api import AugmentError, augment_corpus
 from spacy_mtl.augment.generate import sentence_key
 
 WORDS = ["fly", "to", "play", "in", "the", "rain", "me", "a"]
@@ -135,13 +137,39 @@ def _fails(capsys, *args) -> str:
     return err
 
 
+def test_spacy_mtl_augment_help_lists_its_options():
+    command = [sys.executable, "-m", "spacy", "mtl", "augment", "--help"]
+    shown = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    for option in ["TRAIN", "OUTPUT", "--factor", "--seed"]:
+        assert option in shown
+
+
+def test_usage_errors_name_the_argument_or_option(tmp_path, capsys):
+    train = write(tmp_path / "train.spacy", make_docs(Vocab(), _sentences(3)))
+    out = tmp_path / "new.spacy"
+    for args, name in [
+        ([tmp_path / "no.spacy", out], "TRAIN"),
+        ([tmp_path, out], "TRAIN"),
+        ([train], "OUTPUT"),
+        ([train, out, "--factor", "many"], "'--factor'"),
+        ([train, out, "--seed", "1.5"], "'--seed'"),
+    ]:
+        assert main(["augment", *map(str, args)]) == 2
+        err = capsys.readouterr().err
+        assert name in err and "Traceback" not in err
+    assert not out.exists()
+
+
 def test_bad_inputs_and_outputs_are_named(tmp_path, capsys):
     vocab = Vocab()
     sentences = [("flight", ["fly", ("CITY", c)], True) for c in ("oslo", "lima")]
     train = write(tmp_path / "train.spacy", make_docs(vocab, sentences))
     out = tmp_path / "new.spacy"
-    assert f"{tmp_path / 'no.spacy'}: no such file" in _fails(capsys, tmp_path / "no.spacy", out)
-    assert "is a folder, where a .spacy" in _fails(capsys, tmp_path, out)
+    # the command line refuses these before the library; the library names them too
+    with pytest.raises(AugmentError, match="no.spacy: no such file"):
+        augment_corpus(tmp_path / "no.spacy", out, factor=1, seed=0)
+    with pytest.raises(AugmentError, match="is a folder, where a .spacy"):
+        augment_corpus(tmp_path, out, factor=1, seed=0)
     garbage = tmp_path / "bom.spacy"
     garbage.write_bytes(b'\xef\xbb\xbf{"text": "\xed\xa0\x80"}\n')
     assert f"{garbage}: not a .spacy file" in _fails(capsys, garbage, out)
@@ -302,6 +330,8 @@ def test_an_output_inside_a_pipeline_folder_is_refused_before_any_work(tmp_path,
     err = _fails(capsys, train, pipeline / "new.spacy")
     assert "lies inside the pipeline folder" in err and not (pipeline / "new.spacy").exists()
     # an unreadable input is not read when the output is refused: the output is checked first
-    err = _fails(capsys, tmp_path / "missing.spacy", pipeline / "new.spacy")
+    garbage = tmp_path / "garbage.spacy"
+    garbage.write_bytes(b"not a DocBin")
+    err = _fails(capsys, garbage, pipeline / "new.spacy")
     assert "lies inside the pipeline folder" in err
     assert "is the input" in _fails(capsys, train, train)

@@ -1,4 +1,4 @@
-"""Every debug-data check, on a small corpus planted with its problem; silence on a clean one.
+"""Every `debug data` check, on a small corpus planted with its problem; silence on a clean one.
 
 The checks run on corpora built in memory (run_checks), so no config is loaded here;
 test_debug_data_cli.py reads real configs."""

@@ -1,8 +1,10 @@
-"""`python -m spacy_mtl debug-data CONFIG [overrides]` on configs/separate.cfg: the corpora read
+"""`python -m spacy mtl debug data CONFIG [overrides]` on configs/separate.cfg: the corpora read
 as spacy train reads them (the in-memory and the streaming multi-task reader), the exit
 status, --verbose after the overrides, the JSON output, and one message for a bad config."""
 
 import json
+import subprocess
+import sys
 
 import pytest
 import spacy
@@ -12,6 +14,7 @@ from spacy.tokens import DocBin
 from spacy_mtl.__main__ import main
 
 CONFIG = REPO / "configs" / "separate.cfg"
+DEBUG_DATA = ["debug", "data"]
 STREAMING = ["--corpora.train.@readers", "spacy_mtl.StreamingMultiTaskCorpus.v1"]
 
 
@@ -47,7 +50,7 @@ def overrides(folder, dev="dev"):
 def test_a_clean_corpus_exits_0_and_writes_json(reader, corpus, tmp_path, capsys):
     extra = STREAMING if reader == "streaming" else []
     output = tmp_path / "debug.json"
-    args = ["debug-data", str(CONFIG), "--rare", "1", *overrides(corpus), *extra]
+    args = [*DEBUG_DATA, str(CONFIG), "--rare", "1", *overrides(corpus), *extra]
     assert main(args + ["--output", str(output)]) == 0
     result = json.loads(output.read_text(encoding="utf8"))
     sources = {(s["corpus"], s["source"]): s for s in result["sources"]}
@@ -62,24 +65,33 @@ def test_a_clean_corpus_exits_0_and_writes_json(reader, corpus, tmp_path, capsys
 
 
 def test_an_unseen_dev_intent_exits_1_and_verbose_after_the_overrides_lists_it(corpus, capsys):
-    args = ["debug-data", str(CONFIG), *overrides(corpus, "dev_unseen"), "--verbose"]
+    args = [*DEBUG_DATA, str(CONFIG), *overrides(corpus, "dev_unseen"), "--verbose"]
     assert main(args) == 1
     out = " ".join(capsys.readouterr().out.split())
     assert "1 dev intents never occur in training: alarm (1)" in out
     assert "dev/dev #6: 'wake me up at seven'" in out
 
 
-@pytest.mark.parametrize(
-    "args,expected",
-    [
-        (["missing.cfg"], "no such config file"),
-        ([str(CONFIG), "--paths.train_cats", "nowhere.spacy"], "debug-data failed:"),
-    ],
-)
-def test_a_bad_config_gets_one_message(args, expected, capsys):
-    assert main(["debug-data", *args]) == 1
+def test_a_bad_config_gets_one_message(capsys):
+    assert main([*DEBUG_DATA, str(CONFIG), "--paths.train_cats", "nowhere.spacy"]) == 1
     err = capsys.readouterr().err
-    assert expected in err and "Traceback" not in err
+    assert err.startswith("debug data failed:") and "Traceback" not in err
+
+
+def test_a_missing_config_is_a_usage_error(tmp_path, capsys):
+    assert main([*DEBUG_DATA, str(tmp_path / "missing.cfg")]) == 2
+    err = capsys.readouterr().err
+    assert "CONFIG" in err and "missing.cfg" in err and "Traceback" not in err
+    assert main(DEBUG_DATA) == 2
+    assert "CONFIG" in capsys.readouterr().err
+
+
+def test_spacy_mtl_debug_data_help_lists_its_options():
+    command = [sys.executable, "-m", "spacy", "mtl", "debug", "data", "--help"]
+    shown = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    for option in ["CONFIG", "--verbose", "-V", "--output", "-o", "--rare"]:
+        assert option in shown
+    assert "[default: 20; x>=0]" in " ".join(shown.split())
 
 
 @pytest.mark.parametrize(
@@ -91,9 +103,9 @@ def test_a_file_that_is_no_config_is_named(content, tmp_path, capsys):
     """A Rasa YAML file, bytes that are not UTF-8, an empty file: one line naming the file."""
     path = tmp_path / "nlu.yml"
     path.write_bytes(content)
-    assert main(["debug-data", str(path)]) == 1
+    assert main([*DEBUG_DATA, str(path)]) == 1
     err = capsys.readouterr().err
-    assert err.startswith(f"debug-data failed: {path}: ") and "Traceback" not in err
+    assert err.startswith(f"debug data failed: {path}: ") and "Traceback" not in err
     assert len(err.strip().splitlines()) <= 2, err
 
 
@@ -101,9 +113,9 @@ CNN = REPO / "configs" / "cnn.cfg"
 
 
 def _refused(args, capsys) -> str:
-    assert main(["debug-data", *map(str, args)]) == 1
+    assert main([*DEBUG_DATA, *map(str, args)]) == 1
     err = capsys.readouterr().err
-    assert err.startswith("debug-data failed: ") and "Traceback" not in err
+    assert err.startswith("debug data failed: ") and "Traceback" not in err
     return err
 
 
@@ -127,7 +139,7 @@ def test_an_output_that_is_a_corpus_the_config_reads_is_refused_before_any_work(
         assert f"--output {target}: is the input" in err
     assert dev.read_bytes() == before
     assert _refused([*args, "--output", args[0]], capsys).startswith(
-        f"debug-data failed: --output {args[0]}: is the input"
+        f"debug data failed: --output {args[0]}: is the input"
     )
 
 
@@ -155,18 +167,19 @@ def test_a_truncated_corpus_is_named_not_the_config(keep, corpus, tmp_path, caps
     truncated.write_bytes(data[: int(len(data) * keep)])
     args = [CONFIG, *overrides(corpus), "--paths.train_ents", truncated]
     err = _refused(args, capsys)
-    assert err.startswith(f"debug-data failed: {truncated}: not a readable DocBin"), err
+    assert err.startswith(f"debug data failed: {truncated}: not a readable DocBin"), err
 
 
-@pytest.mark.parametrize("rare", ["-1", "-100000000000000000000"])
-def test_a_negative_rare_is_refused_naming_the_option(rare, corpus, capsys):
-    err = _refused([CONFIG, *overrides(corpus), "--rare", rare], capsys)
-    assert f"--rare {rare}: give a number of training examples, 0 or more" in err
+@pytest.mark.parametrize("rare", ["-1", "-100000000000000000000", "many"])
+def test_a_rare_below_0_or_no_number_is_a_usage_error(rare, corpus, capsys):
+    assert main([*DEBUG_DATA, str(CONFIG), *overrides(corpus), "--rare", rare]) == 2
+    err = capsys.readouterr().err
+    assert "'--rare'" in err and "Traceback" not in err
 
 
 @pytest.mark.parametrize("rare", ["0", str(10**20)])
 def test_rare_at_its_extremes_reports_none_or_every_label(rare, corpus, capsys):
-    assert main(["debug-data", str(CONFIG), *overrides(corpus), "--rare", rare]) == 0
+    assert main([*DEBUG_DATA, str(CONFIG), *overrides(corpus), "--rare", rare]) == 0
     out = " ".join(capsys.readouterr().out.split())
     assert ("have fewer than" in out) == (rare != "0")
 
@@ -181,6 +194,18 @@ def test_no_positive_category_in_a_file_exits_1_naming_the_file_and_documents(
     path = tmp_path / "cats.spacy"
     DocBin(docs=docs).to_disk(path)
     args = [CONFIG, *overrides(corpus), "--paths.train_cats", path]
-    assert main(["debug-data", *map(str, args)]) == 1
+    assert main([*DEBUG_DATA, *map(str, args)]) == 1
     out = " ".join(capsys.readouterr().out.split())
     assert f"train/cats ({path}) documents 2, 5" in out
+
+
+def test_a_stray_argument_among_the_overrides_is_named(corpus, capsys):
+    assert main([*DEBUG_DATA, str(CONFIG), *overrides(corpus), "stray"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("debug data failed: bad config overrides") and "'stray'" in err
+
+
+def test_the_own_options_may_come_before_or_after_the_overrides(corpus, tmp_path, capsys):
+    output = tmp_path / "debug.json"
+    args = [*DEBUG_DATA, str(CONFIG), "-V", *overrides(corpus), "--rare", "1", "-o", str(output)]
+    assert main(args) == 0 and json.loads(output.read_text(encoding="utf8"))["rare_below"] == 1

@@ -1,7 +1,9 @@
-"""init-vectors: the table loads as spaCy vectors, is the transformer's pooled states, is
+"""`init vectors`: the table loads as spaCy vectors, is the transformer's pooled states, is
 the same on every run, and bad input stops with a sentence naming what to fix."""
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy
@@ -13,6 +15,7 @@ from spacy_mtl.__main__ import main
 from spacy_mtl.vectors.api import VectorsSettings, init_vectors
 from spacy_mtl.vectors.transformer import load_transformer
 
+INIT_VECTORS = ["init", "vectors"]
 TEXTS = ["Fly from Oslo to Lima", "play some jazz", "will it rain in Kyoto", "play jazz"]
 
 
@@ -92,7 +95,7 @@ def test_model2vec_method_gives_the_same_words_a_table(tiny_bert, corpus, tmp_pa
 def test_model2vec_missing_says_what_to_install(tiny_bert, corpus, tmp_path, monkeypatch, capsys):
     monkeypatch.setitem(__import__("sys").modules, "model2vec.distill", None)
     args = ["--transformer", str(tiny_bert), "--corpus", str(corpus), "--method", "model2vec"]
-    assert main(["init-vectors", str(tmp_path / "v"), *args]) == 1
+    assert main([*INIT_VECTORS, str(tmp_path / "v"), *args]) == 1
     assert 'pip install "spacy-mtl[vectors]"' in capsys.readouterr().err
     assert not (tmp_path / "v").exists()
 
@@ -119,17 +122,46 @@ def test_the_shipped_minilm_gives_related_words_near_vectors(tmp_path_factory):
     assert cosine("rain", "weather") > cosine("rain", "song") + 0.2
 
 
-def _run(tmp_path, capsys, *args):
-    status = main(["init-vectors", *map(str, args)])
+def _run(tmp_path, capsys, *args, status=1):
+    assert main([*INIT_VECTORS, *map(str, args)]) == status
     err = capsys.readouterr().err
-    assert status == 1 and "Traceback" not in err
+    assert "Traceback" not in err
     return err
 
 
-def test_bad_corpora_are_named(tiny_bert, tmp_path, capsys):
+def _usage_error(tmp_path, capsys, *args):
+    """A usage error: exit status 2, said by the command line before anything runs."""
+    return _run(tmp_path, capsys, *args, status=2)
+
+
+def test_spacy_mtl_init_vectors_help_lists_its_options():
+    command = [sys.executable, "-m", "spacy", "mtl", "init", "vectors", "--help"]
+    shown = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    for option in ["OUTPUT_DIR", "--transformer", "--corpus", "--method", "pooled", "model2vec",
+                   "--dims", "--sif", "--lang", "--no-transformer-words"]:  # fmt: skip
+        assert option in shown
+    assert "[default: 256; x>=0]" in " ".join(shown.split())
+
+
+def test_several_corpora_follow_one_corpus_option_or_several(tiny_bert, corpus, tmp_path, capsys):
+    other = write_corpus(tmp_path / "other.spacy", ["shuffle my songs"])
+    common = ["--transformer", tiny_bert, "--no-transformer-words", "--dims", "0"]
+    for corpora in (["--corpus", corpus, other], ["--corpus", corpus, "--corpus", other]):
+        out = tmp_path / "out"
+        assert main([*INIT_VECTORS, *map(str, [out, *common, *corpora])]) == 0
+        assert f"to {out}" in capsys.readouterr().out
+        assert all(spacy.load(out).vocab.has_vector(word) for word in ("shuffle", "oslo"))
+    err = _usage_error(tmp_path, capsys, tmp_path / "o", corpus, *common)
+    assert "'--corpus'" in err and f"got '{corpus}' after OUTPUT_DIR" in err
+
+
+def test_bad_corpora_are_named(tiny_bert, corpus, tmp_path, capsys):
     out = tmp_path / "out"
     missing = tmp_path / "missing.spacy"
-    err = _run(tmp_path, capsys, out, "--transformer", tiny_bert, "--corpus", missing)
+    err = _usage_error(tmp_path, capsys, out, "--transformer", tiny_bert, "--corpus", missing)
+    assert "'--corpus'" in err and str(missing) in err
+    # a second corpus after the option is read by the library, which names it the same way
+    err = _run(tmp_path, capsys, out, "--transformer", tiny_bert, "--corpus", corpus, missing)
     assert f"{missing}: no such file" in err
     garbage = tmp_path / "bom.spacy"
     garbage.write_bytes(b"\xef\xbb\xbfnot a docbin \xff\xfe")
@@ -140,8 +172,8 @@ def test_bad_corpora_are_named(tiny_bert, tmp_path, capsys):
     assert f"{empty}: holds no documents" in err
     folder = tmp_path / "folder.spacy"
     folder.mkdir()
-    err = _run(tmp_path, capsys, out, "--transformer", tiny_bert, "--corpus", folder)
-    assert f"{folder}: is a folder" in err
+    err = _usage_error(tmp_path, capsys, out, "--transformer", tiny_bert, "--corpus", folder)
+    assert "'--corpus'" in err and str(folder) in err
     assert not out.exists()
 
 
@@ -152,7 +184,10 @@ def test_bad_settings_and_transformers_are_named(tiny_bert, corpus, tmp_path, ca
     err = _run(tmp_path, capsys, out, "--transformer", no_model, "--corpus", corpus)
     assert f"{no_model}: not a transformer folder (no config.json)" in err
     common = ["--transformer", tiny_bert, "--corpus", corpus]
-    assert "--dims -3" in _run(tmp_path, capsys, out, *common, "--dims", "-3")
+    assert "'--dims'" in _usage_error(tmp_path, capsys, out, *common, "--dims", "-3")
+    assert "'--method'" in _usage_error(tmp_path, capsys, out, *common, "--method", "glove")
+    no_folder = tmp_path / "no"
+    assert "'--transformer'" in _usage_error(tmp_path, capsys, out, "--transformer", no_folder)
     assert "--sif 2.0" in _run(tmp_path, capsys, out, *common, "--sif", "2")
     assert "--lang 'qq'" in _run(tmp_path, capsys, out, *common, "--lang", "qq")
     err = _run(tmp_path, capsys, out, "--transformer", tiny_bert, "--no-transformer-words")
@@ -169,7 +204,7 @@ def test_outputs_that_would_destroy_something_are_refused(tiny_bert, corpus, tmp
     mine = tmp_path / "mine"
     mine.mkdir()
     (mine / "notes.txt").write_text("keep me")
-    assert "not a table that init-vectors wrote" in _run(tmp_path, capsys, mine, *common)
+    assert "not a table that init vectors wrote" in _run(tmp_path, capsys, mine, *common)
     assert (mine / "notes.txt").read_text() == "keep me"
     a_file = tmp_path / "file"
     a_file.write_text("x")
@@ -185,7 +220,7 @@ def test_a_trained_pipeline_is_never_taken_for_a_vectors_folder(
     tiny_bert, corpus, tmp_path, capsys
 ):
     """Before, any folder with a config.cfg was replaced: a trained pipeline lost its
-    components. Only a vectors-only pipeline (what init-vectors writes) is replaced."""
+    components. Only a vectors-only pipeline (what init vectors writes) is replaced."""
     pipeline = tmp_path / "pipeline"
     nlp = spacy.blank("en")
     nlp.add_pipe("sentencizer")
@@ -193,7 +228,7 @@ def test_a_trained_pipeline_is_never_taken_for_a_vectors_folder(
     common = ["--transformer", tiny_bert, "--corpus", corpus, "--no-transformer-words"]
     err = _run(tmp_path, capsys, pipeline, *common, "--dims", "4")
     assert f"{pipeline}: the folder exists and is not empty" in err
-    assert "not a table that init-vectors wrote" in err
+    assert "not a table that init vectors wrote" in err
     assert spacy.load(pipeline).pipe_names == ["sentencizer"]
     inside = pipeline / "vectors"
     assert "lies inside the pipeline folder" in _run(tmp_path, capsys, inside, *common)
@@ -208,7 +243,7 @@ def test_a_truncated_weights_file_is_named(tiny_bert, corpus, tmp_path, capsys):
     weights = broken / "model.safetensors"
     weights.write_bytes(weights.read_bytes()[:200])
     err = _run(tmp_path, capsys, tmp_path / "out", "--transformer", broken, "--corpus", corpus)
-    assert err.startswith(f"init-vectors failed: {weights}: cannot load the transformer's weights")
+    assert err.startswith(f"init vectors failed: {weights}: cannot load the transformer's weights")
     assert "truncated" in err and not (tmp_path / "out").exists()
 
 
@@ -217,7 +252,6 @@ def test_a_truncated_weights_file_is_named(tiny_bert, corpus, tmp_path, capsys):
     [
         ("33", "--dims 33: --method pooled gives at most 32 dimensions here (the transformer's"),
         (str(10**20), "gives at most 32 dimensions"),
-        ("-1", "--dims -1: give a positive width"),
     ],
 )
 def test_dims_beyond_what_the_method_gives_are_refused_naming_the_maximum(

@@ -1,4 +1,4 @@
-"""configs/cnn_vectors.cfg and bilstm_vectors.cfg with a table from init-vectors: the
+"""configs/cnn_vectors.cfg and bilstm_vectors.cfg with a table from `init vectors`: the
 [initialize] vectors route fills the vocab, the pipeline learns, and a saved copy predicts the
 same with the table gone."""
 

@@ -1,4 +1,4 @@
-"""PCA and SIF weights of init-vectors' own method, against their definitions."""
+"""PCA and SIF weights of `init vectors`' own method, against their definitions."""
 
 import numpy
 import pytest

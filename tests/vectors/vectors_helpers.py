@@ -1,4 +1,4 @@
-"""Helpers for the init-vectors tests: a tiny BERT written for them (a real transformers model,
+"""Helpers for the `init vectors` tests: a tiny BERT written for them (a real transformers model,
 random weights, 60 pieces) and small corpora."""
 
 from pathlib import Path
