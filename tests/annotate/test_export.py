@@ -8,10 +8,9 @@ The round trips export a pipeline's predictions, edit a few tasks as the tool wo
 import json
 import warnings
 
-import numpy
 import pytest
 import spacy
-from conftest import SENTENCES, build_nlp, make_examples
+from conftest import SENTENCES, build_nlp, make_examples, nan_weights
 from spacy.tokens import DocBin
 from spacy.vocab import Vocab
 
@@ -184,14 +183,6 @@ def rejecting_dir(pipeline_dir, tmp_path_factory):
         nlp.get_pipe("mtl_textcat").cfg["calibration"] = calibration
 
     return changed_copy(pipeline_dir, tmp_path_factory.mktemp("oos") / "pipeline", calibrate)
-
-
-def nan_weights(nlp):
-    """The text classifier's weights set to NaN, as a diverged training leaves them."""
-    for node in nlp.get_pipe("mtl_textcat").model.walk():
-        for name in node.param_names:
-            if node.has_param(name):
-                node.set_param(name, numpy.full_like(node.get_param(name), numpy.nan))
 
 
 @pytest.fixture(scope="session")

@@ -9,10 +9,9 @@ import json
 import os
 from collections import Counter
 
-import numpy
 import pytest
 import spacy
-from conftest import live_server
+from conftest import live_server, nan_weights
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -142,11 +141,7 @@ def test_raw_bodies_to_every_route_never_get_a_500(client, method, path, content
 @pytest.fixture(scope="module")
 def nan_client(served_pipeline):
     """The service of a pipeline whose text classifier's weights are NaN."""
-    nlp = spacy.load(served_pipeline)
-    for node in nlp.get_pipe("mtl_textcat").model.walk():
-        for name in node.param_names:
-            if node.has_param(name):
-                node.set_param(name, numpy.full_like(node.get_param(name), numpy.nan))
+    nlp = nan_weights(spacy.load(served_pipeline))
     with live_server(create_app(nlp, max_chars=MAX_CHARS, max_batch=MAX_BATCH)) as url:
         with httpx.Client(base_url=url, timeout=60) as client:
             yield client

@@ -2,10 +2,9 @@
 
 import json
 
-import numpy
 import pytest
 import spacy
-from conftest import live_server
+from conftest import live_server, nan_weights
 from spacy.language import Language
 
 httpx = pytest.importorskip("httpx", reason="the serve tests need httpx: pip install -e '.[test]'")
@@ -143,16 +142,6 @@ def test_a_leading_bom_in_the_body_is_ignored(client):
     response = post_raw(client, "/parse", b'\xef\xbb\xbf{"text": "fly to oslo"}')
     assert response.status_code == 200
     assert response.json()["text"] == "fly to oslo"
-
-
-def nan_weights(nlp: Language) -> Language:
-    """The pipeline with its text classifier's weights set to NaN, as a diverged training
-    leaves them."""
-    for node in nlp.get_pipe("mtl_textcat").model.walk():
-        for name in node.param_names:
-            if node.has_param(name):
-                node.set_param(name, numpy.full_like(node.get_param(name), numpy.nan))
-    return nlp
 
 
 def test_a_pipeline_that_predicts_nan_gets_a_422_naming_each_text(served_pipeline):
