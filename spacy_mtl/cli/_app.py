@@ -82,8 +82,6 @@ def main(argv: Optional[List[str]] = None, prog_name: str = "python -m spacy_mtl
         result = command.main(args=argv, prog_name=prog_name, standalone_mode=False)
     except typer.Exit as exit_:
         result = exit_.exit_code
-        # Typer turns a Ctrl-C inside a command into Exit(130); a command's own 130 says itself.
-        interrupted = isinstance(exit_.__cause__, KeyboardInterrupt)
     except (typer.Abort, KeyboardInterrupt):
         result, interrupted = 130, True
     except Exception as err:
@@ -91,7 +89,9 @@ def main(argv: Optional[List[str]] = None, prog_name: str = "python -m spacy_mtl
             raise
         err.show()  # a usage error: click's (or typer's vendored click's) ClickException
         return err.exit_code
-    if interrupted:
+    # Typer answers a Ctrl-C inside a command with 130 (a command that reports its own
+    # interruption, as annotate does, exits through SystemExit and never comes here).
+    if interrupted or result == 130:
         # Every output is written whole or not at all: an interrupted run leaves none of its own.
         print("interrupted; no output was written (an existing one is as it was).", file=sys.stderr)
         return 130

@@ -125,7 +125,8 @@ def build_textcat_head(
     model = chain(*layers, output_layer)
     _set_stage_refs(model, tok2vec, to_ragged, output_layer)
     model.set_ref("pooling", pool)
-    model.set_ref("hidden", hidden)
+    if hidden is not None:  # an empty ref breaks thinc's replace_node (update's head growth)
+        model.set_ref("hidden", hidden)
     model.attrs["pooling"] = pooling
     return model
 
