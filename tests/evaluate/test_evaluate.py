@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy
 import pytest
 import spacy
-from conftest import build_nlp
+from conftest import build_nlp, nan_weights
 from evaluate_fixtures import SCRIPT_TEXT, gold_corpus, gold_docs, report_dir  # noqa: F401
 from spacy.attrs import ENT_IOB, ENT_TYPE
 from spacy.scorer import get_ner_prf
@@ -365,14 +365,9 @@ def test_report_opens_shows_the_matrix_and_filters_the_errors(report_dir, browse
     print(f"screenshot: {shot}")
 
 
-def nan_weights(source, target):
+def nan_weights_at(source, target):
     """The pipeline at `source` with its text classifier's weights set to NaN, at `target`."""
-    nlp = spacy.load(source)
-    for node in nlp.get_pipe("mtl_textcat").model.walk():
-        for name in node.param_names:
-            if node.has_param(name):
-                node.set_param(name, numpy.full_like(node.get_param(name), numpy.nan))
-    nlp.to_disk(target)
+    nan_weights(spacy.load(source)).to_disk(target)
     return target
 
 
@@ -400,7 +395,7 @@ def test_a_pipeline_that_predicts_nan_is_refused_naming_the_documents(
     served_pipeline, gold_corpus, tmp_path, capsys
 ):
     """Before: ValueError: cannot convert float NaN to integer (evaluate/confidence.py)."""
-    broken = nan_weights(served_pipeline, tmp_path / "nan")
+    broken = nan_weights_at(served_pipeline, tmp_path / "nan")
     code, err = run_evaluate(capsys, broken, gold_corpus, "--output", tmp_path / "out")
     assert code == 1 and "predicts scores that are not numbers" in err
     assert "document 0 (" in err and "cats['flight']" in err and str(broken) in err
