@@ -9,13 +9,10 @@ import argparse
 import sys
 from typing import Callable, List, Optional
 
-from .calibrate.cli import add_calibrate_command
-
 PROG = "python -m spacy_mtl"
 
 
 COMMANDS: List[Callable[[argparse._SubParsersAction], None]] = []
-COMMANDS.append(add_calibrate_command)
 
 
 def make_parser() -> argparse.ArgumentParser:

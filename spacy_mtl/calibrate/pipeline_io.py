@@ -1,6 +1,7 @@
-"""calibrate's inputs, checked (the pipeline, its heads, the corpora), and the fits run on them."""
+"""calibrate's inputs, checked (the pipeline, its heads, the corpora), the fits run on them,
+and the calibrated pipeline written (`calibrate_pipeline`, what `spacy mtl calibrate` runs)."""
 
-import argparse
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 
@@ -11,6 +12,31 @@ from spacy.training import Example
 from ..annotation import has_cats
 from ..loader import PipelineLoadError, load_pipeline
 from .fitting import CalibrateError, fit_intent_calibration
+
+
+@dataclass
+class CalibrateSettings:
+    """One calibrate run: its inputs and what the fit aims at (the command's options).
+
+    pipeline (str): The trained pipeline: a folder or an installed package.
+    dev (str): The .spacy dev corpus with categories.
+    train (Optional[str]): A .spacy training corpus for the Mahalanobis class means; None: DEV.
+    target_recall (float): Without out-of-scope dev documents: the in-scope share kept, in (0, 1].
+    target_precision (Optional[float]): With them: the out-of-scope precision to reach, in
+        (0, 1]; None: the best F1.
+    out_of_scope_label (Optional[str]): The gold category that marks out-of-scope dev
+        documents; None: the head's own out_of_scope_label.
+    score (str): The out-of-scope score: "auto" (chosen on dev) or one of
+        spacy_mtl.pipeline.intent_confidence.SCORES.
+    """
+
+    pipeline: str
+    dev: str
+    train: Optional[str] = None
+    target_recall: float = 0.95
+    target_precision: Optional[float] = None
+    out_of_scope_label: Optional[str] = None
+    score: str = "auto"
 
 
 def head_named(nlp: Language, factory: str) -> Optional[str]:
@@ -57,7 +83,7 @@ def load_inputs(
 
 
 def out_of_scope_label(
-    nlp: Language, textcat: str, dev_docs: List[Doc], args: argparse.Namespace
+    nlp: Language, textcat: str, dev_docs: List[Doc], args: CalibrateSettings
 ) -> Optional[str]:
     """The gold label that marks out-of-scope dev documents: --out-of-scope-label, checked, or
     the head's own out_of_scope_label (None: no dev document is out of scope).
@@ -98,7 +124,7 @@ def out_of_scope_label(
 
 
 def fit_all(
-    nlp: Language, dev_docs: List[Doc], train_docs: Optional[List[Doc]], args: argparse.Namespace
+    nlp: Language, dev_docs: List[Doc], train_docs: Optional[List[Doc]], args: CalibrateSettings
 ) -> Dict[str, Any]:
     """Fit the intents' calibration, and the entities' where the pipeline has an mtl_ner and
     the dev data can calibrate it (otherwise the report's notes say why not)."""
@@ -140,4 +166,41 @@ def fit_all(
                 f"{kept or 'the CRF span probabilities, uncalibrated'}."
             )
             report["notes"].append(report["entities_skipped"])
+    return report
+
+
+def calibrate_pipeline(
+    args: CalibrateSettings, output: Path, *, overwrite: bool = False
+) -> Dict[str, Any]:
+    """Check the inputs, fit, and write the calibrated pipeline with calibration.json and the
+    reliability diagram to `output`. RETURNS the report.
+
+    The output is checked before any work and locked for the whole run: a second run on the
+    same --output is refused at once (OutputError) instead of both reporting success.
+
+    args (CalibrateSettings): The inputs and the fit's targets.
+    output (Path): The folder to write.
+    overwrite (bool): Replace an existing `output` (--overwrite).
+    RETURNS (Dict[str, Any]): The report, as calibration.json holds it, with its "notes".
+    """
+    from ..atomic import check_output_folder, output_lock, replace_folder
+
+    out = Path(output)
+    inputs = [Path(path) for path in (args.pipeline, args.dev, args.train) if path]
+    refusal = "Give --overwrite to replace it, or another --output folder."
+    check_output_folder(out, inputs, replace=overwrite, refusal=refusal)
+    with output_lock(out, "calibrate"):
+        # Again under the lock: a run that finished meanwhile may have written OUT.
+        check_output_folder(out, inputs, replace=overwrite, refusal=refusal)
+        nlp, dev_docs, train_docs = load_inputs(args.pipeline, args.dev, args.train)
+        report = fit_all(nlp, dev_docs, train_docs, args)
+        notes = report.setdefault("notes", [])
+
+        def fill(folder: Path) -> None:
+            from .report import write_report
+
+            nlp.to_disk(folder)
+            notes.extend(write_report(folder, report))
+
+        replace_folder(out, fill)
     return report

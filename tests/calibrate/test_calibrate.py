@@ -5,6 +5,7 @@ import signal
 import subprocess
 import sys
 import time
+import typing
 import warnings
 
 import numpy
@@ -20,7 +21,7 @@ from spacy_mtl.calibrate.fitting import fit_intent_calibration
 from spacy_mtl.calibrate.metrics import auroc, exclusive_ece, multilabel_ece
 from spacy_mtl.calibrate.out_of_scope import DEFAULT_SCORE, choose_threshold
 from spacy_mtl.calibrate.scaling import choose_scaling, fit_scaling
-from spacy_mtl.pipeline.intent_confidence import STATE_ATTR, activate
+from spacy_mtl.pipeline.intent_confidence import SCORES, STATE_ATTR, activate
 
 # Off-topic sentences written for these tests: no flight, weather or music in them.
 OFF_TOPIC = [
@@ -242,7 +243,6 @@ def test_bad_input_gets_one_clear_message(trained, tmp_path, capsys):
     DocBin(docs=[nlp.make_doc("我想订一张去北京的机票")]).to_disk(chinese)
     (tmp_path / "empty.spacy").write_bytes(b"")
     cases = [
-        ((pipeline, tmp_path / "nope.spacy"), "no such"),
         ((pipeline, trained / "no_cats.spacy"), "none of its 6 documents has categories"),
         ((blank, dev), "has no mtl_textcat"),
         ((tmp_path / "missing", dev), "Cannot load the pipeline"),
@@ -253,6 +253,9 @@ def test_bad_input_gets_one_clear_message(trained, tmp_path, capsys):
         status, _, err = run(capsys, pipe, corpus, "--output", tmp_path / "out")
         assert status == 1 and message in err and "Traceback" not in err, (message, err)
         assert not (tmp_path / "out").exists()
+    # A DEV that does not exist is a usage error (Typer's), naming the argument.
+    status, _, err = run(capsys, pipeline, tmp_path / "nope.spacy", "--output", tmp_path / "out")
+    assert status == 2 and "DEV" in err and "nope.spacy" in err, err
     status, _, err = run(capsys, pipeline, dev, "--output", pipeline)
     assert status == 1 and "is the input" in err
     status, _, err = run(capsys, pipeline, dev, "--output", pipeline / "inside")
@@ -448,9 +451,7 @@ def test_sigint_leaves_no_output(trained, tmp_path):
     process.send_signal(signal.SIGINT)
     stdout, stderr = process.communicate(timeout=60)
     assert process.returncode == 130, stdout + stderr
-    assert stderr.strip() == (
-        "calibrate: interrupted; no output was written (an existing one is as it was)."
-    )
+    assert stderr.strip() == "interrupted; no output was written (an existing one is as it was)."
     assert list(tmp_path.iterdir()) == []
 
 
@@ -469,3 +470,51 @@ def test_a_category_that_is_no_share_is_refused_naming_the_document(
     # read_gold refuses what is no number (NaN, inf) first; calibrate what lies outside 0..1.
     assert f"document {len(docs)} ('play jazz now')" in err and f"'flight' is {value!r}" in err
     assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize(
+    "options,named",
+    [
+        (["--target-recall", "0"], "--target-recall"),
+        (["--target-recall", "1.5"], "--target-recall"),
+        (["--target-recall", "nan"], "--target-recall"),
+        (["--target-recall", "most"], "--target-recall"),
+        (["--target-precision", "0"], "--target-precision"),
+        (["--target-precision", "-0.5"], "--target-precision"),
+        (["--score", "softmax"], "--score"),
+        (["--train", "nope.spacy"], "--train"),
+        (["--overwrite"], "--output"),  # --output is required
+    ],
+)
+def test_usage_errors_exit_2_naming_the_option_before_any_work(tmp_path, capsys, options, named):
+    (tmp_path / "dev.spacy").write_bytes(b"")
+    args = [tmp_path / "missing", tmp_path / "dev.spacy", *options]
+    if named != "--output":
+        args += ["-o", tmp_path / "out"]
+    status, stdout, err = run(capsys, *args)
+    assert status == 2 and named in err and "Traceback" not in err, err
+    assert not stdout and not (tmp_path / "out").exists()
+
+
+def test_help_lists_the_options_and_the_scores():
+    from spacy_mtl.cli.calibrate import Score
+
+    assert typing.get_args(Score) == ("auto", *SCORES)
+    command = [sys.executable, "-m", "spacy", "mtl", "calibrate", "--help"]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    for option in (
+        "PIPELINE",
+        "DEV",
+        "--output",
+        "-o",
+        "--target-recall",
+        "--target-precision",
+        "--out-of-scope-label",
+        "--score",
+        "--train",
+        "--overwrite",
+        "mahalanobis",
+        "0.95",
+    ):
+        assert option in result.stdout, option
