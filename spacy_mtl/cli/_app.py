@@ -22,8 +22,20 @@ EPILOG = (
     "configs); package with `python -m spacy package DIR OUT_DIR`."
 )
 
+# The commands as the workflow uses them; `--help` lists them in this order.
+WORKFLOW = ("convert", "debug", "init", "augment", "distill-targets", "calibrate", "evaluate")
+WORKFLOW += ("update", "annotate", "serve")
+
+
+class _WorkflowOrder(typer.core.TyperGroup):
+    def list_commands(self, ctx) -> List[str]:
+        names = super().list_commands(ctx)
+        return sorted(names, key=lambda n: WORKFLOW.index(n) if n in WORKFLOW else len(WORKFLOW))
+
+
 app = typer.Typer(
     name=NAME,
+    cls=_WorkflowOrder,
     help=HELP,
     epilog=EPILOG,
     no_args_is_help=True,
@@ -48,7 +60,12 @@ def _main(
     """Multi-task learning for spaCy (the `mtl` commands)."""
 
 
-@app.command("train", hidden=True, add_help_option=False)
+@app.command(
+    "train",
+    hidden=True,
+    add_help_option=False,
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+)
 def _train() -> None:
     """Training is spaCy's own command."""
     fail(
