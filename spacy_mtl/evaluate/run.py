@@ -1,10 +1,10 @@
 """Evaluate end to end: load and check, predict and score, print, write the files.
 
 The files go to --output DIR: scores.json, report.html and, with matplotlib,
-scores.png. The folder is written whole or not at all (spacy_mtl.atomic.replace_folder),
-and checked before any work: it may not be, hold or lie inside an input (the corpus, a
-pipeline), nor lie inside a pipeline folder, and an existing folder is replaced only if it
-holds nothing but an earlier evaluate's files.
+scores.png, each written whole or not at all, beside what else the folder holds (as
+`spacy train --output` does; a project keeps its other metrics there). The folder is
+checked before any work: it may not be, hold or lie inside an input (the corpus, a
+pipeline), nor lie inside a pipeline folder, and must be writable.
 """
 
 import warnings
@@ -19,7 +19,6 @@ from ..atomic import (
     atomic_path,
     check_output,
     check_output_folder,
-    replace_folder,
     write_text_atomic,
 )
 from .browse import error_records
@@ -99,44 +98,29 @@ def check_output_dir(output: Path, inputs: Sequence[Path]) -> None:
     try:
         for name in OUTPUT_FILES:
             check_output(output / name, inputs=inputs)
-        check_output_folder(
-            output,
-            inputs,
-            replace=is_evaluate_output(output),
-            refusal="It holds files evaluate did not write, which replacing it would remove: "
-            "give a new folder (it is created), or an earlier evaluate's --output.",
-        )
+        check_output_folder(output, inputs, replace=True)
     except OutputError as err:
         raise EvaluateError(f"--output: {err}") from err
-
-
-def is_evaluate_output(output: Path) -> bool:
-    """Whether a folder holds only files an earlier evaluate wrote (so it may be replaced)."""
-    entries = list(output.iterdir()) if output.is_dir() else []
-    return all(entry.name in OUTPUT_FILES and entry.is_file() for entry in entries)
 
 
 def write_outputs(
     output: Path, result: Dict[str, Any], errors: List[Dict], diffs: List[Dict]
 ) -> List[Path]:
-    """Write scores.json, report.html and (with matplotlib) scores.png as the folder `output`,
-    whole or not at all (replacing an earlier evaluate's folder)."""
+    """Write scores.json, report.html and (with matplotlib) scores.png into `output`."""
     names: List[str] = []
-
-    def fill(folder: Path) -> None:
-        folder.mkdir(parents=True)
-        with atomic_path(folder / "scores.json") as tmp:
+    try:
+        output.mkdir(parents=True, exist_ok=True)
+        with atomic_path(output / "scores.json") as tmp:
             srsly.write_json(tmp, result)
         names.append("scores.json")
-        write_text_atomic(folder / "report.html", render_report(result, errors, diffs))
+        write_text_atomic(output / "report.html", render_report(result, errors, diffs))
         names.append("report.html")
         if has_matplotlib():
-            with atomic_path(folder / "scores.png") as tmp:
+            with atomic_path(output / "scores.png") as tmp:
                 plot_scores(result, tmp)
             names.append("scores.png")
-
-    try:
-        replace_folder(output, fill)
+        else:
+            (output / "scores.png").unlink(missing_ok=True)  # an earlier run's, now stale
     except OSError as err:
         raise EvaluateError(f"--output {output}: cannot write: {err.strerror or err}.") from err
     if "scores.png" not in names:

@@ -427,22 +427,18 @@ def test_the_output_folder_is_checked_before_any_work(
         code, err = run_evaluate(capsys, pipeline, gold_corpus, "--output", output)
         assert code == 1 and expected in err and str(output) in err, err
     assert sorted(p.name for p in pipeline.rglob("*")) == before
-    # A folder holding files evaluate did not write is not replaced.
-    mine = tmp_path / "mine"
-    mine.mkdir()
-    (mine / "notes.txt").write_text("keep me")
-    code, err = run_evaluate(capsys, pipeline, gold_corpus, "--output", mine)
-    assert code == 1 and "evaluate did not write" in err
-    assert [p.name for p in mine.iterdir()] == ["notes.txt"]
 
 
-def test_an_earlier_evaluate_output_is_replaced_whole(served_pipeline, gold_corpus, tmp_path):
+def test_evaluate_writes_its_files_beside_the_others(served_pipeline, gold_corpus, tmp_path):
+    """A project keeps its other metrics in the same folder (debug_data.json, say)."""
     out = tmp_path / "metrics"
     out.mkdir()
     (out / "scores.json").write_text("{}")
     (out / "scores.png").write_bytes(b"old")
+    (out / "debug_data.json").write_text("keep me")
     assert main(["evaluate", str(served_pipeline), str(gold_corpus), "--output", str(out)]) == 0
     assert json.loads((out / "scores.json").read_text())["n_docs"] > 0
     assert (out / "report.html").is_file()
     assert (out / "scores.png").read_bytes() != b"old"
+    assert (out / "debug_data.json").read_text() == "keep me"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["metrics"]

@@ -395,12 +395,13 @@ def test_distill_targets_refuses_an_empty_corpus_and_a_folder(trained_nlp, tmp_p
     trained_nlp.to_disk(tmp_path / "teacher")
     DocBin().to_disk(tmp_path / "empty.spacy")
     out = tmp_path / "out.spacy"
-    cases = [("empty.spacy", "no documents"), ("teacher", "is a folder")]
-    cases.append(("empty.spacy --batch-size 0", "batch size must be at least 1"))
-    for corpus, message in cases:
+    cases = [("empty.spacy", "no documents", 1), ("teacher", "is a folder", 1)]
+    # A usage error of the command line (exit 2), before anything is read.
+    cases.append(("empty.spacy --batch-size 0", "'--batch-size'", 2))
+    for corpus, message, code in cases:
         args = [str(tmp_path / "teacher"), str(tmp_path / corpus.split()[0]), str(out)]
         args += corpus.split()[1:]
-        assert main(["distill-targets", *args]) == 1
+        assert main(["distill-targets", *args]) == code
         err = capsys.readouterr().err
         assert message in err and "Traceback" not in err, err
         assert not out.exists()
