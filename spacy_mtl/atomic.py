@@ -20,7 +20,6 @@ and it must not be one of the writer's inputs, even through a link.
 import contextlib
 import json
 import os
-import re
 import shutil
 import stat
 import time
@@ -37,8 +36,6 @@ PathLike = Union[str, Path]
 PARTIAL_SUFFIX = ".spacy-mtl-partial"
 # Where replace_folder keeps the previous folder between its two renames.
 OLD_SUFFIX = ".spacy-mtl-old"
-# What the first version of this module left after a hard kill: ".NAME.<uuid4 hex>.tmp".
-_LEGACY_TMP = re.compile(r"^\.(?P<name>.+)\.[0-9a-f]{32}\.tmp$")
 
 _KINDS = (
     (stat.S_ISDIR, "a folder"),
@@ -179,7 +176,6 @@ def atomic_path(path: PathLike, *, inputs: Iterable[PathLike] = ()) -> Iterator[
     # have changed since. A file inside a pipeline is the command's own pipeline being written.
     check_output(path, inputs, into_pipeline=True)
     path.parent.mkdir(parents=True, exist_ok=True)
-    _remove_legacy_leftovers(path)
     tmp = partial_path(path)
     fd = _open_partial(tmp, path)
     try:
@@ -315,22 +311,6 @@ def _remove_leftover(tmp: Path, target: Path) -> None:
     else:  # pragma: no cover
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
-
-
-def _remove_legacy_leftovers(path: Path) -> None:
-    """Remove the hidden, uuid-named temporary files an earlier version left after a kill."""
-    prefix = f".{path.name}."
-    with contextlib.suppress(OSError):
-        for entry in os.scandir(path.parent):
-            match = _LEGACY_TMP.match(entry.name)
-            if (
-                entry.name.startswith(prefix)
-                and match
-                and match.group("name") == path.name
-                and entry.is_file(follow_symlinks=False)
-            ):
-                with contextlib.suppress(OSError):
-                    os.unlink(entry.path)
 
 
 def _sync_folder(folder: Path) -> None:

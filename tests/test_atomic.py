@@ -67,14 +67,11 @@ def test_leftover_of_a_killed_writer_is_removed_by_the_next_write():
     with make_tempdir() as tmp:
         target = tmp / "out.spacy"
         partial_path(target).write_bytes(b"half of a killed run")
-        # The first version's hidden uuid temp files, too; not other files.
-        legacy = tmp / f".out.spacy.{'ab' * 16}.tmp"
-        legacy.write_bytes(b"half")
-        other = tmp / f".other.spacy.{'ab' * 16}.tmp"
+        other = tmp / "other.spacy"
         other.write_bytes(b"not ours")
         write_bytes_atomic(target, b"complete")
         assert target.read_bytes() == b"complete"
-        assert names(tmp) == [other.name, "out.spacy"]
+        assert names(tmp) == ["other.spacy", "out.spacy"]
 
 
 def test_a_live_writer_is_not_disturbed():
