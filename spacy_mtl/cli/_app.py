@@ -94,13 +94,12 @@ def main(argv: Optional[List[str]] = None, prog_name: str = "python -m spacy_mtl
         when interrupted.
     """
     command = typer.main.get_command(app)
-    interrupted = False
     try:
         result = command.main(args=argv, prog_name=prog_name, standalone_mode=False)
     except typer.Exit as exit_:
         result = exit_.exit_code
     except (typer.Abort, KeyboardInterrupt):
-        result, interrupted = 130, True
+        result = 130
     except Exception as err:
         if not (hasattr(err, "show") and hasattr(err, "exit_code")):
             raise
@@ -108,7 +107,7 @@ def main(argv: Optional[List[str]] = None, prog_name: str = "python -m spacy_mtl
         return err.exit_code
     # Typer answers a Ctrl-C inside a command with 130 (a command that reports its own
     # interruption, as annotate does, exits through SystemExit and never comes here).
-    if interrupted or result == 130:
+    if result == 130:
         # Every output is written whole or not at all: an interrupted run leaves none of its own.
         print("interrupted; no output was written (an existing one is as it was).", file=sys.stderr)
         return 130
